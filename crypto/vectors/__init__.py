@@ -1,0 +1,1 @@
+"""Test vectors shared with the PWA; see README.md. generate.py rebuilds them."""
