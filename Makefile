@@ -1,0 +1,42 @@
+# ClinPhoto — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PWA_SOURCES := $(shell find pwa/src pwa/index.html pwa/vite.config.ts pwa/public -type f 2>/dev/null) $(wildcard schemas/*.json)
+
+.PHONY: run test test-python test-pwa bench venv pwa clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+pwa/node_modules/.installed: pwa/package.json pwa/package-lock.json
+	cd pwa && npm ci --no-audit --no-fund
+	touch $@
+
+pwa/dist/index.html: pwa/node_modules/.installed $(PWA_SOURCES)
+	cd pwa && npm run build
+
+pwa: $(if $(wildcard pwa/package.json),pwa/dist/index.html,)
+
+run: venv pwa
+	$(BIN)/clinphoto serve
+
+test: test-python test-pwa
+
+test-python: venv pwa
+	$(BIN)/pytest -q
+
+test-pwa: venv pwa
+	@if [ -f pwa/package.json ]; then cd pwa && npm test && npm run e2e; fi
+
+bench: venv pwa
+	$(BIN)/python -m bench.ingest
+	@if [ -f pwa/package.json ]; then cd pwa && npm run bench; fi
+
+clean:
+	rm -rf $(VENV) pwa/node_modules pwa/dist

@@ -1,0 +1,109 @@
+"""Builds the Starlette application: routes, error rendering, static app. No logic here."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from .endpoints import batches, devices, health, keys, uploads
+from .endpoints.openapi import openapi
+from .errors import ApiError
+from .middleware import SecurityHeaders
+from .services import Services
+from .settings import Settings
+
+log = logging.getLogger("clinphoto")
+
+API_ROUTES: list[Route] = [
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/api/v1/keys", keys.public_keys, methods=["GET"]),
+    Route("/api/v1/devices/enroll", devices.enroll_device, methods=["POST"]),
+    Route("/api/v1/batches", batches.propose_batch, methods=["POST"]),
+    Route("/api/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
+    Route("/api/v1/batches/{batch_id}/commit", batches.commit_batch, methods=["POST"]),
+    Route("/api/v1/batches/{batch_id}/receipt", batches.get_receipt, methods=["GET"]),
+    Route("/api/v1/uploads", uploads.options, methods=["OPTIONS"]),
+    Route("/api/v1/uploads", uploads.create, methods=["POST"]),
+    Route("/api/v1/uploads/{upload_id}", uploads.head, methods=["HEAD"]),
+    Route("/api/v1/uploads/{upload_id}", uploads.patch, methods=["PATCH"]),
+    Route("/api/v1/uploads/{upload_id}", uploads.delete, methods=["DELETE"]),
+]
+
+def _error_response(error: ApiError, request: Request) -> Response:
+    headers = dict(error.headers)
+    if request.url.path.startswith("/api/v1/uploads"):
+        headers["Tus-Resumable"] = "1.0.0"
+    if request.method == "HEAD":
+        return Response(status_code=error.status, headers=headers)
+    return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store", **headers})
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return _error_response(exc, request)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "not_found")
+    return _error_response(ApiError(code), request)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Never a stack trace to the user; the log names the route, never patient data or bytes.
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return _error_response(ApiError("internal_error"), request)
+
+
+class _StaticApp(StaticFiles):
+    """The built capture app. The service worker must never be cached by HTTP caches."""
+
+    def file_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        response = super().file_response(*args, **kwargs)
+        path = str(args[0]) if args else ""
+        if path.endswith(("sw.js", "index.html", "manifest.webmanifest")):
+            response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def _missing_app(request: Request) -> Response:
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>ClinPhoto</title><p>The capture app is not built: "
+        "run <code>make run</code> (it builds <code>pwa/</code>) or <code>npm --prefix pwa run build</code>.</p>",
+        status_code=503)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.services = await Services.start(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.stop()
+
+    routes: list[BaseRoute] = list(API_ROUTES)
+    if (settings.pwa_dir / "index.html").exists():
+        routes.append(Mount("/", app=_StaticApp(directory=settings.pwa_dir, html=True), name="pwa"))
+    else:
+        routes.append(Route("/", _missing_app, methods=["GET"]))
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
+    )
+
+    return app

@@ -1,0 +1,158 @@
+"""The ``clinphoto`` command: serve, enrol and revoke devices, verify the audit, rotate keys."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any, Awaitable, Callable, Sequence
+
+from crypto import KeyStore
+
+from .audit.log import AuditEvent, record, verify_chain
+from .auth import devices
+from .db import Db
+from .settings import Settings, SettingsError
+
+COMMANDS: dict[str, str] = {}  # name -> help; the docs test checks each is in the README
+
+
+async def _with_db(settings: Settings, work: Callable[[Db], Awaitable[Any]]) -> Any:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Db(settings.resolved_database_url)
+    await store.connect()
+    try:
+        return await work(store)
+    finally:
+        await store.disconnect()
+
+
+def _print_code(code: str, expires: Any, label: str) -> None:
+    print(f"One-time enrolment code for device {label!r} (valid until {expires:%Y-%m-%d %H:%M} UTC):")
+    print(code)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    KeyStore.open(settings.resolved_keys_dir)  # keys exist before the first request
+
+    async def first_start(store: Db) -> None:
+        if not await devices.has_devices(store):
+            code, expires = await devices.create_enrollment_code(
+                store, "first device", settings.enrollment_code_ttl_seconds, actor="system:first-start")
+            print("No device is enrolled yet.", flush=True)
+            _print_code(code, expires, "first device")
+            print(f"Open {settings.resolved_public_url}/ on the phone and type this code.", flush=True)
+
+    asyncio.run(_with_db(settings, first_start))
+    sys.stdout.flush()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+                access_log=args.access_log, timeout_graceful_shutdown=5)
+    return 0
+
+
+def cmd_enroll_device(settings: Settings, args: argparse.Namespace) -> int:
+    code, expires = asyncio.run(_with_db(settings, lambda store: devices.create_enrollment_code(
+        store, args.label, args.ttl or settings.enrollment_code_ttl_seconds)))
+    _print_code(code, expires, args.label)
+    return 0
+
+
+def cmd_revoke_device(settings: Settings, args: argparse.Namespace) -> int:
+    if not asyncio.run(_with_db(settings, lambda store: devices.revoke(store, args.device_id))):
+        print(f"No device {args.device_id}.", file=sys.stderr)
+        return 1
+    print(f"Device {args.device_id} is revoked: its next contact is refused and it erases its data.")
+    return 0
+
+
+def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
+    rows = asyncio.run(_with_db(settings, devices.list_devices))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        state = "revoked" if row["revoked_at"] else "active"
+        print(f"{row['id']}  {state:8}  last seen {row['last_seen_at'] or 'never':20}  {row['label']}")
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    report = asyncio.run(_with_db(settings, verify_chain))
+    if report.ok:
+        print(f"Audit chain verified: {report.entries} entries, unbroken.")
+        return 0
+    print(f"Audit chain BROKEN at entry {report.first_bad_seq}: {report.problem} "
+          f"({report.entries} entries verified before it).")
+    return 1
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from .storage.rotation import rewrap_objects
+
+    keys = KeyStore.open(settings.resolved_keys_dir)
+    if args.which == "kek":
+        new_id = keys.rotate_kek()
+        count = asyncio.run(_with_db(settings, lambda store: rewrap_objects(store, keys, settings.objects_dir)))
+        print(f"New key-encryption key {new_id}; {count} stored objects re-wrapped (data not re-encrypted).")
+    elif args.which == "seal":
+        new_id = keys.rotate_seal_key()
+        print(f"New sealing key {new_id}; devices pick it up at their next sync. Older seals still open.")
+    else:
+        new_id = keys.rotate_sign_key()
+        print(f"New receipt-signing key {new_id}; older receipts still verify with the published older keys.")
+    asyncio.run(_with_db(settings, lambda store: record(store, AuditEvent(
+        action="keys.rotate", actor="cli:admin", detail={"which": args.which, "key_id": new_id}))))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clinphoto", description="ClinPhoto sync server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help: str, func: Callable[[Settings, argparse.Namespace], int]) -> argparse.ArgumentParser:
+        COMMANDS[name] = help
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("serve", "Start the server (API and capture app); prints an enrolment code on first start.", cmd_serve)
+    p.add_argument("--access-log", action="store_true", help="Log each request line (paths carry no patient data).")
+    p = add("enroll-device", "Print a one-time code that enrols one device.", cmd_enroll_device)
+    p.add_argument("--label", required=True, help="Who or where the device is, e.g. 'Bloc 3 phone'.")
+    p.add_argument("--ttl", type=int, default=None, help="Seconds the code stays valid.")
+    p = add("revoke-device", "Revoke a device: its next contact gets 401 and it wipes its data.", cmd_revoke_device)
+    p.add_argument("device_id")
+    p = add("list-devices", "List enrolled devices, their state and last contact.", cmd_list_devices)
+    p.add_argument("--json", action="store_true")
+    audit = add("audit", "Audit trail tools.", lambda s, a: 2)
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    v = audit_sub.add_parser("verify", help="Check the audit hash chain; names the first bad entry.")
+    v.set_defaults(func=cmd_audit_verify)
+    COMMANDS["audit verify"] = "Check the audit hash chain; names the first bad entry."
+    keys = add("keys", "Key management.", lambda s, a: 2)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    r = keys_sub.add_parser("rotate", help="Rotate a key: kek (re-wraps stored objects), seal or sign.")
+    r.add_argument("which", nargs="?", choices=["kek", "seal", "sign"], default="kek")
+    r.set_defaults(func=cmd_keys_rotate)
+    COMMANDS["keys rotate"] = "Rotate a key: kek (re-wraps stored objects), seal or sign."
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"clinphoto: {exc}", file=sys.stderr)
+        return 2
+    return int(args.func(settings, args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Every error a client can meet: one stable code, one HTTP status, one message.
+
+The catalogue is the single source: endpoints raise ``ApiError(code)``; the README's error
+table is checked against ``CATALOGUE`` by the docs test, so codes cannot drift.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+# code: (HTTP status, message a person can act on)
+CATALOGUE: dict[str, tuple[int, str]] = {
+    # request shape
+    "malformed_json": (400, "The request body is not valid JSON."),
+    "schema_invalid": (422, "The document does not match its schema; see details.violations."),
+    "body_too_large": (413, "The request body is larger than the server accepts."),
+    "invalid_id": (400, "An identifier is not a lowercase canonical UUID."),
+    "not_found": (404, "No such resource."),
+    "method_not_allowed": (405, "This method is not allowed on this resource."),
+    "unsupported_media_type": (415, "The request has the wrong Content-Type."),
+    # devices
+    "device_unauthenticated": (401, "No valid device credential: enrol this device again."),
+    "device_revoked": (401, "This device has been revoked; its local data is being erased."),
+    "enrollment_code_invalid": (400, "This enrolment code is unknown, already used or expired: ask for a new one."),
+    "enrollment_throttled": (429, "Too many enrolment attempts; wait a minute and try again."),
+    # batches
+    "batch_conflict": (409, "This batch id was already proposed with a different manifest."),
+    "photo_conflict": (409, "A photo id in this manifest is already held with different content."),
+    "sequence_conflict": (409, "A sequence id in this manifest is already held with a different form."),
+    "manifest_inconsistent": (422, "The manifest contradicts itself (unknown sequence, duplicate id, device mismatch)."),
+    "batch_not_found": (404, "No such batch for this device: propose it first."),
+    "batch_incomplete": (409, "Some photos of this batch are not filed yet; upload them, then commit again."),
+    "batch_already_committed": (409, "This batch is already committed; fetch its receipt instead."),
+    "receipt_not_ready": (409, "This batch is not committed yet, so it has no receipt."),
+    # tus uploads
+    "tus_version_unsupported": (412, "Unsupported Tus-Resumable version; this server speaks tus 1.0.0."),
+    "upload_length_invalid": (400, "Upload-Length is missing or not a non-negative integer."),
+    "upload_too_large": (413, "The upload is larger than the largest sealed photo the server accepts."),
+    "upload_metadata_invalid": (400, "Upload-Metadata must carry batch_id and photo_id (base64)."),
+    "upload_not_expected": (409, "This photo is not awaited in this batch (unknown, already filed or wrong size)."),
+    "sealed_size_mismatch": (409, "Upload-Length differs from the sealed size the manifest gives for this photo."),
+    "upload_offset_mismatch": (409, "Upload-Offset does not match the bytes the server holds; HEAD the upload and resume."),
+    "upload_checksum_unsupported": (400, "Upload-Checksum uses an algorithm other than sha256."),
+    "upload_checksum_mismatch": (460, "The chunk's sha256 does not match Upload-Checksum; the chunk was discarded, send it again."),
+    "upload_overflow": (413, "The body goes past the declared Upload-Length."),
+    "upload_busy": (423, "Another request is writing to this upload; retry in a moment."),
+    "upload_expired": (410, "This upload expired; create a new one."),
+    "upload_gone": (410, "This upload was terminated or already finished."),
+    # per-photo verification (final PATCH)
+    "sealed_hash_mismatch": (422, "The sealed blob's SHA-256 differs from the manifest: the bytes changed in transit."),
+    "seal_malformed": (422, "The blob is not a ClinPhoto seal (bad magic, version or header)."),
+    "seal_wrong_photo": (422, "The blob was sealed for another photo or sequence."),
+    "seal_unknown_key": (422, "The blob was sealed to a key this server does not hold; re-enrol the device."),
+    "seal_invalid": (422, "The seal does not open: the blob is damaged or forged."),
+    "plaintext_hash_mismatch": (422, "The photo's SHA-256 differs from the manifest."),
+    "image_unsupported": (422, "The photo is not a JPEG or PNG image."),
+    "image_too_large": (422, "The image has more pixels than the server accepts."),
+    "image_decompression_bomb": (422, "The image would expand to an unreasonable size when decoded."),
+    "image_location_metadata": (422, "The image carries location (GPS) metadata; the app must strip it before sealing."),
+    # server side
+    "storage_unavailable": (503, "Hospital storage is not available right now; nothing was lost, retry later."),
+    "internal_error": (500, "Unexpected server error; nothing was stored for this request. The incident is logged."),
+}
+
+
+class ApiError(Exception):
+    """An error a client can act on; rendered as ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, code: str, message: str | None = None, details: Mapping[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"unknown error code {code!r}: add it to CATALOGUE")
+        self.code = code
+        self.status, default = CATALOGUE[code]
+        self.message = message or default
+        self.details = dict(details) if details else None
+        self.headers = dict(headers) if headers else {}
+        super().__init__(f"{code}: {self.message}")
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}

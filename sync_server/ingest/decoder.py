@@ -1,0 +1,118 @@
+"""After filing: the full decode that proves a photo sound, in worker processes.
+
+Decoding a 12 MP JPEG costs ~100 ms of CPU, so it never runs on the event loop nor in the
+upload's critical path. A photo that fails is quarantined: kept bit-exact, flagged, audited and
+never served. A photo that passes gets its renditions (re-encoded, no metadata). Work survives
+a crash: photos still in state ``filed`` are queued again at start.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+from datetime import datetime, timezone
+
+from crypto import KeyStore
+
+from ..audit.log import SERIOUS_FAILURE, AuditEvent, append
+from ..db import Db
+from ..storage.objects import ObjectStore
+from .images import ImageDefect, decode_and_render
+
+log = logging.getLogger("clinphoto.decoder")
+
+
+def _decode_in_worker(data: bytes, max_pixels: int) -> tuple[str, object]:
+    try:
+        return "ok", decode_and_render(data, max_pixels)
+    except ImageDefect as exc:
+        return "defect", str(exc)
+
+
+class Decoder:
+    def __init__(self, store: Db, keys: KeyStore, objects: ObjectStore, *, workers: int, max_pixels: int) -> None:
+        self.store = store
+        self.keys = keys
+        self.objects = objects
+        self.max_pixels = max_pixels
+        self.workers = workers
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self) -> None:
+        # forkserver: never fork a process that runs threads (aiosqlite, the event loop)
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"))
+        self._tasks = [asyncio.create_task(self._run()) for _ in range(self.workers)]
+        for row in await self.store.fetch_all("SELECT id FROM photo WHERE state = 'filed' ORDER BY filed_at"):
+            await self.enqueue(row["id"])
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def enqueue(self, photo_id: str) -> None:
+        if photo_id not in self._pending:
+            self._pending.add(photo_id)
+            self._idle.clear()
+            self._queue.put_nowait(photo_id)
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def _run(self) -> None:
+        while True:
+            photo_id = await self._queue.get()
+            try:
+                await self._check(photo_id)
+            except Exception:
+                log.exception("decode check failed for one photo; it stays filed and is retried at next start")
+            finally:
+                self._pending.discard(photo_id)
+                if not self._pending:
+                    self._idle.set()
+
+    async def _check(self, photo_id: str) -> None:
+        row = await self.store.fetch_one(
+            "SELECT p.*, s.patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id WHERE p.id = :id",
+            {"id": photo_id})
+        if row is None or row["state"] != "filed":
+            return
+        data = await asyncio.to_thread(self.objects.get, row["storage_key"], self.keys.keks)
+        loop = asyncio.get_running_loop()
+        status, result = await loop.run_in_executor(self._pool, _decode_in_worker, data, self.max_pixels)
+        del data
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        event = dict(actor="system:decoder", patient_id=row["patient_id"], object=f"photo/{photo_id}")
+        if status == "defect":
+            async with self.store.write() as db:
+                await db.execute("UPDATE photo SET state = 'quarantined', quarantine_reason = :r, checked_at = :t "
+                                 "WHERE id = :id", {"r": result, "t": now, "id": photo_id})
+                await append(db, AuditEvent(action="photo.quarantine", outcome=SERIOUS_FAILURE,
+                                            detail={"reason": str(result)}, **event))
+            return
+        renditions: dict[str, tuple[bytes, int, int]] = result  # type: ignore[assignment]
+        stored: list[dict[str, object]] = []
+        for kind, (jpeg, width, height) in renditions.items():
+            key = ObjectStore.key_for(photo_id, kind)
+            size = await asyncio.to_thread(self.objects.put, key, jpeg, kek_id=self.keys.kek_id, kek=self.keys.kek)
+            stored.append({"photo_id": photo_id, "kind": kind, "key": key, "kek": self.keys.kek_id,
+                           "w": width, "h": height, "size": size})
+        async with self.store.write() as db:
+            for r in stored:
+                await db.execute("DELETE FROM rendition WHERE photo_id = :photo_id AND kind = :kind",
+                                 {"photo_id": r["photo_id"], "kind": r["kind"]})
+                await db.execute(
+                    "INSERT INTO rendition (photo_id, kind, storage_key, kek_id, width, height, stored_size) "
+                    "VALUES (:photo_id, :kind, :key, :kek, :w, :h, :size)", r)
+            await db.execute("UPDATE photo SET state = 'verified', checked_at = :t WHERE id = :id",
+                             {"t": now, "id": photo_id})
+            await append(db, AuditEvent(action="photo.verify", detail={"renditions": sorted(renditions)}, **event))

@@ -1,0 +1,409 @@
+"""The sync service: batches, tus uploads and commits, over the database and storage.
+
+Endpoints translate HTTP to these calls and back; the rules themselves live in ``protocol/``
+(pure) and ``ingest/pipeline.py`` (per-photo checks). Every outcome, refusals included, is
+audited; a refusal is audited in a transaction of its own so that rolling back the refused
+work does not roll back its audit entry.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+import weakref
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from crypto import KeyStore
+
+from ..audit.log import MINOR_FAILURE, AuditEvent, append
+from ..db import Db
+from ..errors import ApiError
+from ..protocol.manifest import Manifest, PhotoEntry
+from ..protocol.receipt import build_receipt, sign_receipt
+from ..settings import Settings
+from ..storage.objects import ObjectStore
+from ..types import Principal, is_uuid
+from .pipeline import FiledPhoto, verify_and_file
+
+FILED_STATES = ("filed", "verified", "quarantined")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class _KeyedLocks:
+    """One asyncio.Lock per key, forgotten when nobody holds it."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def get(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+
+class SyncService:
+    def __init__(self, settings: Settings, store: Db, keys: KeyStore, objects: ObjectStore,
+                 on_filed: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.objects = objects
+        self.uploads_dir = settings.uploads_dir
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self._upload_locks = _KeyedLocks()
+        self._photo_locks = _KeyedLocks()
+        self._ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
+        self._on_filed = on_filed
+
+    # -- audit helpers ---------------------------------------------------------------------
+
+    async def refuse(self, error: ApiError, event: AuditEvent) -> ApiError:
+        detail = {**event.detail, "code": error.code}
+        async with self.store.write() as db:
+            await append(db, AuditEvent(action=event.action, outcome=MINOR_FAILURE, actor=event.actor,
+                                        device_id=event.device_id, patient_id=event.patient_id,
+                                        object=event.object, detail=detail, address=event.address))
+        return error
+
+    # -- batches ---------------------------------------------------------------------------
+
+    async def propose(self, who: Principal, manifest: Manifest, address: str | None) -> tuple[bool, dict[str, Any]]:
+        """Record a batch proposal; returns (created, body). Proposing it again changes nothing."""
+        event = AuditEvent(action="batch.propose", actor=who.actor, device_id=who.device_id,
+                           object=f"batch/{manifest.batch_id}", address=address,
+                           detail={"photos": len(manifest.photos), "sequences": len(manifest.sequences)})
+        try:
+            async with self.store.write() as db:
+                existing = await db.fetch_one("SELECT device_id, manifest_sha256 FROM batch WHERE id = :id",
+                                              {"id": manifest.batch_id})
+                created = existing is None
+                if existing is not None:
+                    if existing["device_id"] != who.device_id or existing["manifest_sha256"] != manifest.digest:
+                        raise ApiError("batch_conflict")
+                else:
+                    await self._record_manifest(db, who, manifest)
+                    await append(db, event)
+        except ApiError as error:
+            raise await self.refuse(error, event) from None
+        return created, await self.batch_status(who, manifest.batch_id)
+
+    async def _record_manifest(self, db: Any, who: Principal, manifest: Manifest) -> None:
+        now = _iso(_now())
+        for sequence in manifest.sequences:
+            row = await db.fetch_one("SELECT patient_id, form_sha256 FROM sequence WHERE id = :id",
+                                     {"id": sequence.sequence_id})
+            if row is None:
+                await db.execute(
+                    "INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at) "
+                    "VALUES (:id, :patient, :device, :fs, :form, :t)",
+                    {"id": sequence.sequence_id, "patient": sequence.patient_id, "device": who.device_id,
+                     "fs": sequence.form_sha256, "form": json.dumps(dict(sequence.form), sort_keys=True), "t": now},
+                )
+                await append(db, AuditEvent(action="sequence.create", actor=who.actor, device_id=who.device_id,
+                                            patient_id=sequence.patient_id, object=f"sequence/{sequence.sequence_id}",
+                                            detail={"batch_id": manifest.batch_id}))
+            elif row["patient_id"] != sequence.patient_id or row["form_sha256"] != sequence.form_sha256:
+                raise ApiError("sequence_conflict", details={"sequence_id": sequence.sequence_id})
+        for photo in manifest.photos:
+            row = await db.fetch_one(
+                "SELECT sequence_id, sha256, sealed_sha256, sealed_size FROM photo WHERE id = :id", {"id": photo.photo_id})
+            if row is None:
+                await db.execute(
+                    "INSERT INTO photo (id, sequence_id, view, captured_at, mime, sha256, sealed_sha256, sealed_size, state) "
+                    "VALUES (:id, :seq, :view, :cap, :mime, :sha, :ssha, :ssize, 'expected')",
+                    {"id": photo.photo_id, "seq": photo.sequence_id, "view": photo.view, "cap": photo.captured_at,
+                     "mime": photo.mime, "sha": photo.sha256, "ssha": photo.sealed_sha256, "ssize": photo.sealed_size},
+                )
+            elif (row["sequence_id"], row["sha256"], row["sealed_sha256"], row["sealed_size"]) != (
+                    photo.sequence_id, photo.sha256, photo.sealed_sha256, photo.sealed_size):
+                raise ApiError("photo_conflict", details={"photo_id": photo.photo_id})
+        await db.execute(
+            "INSERT INTO batch (id, device_id, manifest_sha256, manifest, state, created_at) "
+            "VALUES (:id, :device, :digest, :manifest, 'open', :t)",
+            {"id": manifest.batch_id, "device": who.device_id, "digest": manifest.digest,
+             "manifest": json.dumps(dict(manifest.document), sort_keys=True), "t": now},
+        )
+        await db.execute_many(
+            "INSERT INTO batch_photo (batch_id, photo_id) VALUES (:b, :p)",
+            [{"b": manifest.batch_id, "p": p.photo_id} for p in manifest.photos],
+        )
+
+    async def _batch_row(self, who: Principal, batch_id: str) -> dict[str, Any]:
+        if not is_uuid(batch_id):
+            raise ApiError("invalid_id")
+        row = await self.store.fetch_one("SELECT * FROM batch WHERE id = :id", {"id": batch_id})
+        if row is None or row["device_id"] != who.device_id:
+            raise ApiError("batch_not_found")
+        return dict(row)
+
+    async def batch_status(self, who: Principal, batch_id: str) -> dict[str, Any]:
+        batch = await self._batch_row(who, batch_id)
+        rows = await self.store.fetch_all(
+            "SELECT p.id, p.state FROM batch_photo b JOIN photo p ON p.id = b.photo_id WHERE b.batch_id = :b ORDER BY p.id",
+            {"b": batch_id})
+        return {
+            "batch_id": batch_id,
+            "state": batch["state"],
+            "missing": [r["id"] for r in rows if r["state"] not in FILED_STATES],
+            "have": [r["id"] for r in rows if r["state"] in FILED_STATES],
+        }
+
+    async def commit(self, who: Principal, batch_id: str, address: str | None) -> dict[str, Any]:
+        event = AuditEvent(action="batch.commit", actor=who.actor, device_id=who.device_id,
+                           object=f"batch/{batch_id}", address=address)
+        try:
+            batch = await self._batch_row(who, batch_id)
+            if batch["state"] == "committed":
+                raise ApiError("batch_already_committed", details={"receipt_url": f"/api/v1/batches/{batch_id}/receipt"})
+            await self.finalize_complete_uploads(batch_id)
+            rows = await self.store.fetch_all(
+                "SELECT p.* FROM batch_photo b JOIN photo p ON p.id = b.photo_id WHERE b.batch_id = :b", {"b": batch_id})
+            missing = [r["id"] for r in rows
+                       if r["state"] not in FILED_STATES or not self.objects.exists(r["storage_key"], r["stored_size"])]
+            if missing:
+                raise ApiError("batch_incomplete", details={"missing": sorted(missing)})
+            receipt = build_receipt(
+                batch_id=batch_id, device_id=who.device_id or "", issued_at=_iso(_now()),
+                server=self.settings.resolved_public_url,
+                photos=[{"photo_id": r["id"], "sequence_id": r["sequence_id"], "sha256": r["sha256"],
+                         "sealed_sha256": r["sealed_sha256"], "size": r["size"]} for r in rows],
+            )
+            signed = sign_receipt(receipt, self.keys.sign_private_key, self.keys.sign_key_id)
+            async with self.store.write() as db:
+                state = await db.fetch_val("SELECT state FROM batch WHERE id = :id", {"id": batch_id})
+                if state != "open":  # a concurrent commit of the same batch got there first
+                    raise ApiError("batch_already_committed")
+                await db.execute(
+                    "UPDATE batch SET state = 'committed', committed_at = :t, receipt = :r WHERE id = :id",
+                    {"t": receipt["issued_at"], "r": json.dumps(signed), "id": batch_id})
+                digest = hashlib.sha256(json.dumps(signed, sort_keys=True).encode()).hexdigest()
+                await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
+                                            object=event.object, address=address,
+                                            detail={"photos": len(rows), "receipt_sha256": digest}))
+            return signed
+        except ApiError as error:
+            raise await self.refuse(error, event) from None
+
+    async def receipt(self, who: Principal, batch_id: str) -> dict[str, Any]:
+        batch = await self._batch_row(who, batch_id)
+        if batch["state"] != "committed":
+            raise ApiError("receipt_not_ready")
+        return json.loads(batch["receipt"])
+
+    # -- tus uploads -----------------------------------------------------------------------
+
+    def _part_path(self, upload_id: str) -> Path:
+        return self.uploads_dir / f"{upload_id}.part"
+
+    async def create_upload(self, who: Principal, length: int, metadata: dict[str, str],
+                            address: str | None) -> dict[str, Any]:
+        batch_id, photo_id = metadata.get("batch_id"), metadata.get("photo_id")
+        event = AuditEvent(action="upload.create", actor=who.actor, device_id=who.device_id, address=address,
+                           object=f"photo/{photo_id}" if is_uuid(photo_id) else None,
+                           detail={"batch_id": batch_id if is_uuid(batch_id) else None, "length": length})
+        try:
+            if batch_id is None or photo_id is None:
+                raise ApiError("upload_metadata_invalid")
+            if not is_uuid(batch_id) or not is_uuid(photo_id):
+                raise ApiError("invalid_id")
+            batch = await self._batch_row(who, batch_id)
+            if batch["state"] != "open":
+                raise ApiError("batch_already_committed")
+            photo = await self.store.fetch_one(
+                "SELECT p.state, p.sealed_size, s.patient_id FROM batch_photo b JOIN photo p ON p.id = b.photo_id "
+                "JOIN sequence s ON s.id = p.sequence_id WHERE b.batch_id = :b AND b.photo_id = :p",
+                {"b": batch_id, "p": photo_id})
+            if photo is None or photo["state"] != "expected":
+                raise ApiError("upload_not_expected")
+            if photo["sealed_size"] != length:
+                raise ApiError("sealed_size_mismatch")
+            upload_id = secrets.token_hex(16)
+            expires = _now() + timedelta(seconds=self.settings.upload_expiry_seconds)
+            self._part_path(upload_id).touch(mode=0o600, exist_ok=False)
+            async with self.store.write() as db:
+                await db.execute(
+                    'INSERT INTO upload (id, device_id, batch_id, photo_id, length, "offset", state, created_at, expires_at) '
+                    "VALUES (:id, :d, :b, :p, :len, 0, 'open', :t, :e)",
+                    {"id": upload_id, "d": who.device_id, "b": batch_id, "p": photo_id, "len": length,
+                     "t": _iso(_now()), "e": _iso(expires)})
+                await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
+                                            patient_id=photo["patient_id"], object=event.object, address=address,
+                                            detail={**event.detail, "upload_id": upload_id}))
+            return {"id": upload_id, "expires": expires}
+        except ApiError as error:
+            raise await self.refuse(error, event) from None
+
+    async def _upload_row(self, who: Principal, upload_id: str) -> dict[str, Any]:
+        if len(upload_id) != 32 or any(c not in "0123456789abcdef" for c in upload_id):
+            raise ApiError("not_found")
+        row = await self.store.fetch_one("SELECT * FROM upload WHERE id = :id", {"id": upload_id})
+        if row is None or row["device_id"] != who.device_id:
+            raise ApiError("not_found")
+        row = dict(row)
+        if row["state"] != "open":
+            raise ApiError("upload_gone")
+        if row["expires_at"] < _iso(_now()):
+            raise ApiError("upload_expired")
+        return row
+
+    def _offset(self, upload_id: str) -> int:
+        try:
+            return self._part_path(upload_id).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    async def upload_info(self, who: Principal, upload_id: str) -> dict[str, Any]:
+        row = await self._upload_row(who, upload_id)
+        offset = self._offset(upload_id)
+        return {"offset": offset, "length": row["length"], "expires_at": row["expires_at"]}
+
+    async def write_chunk(self, who: Principal, upload_id: str, offset: int, checksum: bytes | None,
+                          body: AsyncIterator[bytes], address: str | None) -> int:
+        """Append one PATCH body; when the upload is whole, verify and file it. Returns the new offset."""
+        lock = self._upload_locks.get(upload_id)
+        if lock.locked():
+            raise ApiError("upload_busy")
+        async with lock:
+            row = await self._upload_row(who, upload_id)
+            current = self._offset(upload_id)
+            event = AuditEvent(action="upload.patch", actor=who.actor, device_id=who.device_id, address=address,
+                               object=f"photo/{row['photo_id']}", detail={"upload_id": upload_id, "offset": offset})
+            if offset != current:
+                raise await self.refuse(ApiError("upload_offset_mismatch", details={"offset": current}), event)
+            written = await self._append_body(upload_id, current, row["length"], checksum, body, event)
+            new_offset = current + written
+            if new_offset == row["length"]:
+                await self._finalize(row, address)
+            return new_offset
+
+    async def _append_body(self, upload_id: str, start: int, length: int, checksum: bytes | None,
+                           body: AsyncIterator[bytes], event: AuditEvent) -> int:
+        digest = hashlib.sha256()
+        written = 0
+        path = self._part_path(upload_id)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            try:
+                async for chunk in body:
+                    if not chunk:
+                        continue
+                    if start + written + len(chunk) > length:
+                        os.ftruncate(fd, start)
+                        raise await self.refuse(ApiError("upload_overflow"), event)
+                    digest.update(chunk)
+                    os.write(fd, chunk)
+                    written += len(chunk)
+            except ApiError:
+                raise
+            except Exception:
+                # the client went away mid-body: without a checksum the prefix is still good (tus core)
+                if checksum is not None:
+                    os.ftruncate(fd, start)
+                    return 0
+                return written
+            if checksum is not None and digest.digest() != checksum:
+                os.ftruncate(fd, start)
+                raise await self.refuse(ApiError("upload_checksum_mismatch"), event)
+            return written
+        finally:
+            os.close(fd)
+
+    async def _finalize(self, upload: dict[str, Any], address: str | None) -> None:
+        """The upload is whole: verify, file, record. A refusal discards the upload's bytes."""
+        photo_row = await self.store.fetch_one(
+            "SELECT p.*, s.patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id WHERE p.id = :id",
+            {"id": upload["photo_id"]})
+        assert photo_row is not None
+        expected = PhotoEntry(photo_id=photo_row["id"], sequence_id=photo_row["sequence_id"], view=photo_row["view"],
+                              captured_at=photo_row["captured_at"], mime=photo_row["mime"], sha256=photo_row["sha256"],
+                              sealed_sha256=photo_row["sealed_sha256"], sealed_size=photo_row["sealed_size"])
+        event = AuditEvent(action="photo.file", actor=f"device:{upload['device_id']}", device_id=upload["device_id"],
+                           patient_id=photo_row["patient_id"], object=f"photo/{expected.photo_id}", address=address,
+                           detail={"batch_id": upload["batch_id"], "upload_id": upload["id"]})
+        part = self._part_path(upload["id"])
+        async with self._photo_locks.get(expected.photo_id):
+            current = await self.store.fetch_val("SELECT state FROM photo WHERE id = :id", {"id": expected.photo_id})
+            if current in FILED_STATES:  # a parallel upload of the same photo won: this copy is redundant
+                await self._close_upload(upload["id"], "done", None)
+                return
+            try:
+                async with self._ingest_slots:
+                    filed: FiledPhoto = await asyncio.to_thread(
+                        verify_and_file, part, expected, seal_keys=self.keys.seal_private_keys, objects=self.objects,
+                        kek_id=self.keys.kek_id, kek=self.keys.kek, max_pixels=self.settings.max_pixels)
+            except ApiError as error:
+                await self._close_upload(upload["id"], "failed", error.code)
+                raise await self.refuse(error, event) from None
+            async with self.store.write() as db:
+                await db.execute(
+                    "UPDATE photo SET state = 'filed', size = :size, width = :w, height = :h, storage_key = :key, "
+                    "kek_id = :kek, stored_size = :stored, filed_at = :t WHERE id = :id AND state = 'expected'",
+                    {"size": filed.size, "w": filed.width, "h": filed.height, "key": filed.storage_key,
+                     "kek": filed.kek_id, "stored": filed.stored_size, "t": _iso(_now()), "id": filed.photo_id})
+                await db.execute("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
+                                 {"id": upload["id"]})
+                await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
+                                            patient_id=event.patient_id, object=event.object, address=address,
+                                            detail={**event.detail, "sha256": expected.sha256, "size": filed.size}))
+            part.unlink(missing_ok=True)
+        if self._on_filed is not None:
+            await self._on_filed(filed.photo_id)
+
+    async def _close_upload(self, upload_id: str, state: str, code: str | None) -> None:
+        async with self.store.write() as db:
+            await db.execute("UPDATE upload SET state = :s, error_code = :c WHERE id = :id",
+                             {"s": state, "c": code, "id": upload_id})
+        self._part_path(upload_id).unlink(missing_ok=True)
+
+    async def terminate(self, who: Principal, upload_id: str, address: str | None) -> None:
+        async with self._upload_locks.get(upload_id):
+            row = await self._upload_row(who, upload_id)
+            await self._close_upload(upload_id, "terminated", None)
+            async with self.store.write() as db:
+                await append(db, AuditEvent(action="upload.terminate", actor=who.actor, device_id=who.device_id,
+                                            object=f"photo/{row['photo_id']}", address=address,
+                                            detail={"upload_id": upload_id}))
+
+    async def finalize_complete_uploads(self, batch_id: str | None = None) -> int:
+        """File uploads whose bytes all arrived but were not filed (a crash between the two)."""
+        query = "SELECT * FROM upload WHERE state = 'open'" + (" AND batch_id = :b" if batch_id else "")
+        rows = await self.store.fetch_all(query, {"b": batch_id} if batch_id else None)
+        done = 0
+        for row in rows:
+            if self._offset(row["id"]) == row["length"]:
+                lock = self._upload_locks.get(row["id"])
+                if lock.locked():
+                    continue
+                async with lock:
+                    try:
+                        await self._finalize(dict(row), None)
+                        done += 1
+                    except ApiError:
+                        pass  # refused and audited; the device uploads again
+        return done
+
+    async def expire_uploads(self) -> int:
+        rows = await self.store.fetch_all("SELECT id FROM upload WHERE state = 'open' AND expires_at < :now",
+                                          {"now": _iso(_now())})
+        for row in rows:
+            await self._close_upload(row["id"], "expired", None)
+        return len(rows)
+
+    def sweep_orphan_parts(self, known: set[str]) -> None:
+        for part in self.uploads_dir.glob("*.part"):
+            if part.stem not in known:
+                part.unlink(missing_ok=True)
+

@@ -1,0 +1,115 @@
+"""Batch manifests: parsing and the rules a manifest must keep. Pure: no I/O.
+
+The schema (``schemas/batch-manifest.schema.json``) checks each field; these rules check what a
+schema cannot: ids unique, every photo's sequence present, the device named is the caller.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any, Mapping
+
+from crypto import canonical_json
+
+from ..errors import ApiError
+from ..types import is_uuid
+from .schemas import validate
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoEntry:
+    photo_id: str
+    sequence_id: str
+    view: str
+    captured_at: str
+    mime: str
+    sha256: str
+    sealed_sha256: str
+    sealed_size: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceEntry:
+    sequence_id: str
+    patient_id: str
+    form: Mapping[str, Any]
+
+    @property
+    def form_sha256(self) -> str:
+        return hashlib.sha256(canonical_json(dict(self.form))).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    batch_id: str
+    device_id: str
+    sequences: tuple[SequenceEntry, ...]
+    photos: tuple[PhotoEntry, ...]
+    digest: str  # SHA-256 of the canonical JSON: the same manifest always has the same digest
+    document: Mapping[str, Any]
+
+    def patient_of(self, sequence_id: str) -> str:
+        for sequence in self.sequences:
+            if sequence.sequence_id == sequence_id:
+                return sequence.patient_id
+        raise KeyError(sequence_id)
+
+    def photo(self, photo_id: str) -> PhotoEntry | None:
+        for photo in self.photos:
+            if photo.photo_id == photo_id:
+                return photo
+        return None
+
+
+def parse_json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("malformed_json") from None
+
+
+def parse_manifest(document: Any, device_id: str) -> Manifest:
+    violations = validate("batch-manifest", document)
+    if violations:
+        if isinstance(document, Mapping) and not _ids_look_sane(document):
+            raise ApiError("invalid_id", details={"violations": [dataclasses.asdict(v) for v in violations[:20]]})
+        raise ApiError("schema_invalid", details={"violations": [dataclasses.asdict(v) for v in violations[:20]]})
+    if document["device_id"] != device_id:
+        raise ApiError("manifest_inconsistent", "The manifest names another device than the caller.")
+    sequences = tuple(
+        SequenceEntry(sequence_id=s["sequence_id"], patient_id=s["patient_id"], form=s)
+        for s in document["sequences"]
+    )
+    sequence_ids = [s.sequence_id for s in sequences]
+    if len(set(sequence_ids)) != len(sequence_ids):
+        raise ApiError("manifest_inconsistent", "A sequence id appears twice in the manifest.")
+    photos = tuple(
+        PhotoEntry(
+            photo_id=p["photo_id"], sequence_id=p["sequence_id"], view=p["view"], captured_at=p["captured_at"],
+            mime=p["mime"], sha256=p["sha256"], sealed_sha256=p["sealed_sha256"], sealed_size=p["sealed_size"],
+        )
+        for p in document["photos"]
+    )
+    photo_ids = [p.photo_id for p in photos]
+    if len(set(photo_ids)) != len(photo_ids):
+        raise ApiError("manifest_inconsistent", "A photo id appears twice in the manifest.")
+    unknown = {p.sequence_id for p in photos} - set(sequence_ids)
+    if unknown:
+        raise ApiError("manifest_inconsistent", "A photo names a sequence that is not in the manifest.")
+    return Manifest(
+        batch_id=document["batch_id"], device_id=device_id, sequences=sequences, photos=photos,
+        digest=hashlib.sha256(canonical_json(document)).hexdigest(), document=document,
+    )
+
+
+def _ids_look_sane(document: Mapping[str, Any]) -> bool:
+    """False when an id field is not a UUID: reported as ``invalid_id`` rather than a schema detail."""
+    candidates: list[Any] = [document.get("batch_id"), document.get("device_id")]
+    for s in document.get("sequences") or []:
+        if isinstance(s, Mapping):
+            candidates.append(s.get("sequence_id"))
+    for p in document.get("photos") or []:
+        if isinstance(p, Mapping):
+            candidates += [p.get("photo_id"), p.get("sequence_id")]
+    return all(c is None or is_uuid(c) for c in candidates)

@@ -1,0 +1,63 @@
+"""The running server's parts, built once at start and shared by every endpoint."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from crypto import KeyStore
+
+from .auth.throttle import Throttle
+from .db import Db
+from .ingest.decoder import Decoder
+from .ingest.service import SyncService
+from .settings import Settings
+from .storage.files import sweep_temp_files
+from .storage.objects import ObjectStore
+
+log = logging.getLogger("clinphoto")
+
+
+def _version() -> str:
+    try:
+        return version("clinphoto")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    store: Db
+    keys: KeyStore
+    objects: ObjectStore
+    sync: SyncService
+    decoder: Decoder
+    enroll_throttle: Throttle
+    version: str
+
+    @classmethod
+    async def start(cls, settings: Settings) -> "Services":
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.objects_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        keys = KeyStore.open(settings.resolved_keys_dir)
+        store = Db(settings.resolved_database_url)
+        await store.connect()
+        objects = ObjectStore(settings.objects_dir)
+        removed = sweep_temp_files(settings.objects_dir)
+        if removed:
+            log.warning("removed %d temp files left by an interrupted write (never recorded as stored)", removed)
+        decoder = Decoder(store, keys, objects, workers=settings.decode_workers, max_pixels=settings.max_pixels)
+        sync = SyncService(settings, store, keys, objects, on_filed=decoder.enqueue)
+        services = cls(settings=settings, store=store, keys=keys, objects=objects, sync=sync, decoder=decoder,
+                       enroll_throttle=Throttle(attempts=10, window_seconds=60), version=_version())
+        await sync.expire_uploads()
+        open_ids = {r["id"] for r in await store.fetch_all("SELECT id FROM upload WHERE state = 'open'")}
+        sync.sweep_orphan_parts(open_ids)
+        await sync.finalize_complete_uploads()
+        await decoder.start()
+        return services
+
+    async def stop(self) -> None:
+        await self.decoder.stop()
+        await self.store.disconnect()

@@ -1,0 +1,123 @@
+"""All configuration, read once from ``CLINPHOTO_*`` environment variables.
+
+Each setting carries its help text: the README table is checked against it by
+``tests/test_docs.py`` so the documentation cannot drift.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingsError(ValueError):
+    """A ``CLINPHOTO_*`` variable holds a value that cannot be used."""
+
+
+def _setting(default: Any, help: str, parse: Callable[[str], Any] | None = None) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help, "parse": parse})
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Address the server listens on.")
+    port: int = _setting(8000, "TCP port the server listens on.", int)
+    data_dir: Path = _setting(
+        REPO_ROOT / "var",
+        "Folder holding the database (SQLite default), filed photos and upload temp files.",
+        Path,
+    )
+    keys_dir: Path | None = _setting(
+        None,
+        "Folder holding the server's private keys (sealing, signing, key-encryption). "
+        "Default: `<data_dir>/keys`; put it on another volume to keep keys apart from data.",
+        Path,
+    )
+    database_url: str | None = _setting(
+        None,
+        "Database URL: `sqlite:///<path>` (default `<data_dir>/clinphoto.db`) or "
+        "`postgresql://user:pass@host/db`.",
+    )
+    pwa_dir: Path = _setting(
+        REPO_ROOT / "pwa" / "dist", "Built capture app served at `/` (output of `npm run build`).", Path
+    )
+    public_url: str = _setting(
+        "", "Origin the phones reach the server at, written into receipts. Default: `http://<host>:<port>`."
+    )
+    max_blob_bytes: int = _setting(
+        64 * 1024 * 1024, "Largest sealed photo accepted, in bytes.", _positive_int
+    )
+    max_pixels: int = _setting(
+        120_000_000, "Largest image accepted, in pixels (width x height); larger ones are refused.", _positive_int
+    )
+    max_json_bytes: int = _setting(
+        4 * 1024 * 1024, "Largest JSON request body (batch manifest) accepted, in bytes.", _positive_int
+    )
+    upload_expiry_seconds: int = _setting(
+        86_400, "Lifetime of an unfinished tus upload before it expires and is removed.", _positive_int
+    )
+    enrollment_code_ttl_seconds: int = _setting(
+        900, "Lifetime of a one-time device enrolment code.", _positive_int
+    )
+    ingest_concurrency: int = _setting(
+        4, "Photos verified and filed at the same time (bounds memory: about 3x the photo size each).",
+        _positive_int,
+    )
+    decode_workers: int = _setting(
+        1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
+    )
+    log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            name = "CLINPHOTO_" + field.name.upper()
+            if name in env and env[name] != "":
+                parse = field.metadata["parse"] or str
+                try:
+                    values[field.name] = parse(env[name])
+                except ValueError as exc:
+                    raise SettingsError(f"{name}: {exc}") from None
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir is not None else self.data_dir / "keys"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'clinphoto.db'}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+def documented_settings() -> list[tuple[str, str]]:
+    """(variable name, help) for every setting, in declaration order."""
+    return [
+        ("CLINPHOTO_" + f.name.upper(), f.metadata["help"]) for f in dataclasses.fields(Settings)
+    ]

@@ -1,0 +1,77 @@
+"""A small sync client over any httpx-style client: what the app does, in Python, for tests and bench."""
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from crypto import public_key_from_jwk
+
+TUS = {"Tus-Resumable": "1.0.0"}
+
+
+class SyncClient:
+    def __init__(self, http: Any) -> None:
+        self.http = http
+        self.credential: str | None = None
+        self.device_id: str | None = None
+        self.keys: dict[str, Any] = {}
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credential}"} if self.credential else {}
+
+    def enroll(self, code: str, label: str = "test phone") -> Any:
+        response = self.http.post("/api/v1/devices/enroll", json={"code": code, "label": label})
+        if response.status_code == 201:
+            body = response.json()
+            self.credential, self.device_id = body["credential"], body["device_id"]
+            self.keys = body["keys"]
+        return response
+
+    def seal_key(self) -> tuple[Any, str]:
+        jwk = next(k for k in self.keys["keys"] if k["use"] == "enc")
+        return public_key_from_jwk(jwk), jwk["kid"]
+
+    def sign_keys(self) -> dict[str, Any]:
+        return {k["kid"]: public_key_from_jwk(k) for k in self.keys["keys"] if k["use"] == "sig"}
+
+    def propose(self, manifest: dict[str, Any]) -> Any:
+        return self.http.post("/api/v1/batches", json=manifest, headers=self.auth)
+
+    def create_upload(self, batch_id: str, photo_id: str, length: int) -> Any:
+        metadata = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}"
+                            for k, v in (("batch_id", batch_id), ("photo_id", photo_id)))
+        return self.http.post("/api/v1/uploads", headers={**TUS, **self.auth, "Upload-Length": str(length),
+                                                          "Upload-Metadata": metadata})
+
+    def patch(self, location: str, offset: int, chunk: bytes, checksum: bool = True) -> Any:
+        headers = {**TUS, **self.auth, "Upload-Offset": str(offset),
+                   "Content-Type": "application/offset+octet-stream"}
+        if checksum:
+            headers["Upload-Checksum"] = "sha256 " + base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+        return self.http.patch(location, content=chunk, headers=headers)
+
+    def head(self, location: str) -> Any:
+        return self.http.head(location, headers={**TUS, **self.auth})
+
+    def upload(self, batch_id: str, photo_id: str, blob: bytes, chunk_size: int = 1 << 20) -> Any:
+        """Create and send a whole upload; returns the last response (204 when filed)."""
+        created = self.create_upload(batch_id, photo_id, len(blob))
+        if created.status_code != 201:
+            return created
+        location = created.headers["location"]
+        offset = 0
+        response = created
+        while offset < len(blob):
+            response = self.patch(location, offset, blob[offset:offset + chunk_size])
+            if response.status_code != 204:
+                return response
+            offset = int(response.headers["upload-offset"])
+        return response
+
+    def commit(self, batch_id: str) -> Any:
+        return self.http.post(f"/api/v1/batches/{batch_id}/commit", headers=self.auth)
+
+    def receipt(self, batch_id: str) -> Any:
+        return self.http.get(f"/api/v1/batches/{batch_id}/receipt", headers=self.auth)

@@ -1,0 +1,63 @@
+"""The fixed points tools rely on: /healthz, /openapi.json, /api/v1/keys, settings, headers."""
+from __future__ import annotations
+
+import pytest
+
+from crypto import public_key_from_jwk
+from sync_server.app import API_ROUTES
+from sync_server.settings import Settings, SettingsError
+
+
+def test_healthz_reports_database_and_storage(http):
+    body = http.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"] == {"ok": True, "backend": "sqlite"}
+    assert body["checks"]["storage"]["ok"] is True
+
+
+def test_openapi_describes_every_route_and_method(http):
+    spec = http.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    for route in API_ROUTES:
+        for method in route.methods or []:
+            if method == "HEAD" and "GET" in (route.methods or []):
+                continue
+            assert method.lower() in spec["paths"][route.path], (method, route.path)
+    assert "batch_manifest" in spec["components"]["schemas"]
+
+
+def test_openapi_is_a_valid_openapi_31_document(http):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(http.get("/openapi.json").json())
+
+
+def test_public_keys_are_jwks_for_sealing_and_signing(http):
+    keys = http.get("/api/v1/keys").json()["keys"]
+    uses = {k["use"]: k for k in keys}
+    assert uses["enc"]["crv"] == "P-256" and uses["sig"]["crv"] == "Ed25519"
+    assert all("d" not in k for k in keys)  # never a private part
+    for jwk in keys:
+        public_key_from_jwk(jwk)
+
+
+def test_responses_carry_security_headers(http):
+    headers = http.get("/healthz").headers
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+
+
+def test_keys_and_database_are_created_on_first_start_with_private_permissions(http, settings):
+    keys_dir = settings.resolved_keys_dir
+    assert (keys_dir.stat().st_mode & 0o777) == 0o700
+    files = [p for p in keys_dir.iterdir() if p.is_file()]
+    assert files and all((p.stat().st_mode & 0o777) == 0o600 for p in files)
+    assert (settings.data_dir / "clinphoto.db").exists()
+
+
+def test_settings_come_from_clinphoto_variables():
+    settings = Settings.from_env({"CLINPHOTO_PORT": "9001", "CLINPHOTO_DATA_DIR": "/srv/clinphoto"})
+    assert settings.port == 9001 and str(settings.data_dir) == "/srv/clinphoto"
+    assert settings.resolved_database_url == "sqlite:////srv/clinphoto/clinphoto.db"
+    with pytest.raises(SettingsError, match="CLINPHOTO_MAX_PIXELS"):
+        Settings.from_env({"CLINPHOTO_MAX_PIXELS": "-3"})
