@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from .endpoints import batches, devices, health, keys, uploads
 from .endpoints.openapi import openapi
+from .audit.log import MINOR_FAILURE, AuditEvent, record
 from .errors import ApiError
 from .middleware import SecurityHeaders
 from .services import Services
@@ -47,15 +48,32 @@ def _error_response(error: ApiError, request: Request) -> Response:
     return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store", **headers})
 
 
+async def _audit_refusal(request: Request, error: ApiError) -> None:
+    """Every refusal is audited; those the service already recorded with more context are not repeated."""
+    if error.audited or error.status >= 500:
+        return
+    route = request.scope.get("route")
+    who = getattr(request.state, "principal", None)
+    await record(request.app.state.services.store, AuditEvent(
+        action=f"http.{request.method.lower()}", outcome=MINOR_FAILURE,
+        actor=who.actor if who else "anonymous", device_id=who.device_id if who else None,
+        object=route.path if route is not None else "(no route)", address=request.client.host if request.client else None,
+        detail={"code": error.code}))
+    error.audited = True
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    await _audit_refusal(request, exc)
     return _error_response(exc, request)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "not_found")
-    return _error_response(ApiError(code), request)
+    error = ApiError(code)
+    await _audit_refusal(request, error)
+    return _error_response(error, request)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -74,6 +74,7 @@ class ApiError(Exception):
         self.message = message or default
         self.details = dict(details) if details else None
         self.headers = dict(headers) if headers else {}
+        self.audited = False  # set once an audit entry records this refusal; the app audits the rest
         super().__init__(f"{code}: {self.message}")
 
     def body(self) -> dict[str, Any]:

@@ -89,7 +89,9 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
             await append(db, AuditEvent(action="device.enroll", actor=f"device:{device_id}", device_id=device_id,
                                         address=address, detail={"label": device_label}))
             return device_id, credential
-    raise ApiError("enrollment_code_invalid")
+    error = ApiError("enrollment_code_invalid")
+    error.audited = True
+    raise error
 
 
 def parse_credential(header: str | None) -> tuple[str, str] | None:
@@ -115,15 +117,19 @@ async def authenticate(store: Db, authorization: str | None, address: str | None
                                         address=address, object=path,
                                         detail={"code": "device_unauthenticated",
                                                 "reason": "missing" if authorization is None else "invalid"}))
-        raise ApiError("device_unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="clinphoto"'})
+        error = ApiError("device_unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="clinphoto"'})
+        error.audited = True
+        raise error
     device_id = row["id"]
     if row["revoked_at"] is not None:
         async with store.write() as db:
             await append(db, AuditEvent(action="device.authenticate", outcome=MINOR_FAILURE,
                                         actor=f"device:{device_id}", device_id=device_id, address=address,
                                         object=path, detail={"code": "device_revoked"}))
-        raise ApiError("device_revoked", headers={"Clear-Site-Data": '"storage"',
-                                                  "WWW-Authenticate": 'Bearer realm="clinphoto"'})
+        error = ApiError("device_revoked", headers={"Clear-Site-Data": '"storage"',
+                                                    "WWW-Authenticate": 'Bearer realm="clinphoto"'})
+        error.audited = True
+        raise error
     async with store.write() as db:
         await db.execute("UPDATE device SET last_seen_at = :t WHERE id = :id", {"t": _iso(_now()), "id": device_id})
     return Principal(kind="device", id=device_id, device_id=device_id)

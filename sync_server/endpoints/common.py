@@ -21,8 +21,10 @@ def client_address(request: Request) -> str | None:
 
 
 async def device(request: Request) -> Principal:
-    return await authenticate(services(request).store, request.headers.get("authorization"),
-                              client_address(request), request.url.path)
+    who = await authenticate(services(request).store, request.headers.get("authorization"),
+                             client_address(request), request.url.path)
+    request.state.principal = who  # so that a later refusal is audited under the caller's name
+    return who
 
 
 async def json_body(request: Request) -> Any:

@@ -5,7 +5,6 @@ import dataclasses
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, record
 from ..auth.devices import enroll
 from ..errors import ApiError
 from ..protocol.schemas import validate
@@ -17,17 +16,10 @@ async def enroll_device(request: Request) -> Response:
     s = services(request)
     address = client_address(request)
     if not s.enroll_throttle.allow(address or "?"):
-        await record(s.store, AuditEvent(action="device.enroll", outcome=MINOR_FAILURE, actor="anonymous",
-                                         address=address, detail={"code": "enrollment_throttled"}))
         raise ApiError("enrollment_throttled", headers={"Retry-After": "60"})
-    try:
-        body = await json_body(request)
-        violations = validate("enrollment", body)
-        if violations:
-            raise ApiError("schema_invalid", details={"violations": [dataclasses.asdict(v) for v in violations]})
-    except ApiError as error:
-        await record(s.store, AuditEvent(action="device.enroll", outcome=MINOR_FAILURE, actor="anonymous",
-                                         address=address, detail={"code": error.code}))
-        raise
+    body = await json_body(request)
+    violations = validate("enrollment", body)
+    if violations:
+        raise ApiError("schema_invalid", details={"violations": [dataclasses.asdict(v) for v in violations]})
     device_id, credential = await enroll(s.store, body["code"], body.get("label"), address)
     return json({"device_id": device_id, "credential": credential, "keys": s.keys.jwks()}, status_code=201)

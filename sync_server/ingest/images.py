@@ -11,6 +11,7 @@ import dataclasses
 import io
 import warnings
 
+import simplejpeg
 from PIL import Image, ImageOps, PngImagePlugin
 
 from ..errors import ApiError
@@ -75,79 +76,44 @@ def _has_location(image: Image.Image) -> bool:
     return b"exif:GPSLatitude" in xmp or b"exif:GPSLongitude" in xmp
 
 
+_ORIENTATION = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
 def decode_and_render(data: bytes, max_pixels: int) -> dict[str, tuple[bytes, int, int]]:
-    """Full decode; returns {"thumbnail"|"preview": (jpeg bytes, width, height)} without metadata."""
+    """Full decode; returns {"thumbnail"|"preview": (jpeg bytes, width, height)} without metadata.
+
+    JPEGs are decoded by libjpeg-turbo in strict mode (simplejpeg): libjpeg only *warns* on
+    corrupt entropy-coded data, and Pillow ignores those warnings, so a photo whose middle was
+    zeroed or garbled would decode "fine" into a damaged picture. Strict mode turns every such
+    warning into a failure.
+    """
     Image.MAX_IMAGE_PIXELS = max_pixels
-    if data[:3] == b"\xff\xd8\xff":
-        check_jpeg_structure(data)
     try:
         with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as image:
-            image.load()
-            oriented = ImageOps.exif_transpose(image).convert("RGB")
+            if image.format == "JPEG":
+                orientation = image.getexif().get(0x0112, 1)
+                pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", strict=True)
+                decoded = Image.fromarray(pixels, "RGB")
+                for step in _ORIENTATION.get(orientation, ()):
+                    decoded = decoded.transpose(step)
+            else:
+                image.load()
+                decoded = ImageOps.exif_transpose(image).convert("RGB")
     except Exception as exc:  # any decoder failure is a defect of this photo, not of the server
-        raise ImageDefect(f"decode failed: {type(exc).__name__}") from None
+        raise ImageDefect(f"decode failed: {type(exc).__name__}: {str(exc)[:120]}") from None
     renditions: dict[str, tuple[bytes, int, int]] = {}
     for kind, edge in (("preview", PREVIEW_EDGE), ("thumbnail", THUMBNAIL_EDGE)):
-        copy = oriented.copy()
+        copy = decoded.copy()
         copy.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         out = io.BytesIO()
         copy.save(out, format="JPEG", quality=85, optimize=True)  # a fresh file: no EXIF, no ICC, no XMP
         renditions[kind] = (out.getvalue(), copy.width, copy.height)
     return renditions
-
-
-def check_jpeg_structure(data: bytes) -> None:
-    """Walk the JPEG marker structure; libjpeg only warns on corrupt entropy data, we refuse it.
-
-    Inside entropy-coded data only stuffed 0xFF00, fill bytes and RSTn markers (in order, when a
-    restart interval is set) may appear; anything else means the middle of the file is damaged.
-    """
-    n = len(data)
-    if n < 4 or data[:2] != b"\xff\xd8":
-        raise ImageDefect("no JPEG start-of-image")
-    pos = 2
-    restart_interval = 0
-    seen_sos = False
-    while pos < n:
-        if data[pos] != 0xFF:
-            raise ImageDefect("marker expected")
-        while pos < n and data[pos] == 0xFF:
-            pos += 1
-        if pos >= n:
-            break
-        marker = data[pos]
-        pos += 1
-        if marker == 0xD9:  # EOI
-            if not seen_sos:
-                raise ImageDefect("end of image before any scan")
-            return
-        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            continue
-        if pos + 2 > n:
-            raise ImageDefect("truncated segment header")
-        length = (data[pos] << 8) | data[pos + 1]
-        if length < 2 or pos + length > n:
-            raise ImageDefect("segment runs past the end of the file")
-        if marker == 0xDD and length >= 4:
-            restart_interval = (data[pos + 2] << 8) | data[pos + 3]
-        pos += length
-        if marker == 0xDA:  # SOS: entropy-coded data follows until the next real marker
-            seen_sos = True
-            expected_rst = 0
-            while True:
-                ff = data.find(b"\xff", pos)
-                if ff < 0 or ff + 1 >= n:
-                    raise ImageDefect("scan data runs to the end of the file (truncated)")
-                following = data[ff + 1]
-                if following == 0x00 or following == 0xFF:
-                    pos = ff + 1 if following == 0xFF else ff + 2
-                    continue
-                if 0xD0 <= following <= 0xD7:
-                    if restart_interval and following - 0xD0 != expected_rst:
-                        raise ImageDefect("restart markers out of order")
-                    expected_rst = (expected_rst + 1) % 8
-                    pos = ff + 2
-                    continue
-                pos = ff
-                break
-    raise ImageDefect("no end-of-image marker (truncated)")

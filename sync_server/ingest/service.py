@@ -76,6 +76,7 @@ class SyncService:
             await append(db, AuditEvent(action=event.action, outcome=MINOR_FAILURE, actor=event.actor,
                                         device_id=event.device_id, patient_id=event.patient_id,
                                         object=event.object, detail=detail, address=event.address))
+        error.audited = True
         return error
 
     # -- batches ---------------------------------------------------------------------------
