@@ -30,6 +30,7 @@ from tests.support.photos import manifest, seal, sequence_form
 from tests.support.server import ServerProcess, free_port
 
 NGINX_CONF = """
+{user}
 worker_processes 1;
 daemon off;
 pid {root}/nginx.pid;
@@ -60,7 +61,7 @@ def realistic_jpeg(seed: int) -> bytes:
     image = Image.merge("RGB", (Image.blend(grad, noise, 0.45), Image.blend(mandel, noise, 0.45),
                                 Image.blend(grad.transpose(Image.Transpose.ROTATE_180), noise, 0.5)))
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=88)
+    image.save(out, format="JPEG", quality=85)
     return out.getvalue()
 
 
@@ -130,7 +131,8 @@ def main() -> None:
     for sub in ("dav", "body"):
         (root / "nginx" / sub).mkdir(parents=True)
     port = free_port()
-    (root / "nginx" / "nginx.conf").write_text(NGINX_CONF.format(root=root / "nginx", port=port))
+    (root / "nginx" / "nginx.conf").write_text(NGINX_CONF.format(root=root / "nginx", port=port,
+                                                                           user="user root;" if os.geteuid() == 0 else ""))
     ngx = subprocess.Popen([nginx, "-c", str(root / "nginx" / "nginx.conf"), "-p", str(root / "nginx")],
                            stderr=subprocess.DEVNULL)
     server = ServerProcess(root / "clinphoto", CLINPHOTO_MAX_BLOB_BYTES=str(64 << 20))

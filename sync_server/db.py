@@ -4,6 +4,16 @@ SQLite is the embedded default (WAL, ``synchronous=FULL``: a committed row survi
 cut); PostgreSQL is reached by the same SQL through asyncpg. Every write goes through
 ``Db.write()``, which serialises writers in this process: SQLite allows one writer anyway, and
 the audit hash chain needs its appends in a single order.
+
+With SQLite, ``databases`` would open a fresh connection (and thread) for every request task;
+we keep two long-lived ones instead: a writer used only under the write lock, and a reader
+that, thanks to WAL, sees only committed data while a write is in progress.
+
+Group commit (SQLite): with ``synchronous=FULL`` every COMMIT waits for an fsync, and one
+fsync per request would cap ingest at the disk's fsync rate. Writers that queue while a
+transaction is open join it, each inside its own SAVEPOINT (a failing writer rolls back only
+its own work), and one COMMIT makes the whole group durable. No writer returns before that
+COMMIT: durability per caller is unchanged, only the fsyncs are shared.
 """
 from __future__ import annotations
 
@@ -11,9 +21,10 @@ import asyncio
 import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any, AsyncIterator, Mapping
 
 import databases
+import databases.core
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -38,37 +49,78 @@ class Db:
             Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         self.database = databases.Database(url, **options)
         self._write_lock = asyncio.Lock()
+        self._writer: Any = self.database
+        self._reader: Any = self.database
+        self._group: asyncio.Future[None] | None = None
 
     async def connect(self) -> None:
         await self.database.connect()
+        if self.is_sqlite:
+            backend = self.database._backend  # databases has no public way to hold a connection open
+            self._writer = await databases.core.Connection(self.database, backend).__aenter__()
+            self._reader = await databases.core.Connection(self.database, backend).__aenter__()
         await self.migrate()
 
     async def disconnect(self) -> None:
+        if self.is_sqlite:
+            await self._reader.__aexit__(None, None, None)
+            await self._writer.__aexit__(None, None, None)
         await self.database.disconnect()
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[databases.Database]:
-        """A write transaction; writers in this process queue here instead of fighting for locks."""
+    async def write(self) -> AsyncIterator[Any]:
+        """A write transaction, durable when the block exits; writers queue here, never fight for locks."""
+        if not self.is_sqlite:
+            async with self._write_lock:
+                async with self._writer.transaction():
+                    yield self._writer
+            return
         async with self._write_lock:
-            async with self.database.transaction():
-                yield self.database
+            if self._group is None:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                self._group = asyncio.get_running_loop().create_future()
+                asyncio.get_running_loop().create_task(self._commit_group())
+            group = self._group
+            await self._writer.execute("SAVEPOINT writer")
+            try:
+                yield self._writer
+            except BaseException:
+                await self._writer.execute("ROLLBACK TO writer")
+                await self._writer.execute("RELEASE writer")
+                raise
+            await self._writer.execute("RELEASE writer")
+        await asyncio.shield(group)
+
+    async def _commit_group(self) -> None:
+        # queued behind the writers already waiting for the lock: they join this group first
+        async with self._write_lock:
+            group, self._group = self._group, None
+            assert group is not None
+            try:
+                await self._writer.execute("COMMIT")
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    await self._writer.execute("ROLLBACK")
+                group.set_exception(exc)
+                group.exception()  # retrieved: members that rolled back their own work do not wait
+                return
+            group.set_result(None)
 
     async def fetch_one(self, query: str, values: Mapping[str, Any] | None = None) -> Mapping[str, Any] | None:
-        row = await self.database.fetch_one(query, values)
+        row = await self._reader.fetch_one(query, values)
         return dict(row._mapping) if row is not None else None
 
     async def fetch_all(self, query: str, values: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        rows = await self.database.fetch_all(query, values)
+        rows = await self._reader.fetch_all(query, values)
         return [dict(r._mapping) for r in rows]
 
     async def fetch_val(self, query: str, values: Mapping[str, Any] | None = None) -> Any:
-        return await self.database.fetch_val(query, values)
+        return await self._reader.fetch_val(query, values)
 
     async def execute(self, query: str, values: Mapping[str, Any] | None = None) -> Any:
-        return await self.database.execute(query, values)
-
-    async def execute_many(self, query: str, values: Sequence[Mapping[str, Any]]) -> None:
-        await self.database.execute_many(query, list(values))
+        """A single-statement write (tests and tools); service code uses ``write()``."""
+        async with self.write() as db:
+            return await db.execute(query, values)
 
     async def migrate(self) -> list[int]:
         """Apply every migration not yet applied, in order, each in its own transaction."""

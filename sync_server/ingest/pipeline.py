@@ -50,11 +50,13 @@ def verify_and_file(
     kek_id: str,
     kek: bytes,
     max_pixels: int,
+    sealed_sha256: str | None = None,
 ) -> FiledPhoto:
+    """``sealed_sha256``: the blob's hash if the caller computed it while receiving the bytes."""
     blob = blob_path.read_bytes()
     if len(blob) != expected.sealed_size:
         raise ApiError("sealed_size_mismatch")
-    if hashlib.sha256(blob).hexdigest() != expected.sealed_sha256:
+    if (sealed_sha256 or hashlib.sha256(blob).hexdigest()) != expected.sealed_sha256:
         raise ApiError("sealed_hash_mismatch")
     try:
         header = parse_seal_header(blob)

@@ -66,6 +66,7 @@ class SyncService:
         self._upload_locks = _KeyedLocks()
         self._photo_locks = _KeyedLocks()
         self._ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
+        self._running: dict[str, tuple[Any, int]] = {}
         self._on_filed = on_filed
 
     # -- audit helpers ---------------------------------------------------------------------
@@ -292,7 +293,12 @@ class SyncService:
 
     async def _append_body(self, upload_id: str, start: int, length: int, checksum: bytes | None,
                            body: AsyncIterator[bytes], event: AuditEvent) -> int:
-        digest = hashlib.sha256()
+        # The whole blob's SHA-256 is kept running across PATCHes, so the sealed-hash check at the
+        # end costs no second pass over the bytes (after a restart it is recomputed from the file).
+        running = self._running.pop(upload_id, None)
+        whole = hashlib.sha256() if start == 0 else (running[0] if running and running[1] == start else None)
+        # a single PATCH from offset 0 has its chunk checksum equal to the running hash: hash once
+        chunk_digest = None if checksum is None or (start == 0 and whole is not None) else hashlib.sha256()
         written = 0
         path = self._part_path(upload_id)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
@@ -304,7 +310,10 @@ class SyncService:
                     if start + written + len(chunk) > length:
                         os.ftruncate(fd, start)
                         raise await self.refuse(ApiError("upload_overflow"), event)
-                    digest.update(chunk)
+                    if chunk_digest is not None:
+                        chunk_digest.update(chunk)
+                    if whole is not None:
+                        whole.update(chunk)
                     os.write(fd, chunk)
                     written += len(chunk)
             except ApiError:
@@ -315,12 +324,20 @@ class SyncService:
                     os.ftruncate(fd, start)
                     return 0
                 return written
-            if checksum is not None and digest.digest() != checksum:
-                os.ftruncate(fd, start)
-                raise await self.refuse(ApiError("upload_checksum_mismatch"), event)
+            if checksum is not None:
+                got = (chunk_digest or whole).digest()  # type: ignore[union-attr]
+                if got != checksum:
+                    os.ftruncate(fd, start)
+                    raise await self.refuse(ApiError("upload_checksum_mismatch"), event)
+            if whole is not None:
+                self._running[upload_id] = (whole, start + written)
             return written
         finally:
             os.close(fd)
+
+    def _sealed_hash(self, upload_id: str, length: int) -> str | None:
+        running = self._running.pop(upload_id, None)
+        return running[0].hexdigest() if running and running[1] == length else None
 
     async def _finalize(self, upload: dict[str, Any], address: str | None) -> None:
         """The upload is whole: verify, file, record. A refusal discards the upload's bytes."""
@@ -335,6 +352,7 @@ class SyncService:
                            patient_id=photo_row["patient_id"], object=f"photo/{expected.photo_id}", address=address,
                            detail={"batch_id": upload["batch_id"], "upload_id": upload["id"]})
         part = self._part_path(upload["id"])
+        sealed_sha256 = self._sealed_hash(upload["id"], upload["length"])
         async with self._photo_locks.get(expected.photo_id):
             current = await self.store.fetch_val("SELECT state FROM photo WHERE id = :id", {"id": expected.photo_id})
             if current in FILED_STATES:  # a parallel upload of the same photo won: this copy is redundant
@@ -344,7 +362,8 @@ class SyncService:
                 async with self._ingest_slots:
                     filed: FiledPhoto = await asyncio.to_thread(
                         verify_and_file, part, expected, seal_keys=self.keys.seal_private_keys, objects=self.objects,
-                        kek_id=self.keys.kek_id, kek=self.keys.kek, max_pixels=self.settings.max_pixels)
+                        kek_id=self.keys.kek_id, kek=self.keys.kek, max_pixels=self.settings.max_pixels,
+                        sealed_sha256=sealed_sha256)
             except ApiError as error:
                 await self._close_upload(upload["id"], "failed", error.code)
                 raise await self.refuse(error, event) from None
@@ -364,6 +383,7 @@ class SyncService:
             await self._on_filed(filed.photo_id)
 
     async def _close_upload(self, upload_id: str, state: str, code: str | None) -> None:
+        self._running.pop(upload_id, None)
         async with self.store.write() as db:
             await db.execute("UPDATE upload SET state = :s, error_code = :c WHERE id = :id",
                              {"s": state, "c": code, "id": upload_id})

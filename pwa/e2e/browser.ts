@@ -1,0 +1,45 @@
+// Debian's Chromium driven by playwright-core: fake camera, persistent profile, phone size.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type CDPSession, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CLINPHOTO_CHROMIUM ?? "/usr/bin/chromium";
+export const ARGS = [
+  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+];
+
+export function newProfileDir(): string {
+  return mkdtempSync(join(tmpdir(), "clinphoto-profile-"));
+}
+
+export async function launch(userDataDir: string, opts: { locale?: string; offline?: boolean } = {}): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: false, // --headless=new is in ARGS
+    args: ARGS,
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 1,
+    locale: opts.locale ?? "en-GB",
+    offline: opts.offline ?? false,
+    permissions: ["camera"],
+  });
+}
+
+/** A CDP virtual authenticator with PRF and user verification (a passkey on the phone). */
+export async function addPasskeyAuthenticator(page: Page): Promise<CDPSession> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true,
+      hasPrf: true, automaticPresenceSimulation: true,
+    },
+  });
+  return cdp;
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", `${name}.png`) });
+}

@@ -1,0 +1,81 @@
+// Steps a person takes in the app, shared by the end-to-end tests.
+import type { Page } from "playwright-core";
+import { shot } from "./browser.ts";
+
+export async function screen(page: Page, name: string): Promise<void> {
+  await page.waitForSelector(`[data-screen="${name}"]`, { timeout: 30_000 });
+}
+
+/** Screenshot in the current language, then in the other one, and switch back. */
+export async function shots(page: Page, name: string): Promise<void> {
+  const first = await page.evaluate(() => document.documentElement.lang);
+  await shot(page, `${name}-${first}`);
+  await page.click('[data-testid="lang"]');
+  await page.waitForFunction((l) => document.documentElement.lang !== l, first);
+  await shot(page, `${name}-${first === "fr" ? "en" : "fr"}`);
+  await page.click('[data-testid="lang"]');
+  await page.waitForFunction((l) => document.documentElement.lang === l, first);
+}
+
+export async function enrol(page: Page, origin: string, code: string): Promise<void> {
+  await page.goto(origin);
+  await screen(page, "enrol");
+  await shots(page, "01-enrol");
+  await page.fill('input[name="code"]', code);
+  await page.click('button[type="submit"]');
+  await screen(page, "setup");
+  await shots(page, "02-setup");
+}
+
+export async function serviceWorkerReady(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise<void>((r) => navigator.serviceWorker.addEventListener("controllerchange", () => r(), { once: true }));
+    }
+  });
+}
+
+export async function newSequence(page: Page, patientId: string, photos: number, withShots = false): Promise<void> {
+  await page.click('[data-testid="new-sequence"]');
+  await screen(page, "patient");
+  if (withShots) await shots(page, "05-patient");
+  await page.fill('input[name="patient"]', patientId);
+  await page.fill('input[name="patient2"]', patientId);
+  await page.click('button[type="submit"]');
+  await screen(page, "form");
+  await page.selectOption('select[name="procedure"]', "rhinoplasty");
+  await page.selectOption('select[name="anatomical_region"]', "nose");
+  if (withShots) await shots(page, "06-form");
+  await page.selectOption('select[name="view_protocol"]', "rhinoplasty").catch(() => undefined);
+  await page.click('[data-testid="start-photos"]');
+  await screen(page, "capture");
+  await page.waitForFunction(() => {
+    const v = document.querySelector("video");
+    return !!v && v.readyState >= 2 && v.videoWidth > 0;
+  }, undefined, { timeout: 30_000 });
+  for (let i = 1; i <= photos; i++) {
+    await page.click('[data-testid="shoot"]');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="photo"]').length >= n, i, { timeout: 30_000 });
+  }
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="photo"] img').length > 0, undefined, { timeout: 30_000 });
+  if (withShots) {
+    await page.evaluate(() => scrollTo(0, 0));
+    await shots(page, "07-capture");
+  }
+  await page.click('[data-testid="finish"]');
+  await screen(page, "home");
+}
+
+export async function outboxPhotos(page: Page): Promise<number> {
+  await page.waitForSelector('[data-testid="outbox-summary"]');
+  const n = await page.getAttribute('[data-testid="outbox-summary"]', "data-photos");
+  return n ? Number(n) : 0;
+}
+
+export async function syncAndWait(page: Page): Promise<void> {
+  await page.click('[data-testid="sync"]');
+  await page.waitForSelector(".msg-ok, .msg-error", { timeout: 60_000 });
+  const err = await page.$(".msg-error");
+  if (err) throw new Error(`sync failed: ${await err.textContent()}`);
+}

@@ -1,0 +1,95 @@
+// The app's services, built once at start: the store, the session, the sync runner, enrolment
+// and remote wipe. Screens receive them; none of them touches IndexedDB itself.
+import { sha256, toBase64Url, utf8 } from "./crypto/bytes.ts";
+import { canonicalize } from "./crypto/jcs.ts";
+import { newDeviceKey } from "./crypto/localkey.ts";
+import { importSealingKey, type SealingKey } from "./crypto/seal.ts";
+import { Session } from "./session/session.ts";
+import { DEFAULT_LOCK_AFTER_MS } from "./session/unlock.ts";
+import { DB_NAME, Store, type DeviceRecord, type PublicJwk } from "./storage/db.ts";
+import { requestPersistence } from "./storage/health.ts";
+import { SyncError } from "./sync/protocol.ts";
+import { SyncRunner } from "./sync/runner.ts";
+import { callJson } from "./sync/transport.ts";
+
+export interface Services {
+  store: Store;
+  session: Session;
+  sync: SyncRunner;
+  base: string;
+}
+
+/** RFC 7638 thumbprint of a public JWK: the kid the server must use. */
+export async function thumbprint(jwk: JsonWebKey): Promise<string> {
+  const members = jwk.kty === "EC" ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x };
+  return toBase64Url(await sha256(utf8(canonicalize(members))));
+}
+
+/** The pinned keys must be one P-256 sealing key and one Ed25519 signing key, each kid its thumbprint. */
+export async function checkKeys(keys: PublicJwk[]): Promise<void> {
+  const enc = keys.find((k) => k.use === "enc" && k.kty === "EC" && k.crv === "P-256");
+  const sig = keys.find((k) => k.use === "sig" && k.kty === "OKP" && k.crv === "Ed25519");
+  if (!enc || !sig) throw new Error("The server did not give a sealing and a signing key.");
+  for (const k of [enc, sig]) if ((await thumbprint(k)) !== k.kid) throw new Error("A server key id does not match its key.");
+}
+
+export async function sealingKeyOf(device: DeviceRecord): Promise<SealingKey> {
+  const enc = device.keys.find((k) => k.use === "enc");
+  if (!enc) throw new Error("No pinned sealing key.");
+  return importSealingKey(enc);
+}
+
+export function normaliseCode(text: string): string {
+  const raw = text.toUpperCase().replace(/[^0-9A-Z]/g, "");
+  return raw.match(/.{1,4}/g)?.join("-") ?? "";
+}
+
+export async function enrol(store: Store, base: string, code: string, label: string, signal?: AbortSignal): Promise<DeviceRecord> {
+  const res = await callJson<{ device_id: string; credential: string; keys: { keys: PublicJwk[] } | PublicJwk[] }>(
+    base, undefined, "POST", "/api/v1/devices/enroll", { code: normaliseCode(code), label }, signal,
+  );
+  const keys = Array.isArray(res.body.keys) ? res.body.keys : res.body.keys.keys;
+  await checkKeys(keys);
+  const device: DeviceRecord = { deviceId: res.body.device_id, credential: res.body.credential, label, keys, enrolledAt: new Date().toISOString() };
+  // WebCrypto first, then IndexedDB.
+  const deviceKey = await newDeviceKey();
+  const a = await store.setDeviceKey(deviceKey);
+  const b = await store.put("device", device);
+  if (!a.ok || !b.ok) throw new Error((a.ok ? b : a).ok ? "" : "The phone could not save its enrolment.");
+  void requestPersistence();
+  return device;
+}
+
+/** Remote wipe: everything local goes (database, caches, remembered uploads). */
+export async function wipeEverything(store: Store | undefined): Promise<void> {
+  try {
+    if (store) await store.destroy();
+    else await new Promise<void>((r) => { const q = indexedDB.deleteDatabase(DB_NAME); q.onsuccess = q.onerror = q.onblocked = () => r(); });
+  } catch {
+    /* keep going: the rest must go too */
+  }
+  try {
+    for (const k of await caches.keys()) await caches.delete(k);
+  } catch {
+    /* no Cache Storage */
+  }
+  try {
+    localStorage.clear();
+  } catch {
+    /* nothing to clear */
+  }
+}
+
+export async function startServices(onWipe: (reason: SyncError) => void): Promise<Services> {
+  const store = await Store.open();
+  const unlockRec = await store.unlockRecord();
+  const session = new Session(unlockRec?.lockAfterMs ?? DEFAULT_LOCK_AFTER_MS);
+  const base = location.origin;
+  const sync = new SyncRunner(store, base, onWipe);
+  // Previews are short-lived: a day with a passkey, four hours with a PIN.
+  const keepMs = unlockRec?.method === "pin" ? 4 * 3600_000 : 24 * 3600_000;
+  void store.purgePreviews(new Date(Date.now() - keepMs).toISOString());
+  return { store, session, sync, base };
+}
+
+export { SyncError };

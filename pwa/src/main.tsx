@@ -1,0 +1,29 @@
+import { render } from "preact";
+import { useState } from "preact/hooks";
+import { registerSW } from "virtual:pwa-register";
+import { lang } from "./i18n/index.ts";
+import "./styles.css";
+import { App } from "./ui/App.tsx";
+
+document.documentElement.lang = lang();
+
+let applyUpdate: (() => void) | undefined;
+let markUpdate: (() => void) | undefined;
+let updateWaiting = false;
+
+// The new version waits: it is offered on the home screen, never forced during a capture.
+applyUpdate = registerSW({
+  immediate: true,
+  onNeedRefresh() {
+    updateWaiting = true;
+    markUpdate?.();
+  },
+}) as unknown as () => void;
+
+function Root() {
+  const [ready, setReady] = useState(updateWaiting);
+  markUpdate = () => setReady(true);
+  return <App updateReady={ready} onUpdate={() => applyUpdate?.()} />;
+}
+
+render(<Root />, document.getElementById("app")!);

@@ -1,0 +1,289 @@
+// The storage facade: the only code that touches IndexedDB. It owns the device enrolment, the
+// unlock record, the device key, sequences, sealed photos, encrypted previews, open batches and
+// receipts. Callers encrypt before they call: no method awaits anything but IndexedDB inside a
+// transaction. Failures come back as values ({ ok: false, error }), never swallowed.
+import { openDB, type DBSchema, type IDBPDatabase } from "idb";
+import type {
+  BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, ReceiptRecord, Result, SequenceRecord, StorageError, UnlockRecord,
+} from "./types.ts";
+
+export * from "./types.ts";
+
+interface Schema extends DBSchema {
+  kv: { key: string; value: unknown };
+  sequences: { key: string; value: SequenceRecord };
+  photos: { key: string; value: PhotoRecord; indexes: { bySequence: string } };
+  blobs: { key: string; value: ArrayBuffer };
+  previews: { key: string; value: PreviewRecord; indexes: { bySequence: string } };
+  batches: { key: string; value: BatchRecord };
+  receipts: { key: string; value: ReceiptRecord };
+}
+
+export const DB_NAME = "clinphoto";
+const STRICT = { durability: "strict" } as const;
+
+function fail(e: unknown): { ok: false; error: StorageError } {
+  const name = (e as { name?: string })?.name;
+  if (name === "QuotaExceededError") return { ok: false, error: { code: "quota_exceeded", message: "The phone has no room left for this photo." } };
+  if (name === "ConstraintError") return { ok: false, error: { code: "conflict", message: "This record already exists." } };
+  return { ok: false, error: { code: "io", message: String((e as Error)?.message ?? e) } };
+}
+
+/** tx.done also rejects when a request fails or we abort; the request's own error is what we report. */
+function settleQuietly(done: Promise<void>): void {
+  done.catch(() => undefined);
+}
+
+export interface SyncDeletion {
+  deleted: string[]; // photo ids whose sealed copy is gone
+  missing: string[]; // named by the receipt but not here (already deleted)
+}
+
+export class Store {
+  private constructor(private db: IDBPDatabase<Schema>, readonly name: string) {}
+
+  static async open(name = DB_NAME): Promise<Store> {
+    const db = await openDB<Schema>(name, 1, {
+      upgrade(db) {
+        db.createObjectStore("kv");
+        db.createObjectStore("sequences", { keyPath: "id" });
+        db.createObjectStore("photos", { keyPath: "id" }).createIndex("bySequence", "sequenceId");
+        db.createObjectStore("blobs");
+        db.createObjectStore("previews", { keyPath: "photoId" }).createIndex("bySequence", "sequenceId");
+        db.createObjectStore("batches", { keyPath: "id" });
+        db.createObjectStore("receipts", { keyPath: "batchId" });
+      },
+      // A remote wipe (Clear-Site-Data) or another tab deleting the database must not be blocked by us.
+      blocking() {
+        db.close();
+      },
+    });
+    return new Store(db, name);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // --- device, unlock, device key -------------------------------------------------------------
+  async device(): Promise<DeviceRecord | undefined> {
+    return (await this.db.get("kv", "device")) as DeviceRecord | undefined;
+  }
+  async unlockRecord(): Promise<UnlockRecord | undefined> {
+    return (await this.db.get("kv", "unlock")) as UnlockRecord | undefined;
+  }
+  async setting<T>(key: string): Promise<T | undefined> {
+    return (await this.db.get("kv", `setting:${key}`)) as T | undefined;
+  }
+  async put(key: "device" | "unlock" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
+    try {
+      await this.db.put("kv", value, key);
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  /** The non-extractable device key, created by the caller once (WebCrypto happens outside IDB). */
+  async deviceKey(): Promise<CryptoKey | undefined> {
+    return (await this.db.get("kv", "deviceKey")) as CryptoKey | undefined;
+  }
+  async setDeviceKey(key: CryptoKey): Promise<Result> {
+    try {
+      const tx = this.db.transaction("kv", "readwrite", STRICT);
+      settleQuietly(tx.done);
+      if (!(await tx.store.get("deviceKey"))) await tx.store.put(key, "deviceKey");
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  // --- sequences and photos -------------------------------------------------------------------
+  async addSequence(seq: SequenceRecord): Promise<Result> {
+    try {
+      await this.db.add("sequences", seq);
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  async closeSequence(id: string, closedAt: string): Promise<Result> {
+    try {
+      const tx = this.db.transaction("sequences", "readwrite", STRICT);
+      settleQuietly(tx.done);
+      const seq = await tx.store.get(id);
+      if (!seq) return { ok: false, error: { code: "not_found", message: "No such sequence." } };
+      await tx.store.put({ ...seq, closedAt });
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  async sequences(): Promise<SequenceRecord[]> {
+    return this.db.getAll("sequences");
+  }
+  async sequence(id: string): Promise<SequenceRecord | undefined> {
+    return this.db.get("sequences", id);
+  }
+  async photos(sequenceId?: string): Promise<PhotoRecord[]> {
+    return sequenceId ? this.db.getAllFromIndex("photos", "bySequence", sequenceId) : this.db.getAll("photos");
+  }
+  async blob(photoId: string): Promise<ArrayBuffer | undefined> {
+    return this.db.get("blobs", photoId);
+  }
+  async previews(sequenceId: string): Promise<PreviewRecord[]> {
+    return this.db.getAllFromIndex("previews", "bySequence", sequenceId);
+  }
+
+  /** Store a sealed photo (and its encrypted preview) in one strictly durable transaction. */
+  async addPhoto(photo: PhotoRecord, sealed: ArrayBuffer, preview?: PreviewRecord): Promise<Result> {
+    try {
+      const tx = this.db.transaction(["photos", "blobs", "previews"], "readwrite", STRICT);
+      settleQuietly(tx.done);
+      await Promise.all([
+        tx.objectStore("photos").add(photo),
+        tx.objectStore("blobs").add(sealed, photo.id),
+        preview ? tx.objectStore("previews").put(preview) : Promise.resolve(),
+      ]);
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** The encrypted preview is written after the sealed photo, so a photo is durable sooner. */
+  async addPreview(preview: PreviewRecord): Promise<Result> {
+    try {
+      const tx = this.db.transaction(["photos", "previews"], "readwrite");
+      settleQuietly(tx.done);
+      if (!(await tx.objectStore("photos").get(preview.photoId))) {
+        tx.abort();
+        return { ok: false, error: { code: "not_found", message: "The photo is gone." } };
+      }
+      await tx.objectStore("previews").put(preview);
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** Retake: drop a photo not yet sent. Refused when an open batch names it. */
+  async discardPhoto(photoId: string): Promise<Result> {
+    try {
+      const tx = this.db.transaction(["photos", "blobs", "previews", "batches"], "readwrite", STRICT);
+      settleQuietly(tx.done);
+      const batches = await tx.objectStore("batches").getAll();
+      if (batches.some((b) => b.photoIds.includes(photoId))) {
+        tx.abort();
+        return { ok: false, error: { code: "conflict", message: "This photo is being sent; it cannot be retaken now." } };
+      }
+      await Promise.all([tx.objectStore("photos").delete(photoId), tx.objectStore("blobs").delete(photoId), tx.objectStore("previews").delete(photoId)]);
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** Drop previews older than `before` (ISO time); they are a convenience, the sealed photo stays. */
+  async purgePreviews(before: string): Promise<number> {
+    const tx = this.db.transaction("previews", "readwrite");
+      settleQuietly(tx.done);
+    let n = 0;
+    for (const p of await tx.store.getAll()) {
+      if (p.createdAt < before) {
+        await tx.store.delete(p.photoId);
+        n++;
+      }
+    }
+    await tx.done;
+    return n;
+  }
+
+  // --- batches and receipts -------------------------------------------------------------------
+  async batches(): Promise<BatchRecord[]> {
+    return this.db.getAll("batches");
+  }
+  async addBatch(batch: BatchRecord): Promise<Result> {
+    try {
+      const tx = this.db.transaction("batches", "readwrite", STRICT);
+      settleQuietly(tx.done);
+      await tx.store.add(batch);
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  async dropBatch(batchId: string): Promise<void> {
+    await this.db.delete("batches", batchId);
+  }
+  async receipts(): Promise<ReceiptRecord[]> {
+    return this.db.getAll("receipts");
+  }
+
+  /**
+   * The receipt was verified by the caller: store it and, in the same transaction, delete the
+   * sealed copies it names, their previews, the batch, and every closed sequence left empty.
+   */
+  async settleBatch(batchId: string, receipt: unknown, photoIds: string[], now: string): Promise<Result<SyncDeletion>> {
+    try {
+      const tx = this.db.transaction(["receipts", "photos", "blobs", "previews", "batches", "sequences"], "readwrite", STRICT);
+      settleQuietly(tx.done);
+      await tx.objectStore("receipts").put({ batchId, document: receipt, storedAt: now });
+      const deleted: string[] = [];
+      const missing: string[] = [];
+      const touched = new Set<string>();
+      for (const id of photoIds) {
+        const photo = await tx.objectStore("photos").get(id);
+        if (!photo) {
+          missing.push(id);
+          continue;
+        }
+        touched.add(photo.sequenceId);
+        await tx.objectStore("blobs").delete(id);
+        await tx.objectStore("previews").delete(id);
+        await tx.objectStore("photos").delete(id);
+        deleted.push(id);
+      }
+      await tx.objectStore("batches").delete(batchId);
+      for (const seqId of touched) {
+        const seq = await tx.objectStore("sequences").get(seqId);
+        const left = await tx.objectStore("photos").index("bySequence").count(seqId);
+        if (seq?.closedAt && left === 0) await tx.objectStore("sequences").delete(seqId);
+      }
+      await tx.done;
+      return { ok: true, value: { deleted, missing } };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** Closed sequences without photos (all synced) are removed with their patient summary. */
+  async dropEmptyClosedSequences(): Promise<number> {
+    const tx = this.db.transaction(["sequences", "photos"], "readwrite");
+      settleQuietly(tx.done);
+    let n = 0;
+    for (const seq of await tx.objectStore("sequences").getAll()) {
+      if (seq.closedAt && (await tx.objectStore("photos").index("bySequence").count(seq.id)) === 0) {
+        await tx.objectStore("sequences").delete(seq.id);
+        n++;
+      }
+    }
+    await tx.done;
+    return n;
+  }
+
+  /** Remote wipe or reset: delete the whole database. */
+  async destroy(): Promise<void> {
+    this.db.close();
+    await new Promise<void>((resolve) => {
+      const req = indexedDB.deleteDatabase(this.name);
+      req.onsuccess = req.onerror = req.onblocked = () => resolve();
+    });
+  }
+}

@@ -1,0 +1,75 @@
+// Records the facade stores. Sealed blobs and encrypted boxes only: nothing here is plaintext
+// patient data or image bytes.
+import type { Wrapped } from "../crypto/localkey.ts";
+
+export type { Wrapped };
+
+export interface PublicJwk extends JsonWebKey {
+  kid: string;
+  use?: string;
+}
+
+export interface DeviceRecord {
+  deviceId: string;
+  credential: string;
+  label: string;
+  keys: PublicJwk[]; // pinned at enrolment
+  enrolledAt: string;
+}
+
+export interface UnlockRecord {
+  method: "prf" | "pin";
+  salt: Uint8Array<ArrayBuffer>; // KEK derivation salt
+  iterations?: number; // PIN only
+  credentialId?: string; // passkey, base64url
+  prfSalt?: Uint8Array<ArrayBuffer>; // PRF eval input
+  wrapped: Wrapped; // the local key, wrapped by the KEK
+  lockAfterMs: number;
+}
+
+export interface SequenceRecord {
+  id: string;
+  createdAt: string;
+  closedAt?: string;
+  expectedViews: string[]; // coded view values, not identifying
+  entry: Wrapped; // manifest sequence entry (device key): readable for sync without unlock
+  summary: Wrapped; // patient id and form for display (local key): needs unlock
+}
+
+export interface PhotoRecord {
+  id: string;
+  sequenceId: string;
+  view: string;
+  capturedAt: string;
+  mime: string;
+  sha256: string;
+  sealedSha256: string;
+  sealedSize: number;
+  size: number;
+}
+
+export interface PreviewRecord {
+  photoId: string;
+  sequenceId: string;
+  box: Wrapped; // small JPEG, encrypted under the local key
+  createdAt: string;
+}
+
+export interface BatchRecord {
+  id: string;
+  photoIds: string[];
+  createdAt: string;
+}
+
+export interface ReceiptRecord {
+  batchId: string;
+  document: unknown;
+  storedAt: string;
+}
+
+export type Result<T = void> = { ok: true; value: T } | { ok: false; error: StorageError };
+
+export interface StorageError {
+  code: "quota_exceeded" | "not_found" | "conflict" | "io";
+  message: string;
+}

@@ -1,0 +1,61 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { lang, onLangChange, setLang, t } from "../i18n/index.ts";
+
+/** Re-render on language change. */
+export function useLang(): void {
+  const [, force] = useState(0);
+  useEffect(() => onLangChange(() => force((n) => n + 1)), []);
+}
+
+export function LangSwitch() {
+  return (
+    <button type="button" class="link" data-testid="lang" onClick={() => setLang(lang() === "fr" ? "en" : "fr")}>
+      {t("lang.switch")}
+    </button>
+  );
+}
+
+export function Header(props: { title: string; right?: ComponentChildren; onBack?: () => void }) {
+  return (
+    <header class="bar">
+      {props.onBack ? (
+        <button type="button" class="link" onClick={props.onBack} aria-label={t("common.back")}>
+          ‹ {t("common.back")}
+        </button>
+      ) : props.right ? null : (
+        <span class="brand">{t("app.title")}</span>
+      )}
+      <h1>{props.title}</h1>
+      <div class="bar-right">
+        {props.right}
+        <LangSwitch />
+      </div>
+    </header>
+  );
+}
+
+export function PatientBanner(props: { id: string }) {
+  return (
+    <div class="patient-banner" data-testid="patient-banner" role="status">
+      {t("patient.banner", { id: props.id })}
+    </div>
+  );
+}
+
+export function Message(props: { kind: "error" | "warn" | "ok" | "info"; children: ComponentChildren }) {
+  return (
+    <p class={`msg msg-${props.kind}`} role={props.kind === "error" ? "alert" : "status"}>
+      {props.children}
+    </p>
+  );
+}
+
+export function Progress(props: { value: number; max: number; label?: string }) {
+  const pct = props.max ? Math.round((props.value / props.max) * 100) : 0;
+  return (
+    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} aria-label={props.label}>
+      <div class="progress-fill" style={{ width: `${pct}%` }} />
+    </div>
+  );
+}

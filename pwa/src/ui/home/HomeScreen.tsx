@@ -1,0 +1,150 @@
+import { useEffect, useState } from "preact/hooks";
+import { decryptJson } from "../../crypto/localkey.ts";
+import { formatAge, formatBytes, lang, t, type MessageKey } from "../../i18n/index.ts";
+import type { PhotoRecord, SequenceRecord, Store } from "../../storage/db.ts";
+import { health, type Health } from "../../storage/health.ts";
+import type { SyncRunner, SyncState } from "../../sync/runner.ts";
+import { Header, Message, Progress } from "../common.tsx";
+import type { SequenceSummary } from "../sequence/FormScreen.tsx";
+
+interface Row {
+  seq: SequenceRecord;
+  photos: PhotoRecord[];
+  summary?: SequenceSummary;
+}
+
+export function HomeScreen(props: {
+  store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
+  onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
+}) {
+  const [rows, setRows] = useState<Row[]>([]);
+  const [h, setH] = useState<Health | null>(null);
+  const [sync, setSync] = useState<SyncState>(props.sync.state);
+  const [, tick] = useState(0);
+
+  async function load() {
+    const seqs = await props.store.sequences();
+    const photos = await props.store.photos();
+    const out: Row[] = [];
+    for (const seq of seqs.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1))) {
+      const row: Row = { seq, photos: photos.filter((p) => p.sequenceId === seq.id) };
+      if (props.localKey) row.summary = await decryptJson<SequenceSummary>(props.localKey, seq.summary, seq.id).catch(() => undefined);
+      out.push(row);
+    }
+    setRows(out);
+    setH(await health());
+  }
+
+  useEffect(() => {
+    void load();
+    return props.sync.onChange(() => {
+      setSync(props.sync.state);
+      if (!props.sync.state.running) void load();
+    });
+  }, [props.localKey]);
+
+  useEffect(() => {
+    const id = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, []);
+
+  const pending = rows.filter((r) => r.photos.length > 0);
+  const photoCount = pending.reduce((n, r) => n + r.photos.length, 0);
+  const oldest = pending.flatMap((r) => r.photos.map((p) => p.capturedAt)).sort()[0];
+  const p = sync.progress;
+
+  return (
+    <main class="screen" data-screen="home">
+      <Header
+        title={props.localKey ? t("home.unlocked") : t("home.locked")}
+        right={props.localKey ? <button type="button" class="link" data-testid="lock" onClick={props.onLock}>{t("common.lock")}</button> : null}
+      />
+      {props.updateReady && photoCount === 0 ? (
+        <div class="card card-info">
+          <p>{t("home.update")}</p>
+          <button type="button" class="btn" onClick={props.onUpdate}>{t("home.updateNow")}</button>
+        </div>
+      ) : null}
+
+      <section class="card" data-testid="outbox">
+        <h2>{t("home.outbox")}</h2>
+        {photoCount === 0 ? (
+          <p data-testid="outbox-summary">{t("home.outboxEmpty")}</p>
+        ) : (
+          <p data-testid="outbox-summary" data-photos={photoCount}>
+            {t("home.outboxSummary", { sequences: pending.length, photos: photoCount, age: formatAge(Date.now() - Date.parse(oldest!)) })}
+          </p>
+        )}
+        <button type="button" class="btn btn-sync" data-testid="sync" disabled={sync.running} onClick={() => void props.sync.run()}>
+          {sync.running ? t("sync.running") : t("sync.button")}
+        </button>
+        {p && sync.running ? (
+          <div class="sync-progress" data-testid="sync-progress">
+            <p>
+              {t(`sync.phase.${p.phase}` as MessageKey)} ·{" "}
+              {t("sync.batch", { done: p.photos.filter((x) => x.state === "sent" || x.state === "had").length, total: p.photos.length })}
+            </p>
+            <Progress value={p.photos.reduce((n, x) => n + x.sent, 0)} max={p.photos.reduce((n, x) => n + x.size, 0)} />
+            <ul class="photo-progress">
+              {p.photos.map((x, i) => (
+                <li key={x.id}>
+                  <span>{t("sync.photo", { n: i + 1 })}</span>
+                  <Progress value={x.sent} max={x.size} />
+                </li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
+        {sync.outcome && !sync.running ? (
+          <Message kind="ok">{sync.outcome.photosDeleted ? t("sync.done", { photos: sync.outcome.photosDeleted }) : t("sync.nothing")}</Message>
+        ) : null}
+        {sync.error && !sync.running ? (
+          <Message kind="error">
+            {t("sync.error", { message: sync.error.message })}
+            {sync.retryAt ? ` ${t("sync.retryIn", { seconds: Math.max(0, Math.round((sync.retryAt - Date.now()) / 1000)) })}` : ""}
+          </Message>
+        ) : null}
+      </section>
+
+      {props.localKey ? (
+        <button type="button" class="btn btn-primary btn-huge" data-testid="new-sequence" onClick={props.onNew}>
+          {t("home.newSequence")}
+        </button>
+      ) : (
+        <button type="button" class="btn btn-primary btn-huge" data-testid="unlock" onClick={props.onUnlock}>
+          {t("home.unlockToCapture")}
+        </button>
+      )}
+
+      {rows.length ? (
+        <section class="card">
+          <h2>{t("home.sequences")}</h2>
+          <ul class="list">
+            {rows.map((r) => (
+              <li key={r.seq.id} class="list-row" data-testid="sequence-row" data-photos={r.photos.length}>
+                <div>
+                  {r.summary ? <strong class="mono">{r.summary.patientId}</strong> : null}
+                  <div class="small">
+                    {t("home.sequenceLine", { time: new Date(r.seq.createdAt).toLocaleString(lang()), photos: r.photos.length })}
+                  </div>
+                </div>
+                {props.localKey && !r.seq.closedAt ? (
+                  <button type="button" class="btn btn-small" onClick={() => props.onOpen(r.seq.id)}>{t("home.continue")}</button>
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
+
+      {h ? (
+        <section class="card" data-testid="storage">
+          <p class="small">{t("storage.usage", { used: formatBytes(h.usage), quota: formatBytes(h.quota), percent: h.percent })}</p>
+          <Progress value={h.usage} max={h.quota} />
+          {h.warn ? <Message kind="warn">{t("storage.warn")}</Message> : null}
+          {!h.persisted ? <p class="small muted">{t("storage.notPersistent")}</p> : null}
+        </section>
+      ) : null}
+    </main>
+  );
+}

@@ -1,0 +1,105 @@
+import "fake-indexeddb/auto";
+import { describe, expect, it } from "vitest";
+import { newId, toBase64Url, utf8 } from "../src/crypto/bytes.ts";
+import { canonicalize } from "../src/crypto/jcs.ts";
+import { encryptJson, newDeviceKey } from "../src/crypto/localkey.ts";
+import { Store } from "../src/storage/db.ts";
+import { syncAll } from "../src/sync/engine.ts";
+import type { Manifest } from "../src/sync/protocol.ts";
+import type { Transport, UploadRequest } from "../src/sync/transport.ts";
+
+async function fixture() {
+  const store = await Store.open(`e-${newId()}`);
+  const sign = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+  const pub = await crypto.subtle.exportKey("jwk", sign.publicKey);
+  const deviceId = newId();
+  await store.put("device", { deviceId, credential: "cpd_x", label: "t", enrolledAt: "t", keys: [{ ...pub, kid: "sigkid", use: "sig" }] });
+  const key = await newDeviceKey();
+  await store.setDeviceKey(key);
+  const seqId = newId();
+  await store.addSequence({ id: seqId, createdAt: "t", closedAt: "t", expectedViews: [], entry: await encryptJson(key, { sequence_id: seqId, patient_id: "12345678" }, seqId), summary: { iv: new Uint8Array(12), ct: new ArrayBuffer(1) } });
+  const ids: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const id = newId();
+    ids.push(id);
+    await store.addPhoto({ id, sequenceId: seqId, view: "v", capturedAt: "t", mime: "image/jpeg", sha256: `${i}`.repeat(64), sealedSha256: "e".repeat(64), sealedSize: 3, size: 1 }, new Uint8Array([i, i, i]).buffer);
+  }
+  return { store, sign, deviceId, ids };
+}
+
+/** A fake server that keeps what it receives, signs real receipts, and can be told to cheat. */
+class FakeServer implements Transport {
+  uploads: string[] = [];
+  manifests: Manifest[] = [];
+  filed = new Set<string>();
+  tamper = false;
+  failUploadAfter = Infinity;
+  constructor(private key: CryptoKey) {}
+  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    if (method === "POST" && path === "/api/v1/batches") {
+      const m = body as Manifest;
+      this.manifests.push(m);
+      const have = m.photos.filter((p) => this.filed.has(p.photo_id)).map((p) => p.photo_id);
+      return { status: 201, body: { batch_id: m.batch_id, state: "open", missing: m.photos.map((p) => p.photo_id).filter((id) => !have.includes(id)), have } as T };
+    }
+    if (path.endsWith("/commit")) {
+      const m = this.manifests.at(-1)!;
+      const receipt = {
+        type: "clinphoto.receipt.v1", batch_id: m.batch_id, device_id: m.device_id, issued_at: "t", photo_count: m.photos.length,
+        photos: m.photos.map((p) => ({ photo_id: p.photo_id, sequence_id: p.sequence_id, sha256: this.tamper ? "0".repeat(64) : p.sha256, sealed_sha256: p.sealed_sha256, size: 1 })),
+      };
+      const sig = await crypto.subtle.sign({ name: "Ed25519" }, this.key, utf8(canonicalize(receipt)));
+      return { status: 200, body: { receipt, signature: { alg: "Ed25519", kid: "sigkid", sig: toBase64Url(sig) } } as T };
+    }
+    if (method === "GET" && path.startsWith("/api/v1/batches/")) return { status: 404, body: { error: { code: "not_found" } } as T };
+    throw new Error(`unexpected ${method} ${path}`);
+  }
+  async upload(req: UploadRequest): Promise<void> {
+    if (this.uploads.length >= this.failUploadAfter) throw Object.assign(new Error("cut"), { code: "offline" });
+    this.uploads.push(req.photoId);
+    this.filed.add(req.photoId);
+  }
+}
+
+describe("sync engine", () => {
+  it("deletes sealed copies only after a valid receipt", async () => {
+    const { store, sign, ids } = await fixture();
+    const server = new FakeServer(sign.privateKey);
+    server.tamper = true;
+    await expect(syncAll(store, server)).rejects.toMatchObject({ code: "receipt_invalid" });
+    expect((await store.photos()).length).toBe(3); // nothing deleted
+    server.tamper = false;
+    const out = await syncAll(store, server);
+    expect(out).toEqual({ batches: 1, photosDeleted: 3 });
+    expect(await store.photos()).toEqual([]);
+    expect(server.uploads.sort()).toEqual([...ids].sort()); // the retry did not upload twice
+    expect((await store.receipts()).length).toBe(1);
+    expect(await store.sequences()).toEqual([]);
+    await store.destroy();
+  });
+
+  it("resumes a cut sync with the same batch and uploads only what is missing", async () => {
+    const { store, sign, ids } = await fixture();
+    const server = new FakeServer(sign.privateKey);
+    server.failUploadAfter = 1;
+    await expect(syncAll(store, server)).rejects.toThrow();
+    server.failUploadAfter = Infinity;
+    await syncAll(store, server);
+    expect(new Set(server.manifests.map((m) => m.batch_id)).size).toBe(1);
+    expect(JSON.stringify(server.manifests[0])).toBe(JSON.stringify(server.manifests[1]));
+    expect(server.uploads.length).toBe(ids.length);
+    expect(await store.photos()).toEqual([]);
+    await store.destroy();
+  });
+
+  it("checks in with the server even when there is nothing to send", async () => {
+    const { store, sign } = await fixture();
+    const server = new FakeServer(sign.privateKey);
+    await syncAll(store, server);
+    const calls: string[] = [];
+    const spy: Transport = { call: async (m, p) => (calls.push(`${m} ${p}`), { status: 404, body: null as never }), upload: async () => undefined };
+    expect(await syncAll(store, spy)).toEqual({ batches: 0, photosDeleted: 0 });
+    expect(calls).toHaveLength(1);
+    await store.destroy();
+  });
+});

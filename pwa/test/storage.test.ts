@@ -1,0 +1,69 @@
+import "fake-indexeddb/auto";
+import { describe, expect, it } from "vitest";
+import { newId } from "../src/crypto/bytes.ts";
+import { Store, type PhotoRecord, type SequenceRecord } from "../src/storage/db.ts";
+
+const box = { iv: new Uint8Array(12), ct: new ArrayBuffer(4) };
+
+function seq(closed = true): SequenceRecord {
+  return { id: newId(), createdAt: "2026-01-01T00:00:00Z", closedAt: closed ? "2026-01-01T01:00:00Z" : undefined, expectedViews: ["399033003"], entry: box, summary: box };
+}
+function photo(sequenceId: string): PhotoRecord {
+  return { id: newId(), sequenceId, view: "399033003", capturedAt: "2026-01-01T00:10:00Z", mime: "image/jpeg", sha256: "a".repeat(64), sealedSha256: "b".repeat(64), sealedSize: 10, size: 5 };
+}
+
+describe("storage facade", () => {
+  it("keeps sealed photos and settles a batch only for the photos named", async () => {
+    const store = await Store.open(`t-${newId()}`);
+    const s = seq();
+    expect((await store.addSequence(s)).ok).toBe(true);
+    const [a, b] = [photo(s.id), photo(s.id)];
+    expect((await store.addPhoto(a, new Uint8Array([1, 2, 3]).buffer)).ok).toBe(true);
+    expect((await store.addPhoto(b, new Uint8Array([4]).buffer)).ok).toBe(true);
+    expect((await store.addPreview({ photoId: a.id, sequenceId: s.id, box, createdAt: "2026-01-01T00:10:00Z" })).ok).toBe(true);
+    expect(new Uint8Array((await store.blob(a.id))!)).toEqual(new Uint8Array([1, 2, 3]));
+
+    expect((await store.addBatch({ id: "batch-1", photoIds: [a.id], createdAt: "x" })).ok).toBe(true);
+    const retake = await store.discardPhoto(a.id);
+    expect(retake.ok).toBe(false);
+
+    const settled = await store.settleBatch("batch-1", { receipt: 1 }, [a.id, "gone"], "2026-01-02T00:00:00Z");
+    expect(settled).toEqual({ ok: true, value: { deleted: [a.id], missing: ["gone"] } });
+    expect(await store.blob(a.id)).toBeUndefined();
+    expect(await store.previews(s.id)).toEqual([]);
+    expect((await store.photos()).map((p) => p.id)).toEqual([b.id]);
+    expect(await store.sequence(s.id)).toBeDefined(); // b is still there
+    expect(await store.batches()).toEqual([]);
+    expect((await store.receipts()).length).toBe(1);
+
+    const settled2 = await store.settleBatch("batch-2", {}, [b.id], "2026-01-02T00:00:00Z");
+    expect(settled2.ok).toBe(true);
+    expect(await store.sequence(s.id)).toBeUndefined(); // closed and empty: gone with its patient summary
+    await store.destroy();
+  });
+
+  it("reports a duplicate photo as data, not an exception", async () => {
+    const store = await Store.open(`t-${newId()}`);
+    const s = seq(false);
+    await store.addSequence(s);
+    const a = photo(s.id);
+    await store.addPhoto(a, new ArrayBuffer(1));
+    const again = await store.addPhoto(a, new ArrayBuffer(1));
+    expect(again.ok).toBe(false);
+    if (!again.ok) expect(again.error.code).toBe("conflict");
+    expect((await store.discardPhoto(a.id)).ok).toBe(true);
+    expect(await store.photos()).toEqual([]);
+    expect(await store.dropEmptyClosedSequences()).toBe(0); // open sequence stays
+    await store.destroy();
+  });
+
+  it("keeps the first device key", async () => {
+    const store = await Store.open(`t-${newId()}`);
+    const k1 = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt"]);
+    const k2 = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt"]);
+    await store.setDeviceKey(k1);
+    await store.setDeviceKey(k2);
+    expect(await store.deviceKey()).toBeDefined();
+    await store.destroy();
+  });
+});
