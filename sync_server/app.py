@@ -13,7 +13,8 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .endpoints import batches, devices, health, keys, uploads
+from .auth.web import MIDDLEWARE as AUTH_MIDDLEWARE
+from .endpoints import audit, batches, devices, health, interop, keys, people, uploads
 from .endpoints.openapi import openapi
 from .audit.log import MINOR_FAILURE, AuditEvent, record
 from .errors import ApiError
@@ -28,6 +29,7 @@ API_ROUTES: list[Route] = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/v1/keys", keys.public_keys, methods=["GET"]),
     Route("/api/v1/devices/enroll", devices.enroll_device, methods=["POST"]),
+    Route("/api/v1/devices/me", devices.whoami, methods=["GET"]),
     Route("/api/v1/batches", batches.propose_batch, methods=["POST"]),
     Route("/api/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
     Route("/api/v1/batches/{batch_id}/commit", batches.commit_batch, methods=["POST"]),
@@ -37,6 +39,9 @@ API_ROUTES: list[Route] = [
     Route("/api/v1/uploads/{upload_id}", uploads.head, methods=["HEAD"]),
     Route("/api/v1/uploads/{upload_id}", uploads.patch, methods=["PATCH"]),
     Route("/api/v1/uploads/{upload_id}", uploads.delete, methods=["DELETE"]),
+    *people.ROUTES,
+    *audit.ROUTES,
+    *interop.ROUTES,
 ]
 
 def _error_response(error: ApiError, request: Request) -> Response:
@@ -120,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders)],
+        middleware=[Middleware(SecurityHeaders), *AUTH_MIDDLEWARE],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
     )
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from crypto import KeyStore
 
 from .auth.throttle import Throttle
+from .events import Events
+from .extensions import EXTENSIONS
 from .db import Db
 from .ingest.decoder import Decoder
 from .ingest.service import SyncService
@@ -35,6 +38,8 @@ class Services:
     decoder: Decoder
     enroll_throttle: Throttle
     version: str
+    events: Events
+    handles: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     async def start(cls, settings: Settings) -> "Services":
@@ -47,17 +52,25 @@ class Services:
         removed = sweep_temp_files(settings.objects_dir)
         if removed:
             log.warning("removed %d temp files left by an interrupted write (never recorded as stored)", removed)
-        decoder = Decoder(store, keys, objects, workers=settings.decode_workers, max_pixels=settings.max_pixels)
-        sync = SyncService(settings, store, keys, objects, on_filed=decoder.enqueue)
+        events = Events()
+        decoder = Decoder(store, keys, objects, workers=settings.decode_workers, max_pixels=settings.max_pixels,
+                          events=events)
+        events.subscribe("photo.filed", lambda photo_id: decoder.enqueue(photo_id))
+        sync = SyncService(settings, store, keys, objects, events=events)
         services = cls(settings=settings, store=store, keys=keys, objects=objects, sync=sync, decoder=decoder,
-                       enroll_throttle=Throttle(attempts=10, window_seconds=60), version=_version())
+                       enroll_throttle=Throttle(attempts=10, window_seconds=60), version=_version(), events=events)
         await sync.expire_uploads()
         open_ids = {r["id"] for r in await store.fetch_all("SELECT id FROM upload WHERE state = 'open'")}
         sync.sweep_orphan_parts(open_ids)
         await sync.finalize_complete_uploads()
         await decoder.start()
+        for name, start, _ in EXTENSIONS:
+            services.handles[name] = await start(services)
         return services
 
     async def stop(self) -> None:
+        for name, _, stop in reversed(EXTENSIONS):
+            if name in self.handles:
+                await stop(self.handles.pop(name))
         await self.decoder.stop()
         await self.store.disconnect()

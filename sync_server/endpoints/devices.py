@@ -8,7 +8,7 @@ from starlette.responses import Response
 from ..auth.devices import enroll
 from ..errors import ApiError
 from ..protocol.schemas import validate
-from .common import client_address, json, json_body, services
+from .common import client_address, device, json, json_body, services
 
 
 async def enroll_device(request: Request) -> Response:
@@ -23,3 +23,11 @@ async def enroll_device(request: Request) -> Response:
         raise ApiError("schema_invalid", details={"violations": [dataclasses.asdict(v) for v in violations]})
     device_id, credential = await enroll(s.store, body["code"], body.get("label"), address)
     return json({"device_id": device_id, "credential": credential, "keys": s.keys.jwks()}, status_code=201)
+
+
+async def whoami(request: Request) -> Response:
+    """The calling device: lets an app with nothing to send still learn at once that it was revoked."""
+    who = await device(request)
+    row = await services(request).store.fetch_one(
+        "SELECT id, label, enrolled_at FROM device WHERE id = :id", {"id": who.device_id})
+    return json({"device_id": row["id"], "label": row["label"], "enrolled_at": row["enrolled_at"]})

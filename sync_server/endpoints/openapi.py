@@ -24,6 +24,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/openapi.json"): {"ok": "200", "auth": False, "tag": "service"},
     ("GET", "/api/v1/keys"): {"ok": "200", "auth": False, "tag": "keys"},
     ("POST", "/api/v1/devices/enroll"): {"ok": "201", "auth": False, "tag": "devices", "request": "enrollment"},
+    ("GET", "/api/v1/devices/me"): {"ok": "200", "auth": True, "tag": "devices"},
     ("POST", "/api/v1/batches"): {"ok": "201", "auth": True, "tag": "sync", "request": "batch-manifest"},
     ("GET", "/api/v1/batches/{batch_id}"): {"ok": "200", "auth": True, "tag": "sync"},
     ("POST", "/api/v1/batches/{batch_id}/commit"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
@@ -50,7 +51,9 @@ def build_spec(version: str) -> dict[str, Any]:
         for method in sorted(route.methods or []):
             if method == "HEAD" and "GET" in (route.methods or []):
                 continue
-            meta = OPERATIONS[(method, route.path)]
+            # routes not listed take their metadata from an ``openapi`` dict on the endpoint function
+            meta = OPERATIONS.get((method, route.path)) or getattr(route.endpoint, "openapi", None) or {
+                "ok": "200", "auth": True, "tag": route.path.split("/")[3] if route.path.startswith("/api/v1/") else "other"}
             doc = inspect.getdoc(route.endpoint) or route.name
             operation: dict[str, Any] = {
                 "operationId": f"{method.lower()}_{route.name}",

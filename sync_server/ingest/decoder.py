@@ -19,6 +19,7 @@ from crypto import KeyStore
 
 from ..audit.log import SERIOUS_FAILURE, AuditEvent, append
 from ..db import Db
+from ..events import PHOTO_VERIFIED, Events
 from ..storage.objects import ObjectStore
 from .images import ImageDefect, decode_and_render
 
@@ -35,7 +36,9 @@ def _decode_in_worker(path: str, key: str, keks: dict[str, bytes], max_pixels: i
 
 
 class Decoder:
-    def __init__(self, store: Db, keys: KeyStore, objects: ObjectStore, *, workers: int, max_pixels: int) -> None:
+    def __init__(self, store: Db, keys: KeyStore, objects: ObjectStore, *, workers: int, max_pixels: int,
+                 events: Events) -> None:
+        self.events = events
         self.store = store
         self.keys = keys
         self.objects = objects
@@ -122,3 +125,4 @@ class Decoder:
             await db.execute("UPDATE photo SET state = 'verified', checked_at = :t WHERE id = :id",
                              {"t": now, "id": photo_id})
             await append(db, AuditEvent(action="photo.verify", detail={"renditions": sorted(renditions)}, **event))
+        await self.events.publish(PHOTO_VERIFIED, photo_id=photo_id)

@@ -15,13 +15,14 @@ import secrets
 import weakref
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator
 
 from crypto import KeyStore
 
 from ..audit.log import MINOR_FAILURE, AuditEvent, append
 from ..db import Db
 from ..errors import ApiError
+from ..events import BATCH_COMMITTED, PHOTO_FILED, Events
 from ..protocol.manifest import Manifest, PhotoEntry
 from ..protocol.receipt import build_receipt, sign_receipt
 from ..settings import Settings
@@ -55,8 +56,7 @@ class _KeyedLocks:
 
 
 class SyncService:
-    def __init__(self, settings: Settings, store: Db, keys: KeyStore, objects: ObjectStore,
-                 on_filed: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(self, settings: Settings, store: Db, keys: KeyStore, objects: ObjectStore, events: Events) -> None:
         self.settings = settings
         self.store = store
         self.keys = keys
@@ -67,7 +67,7 @@ class SyncService:
         self._photo_locks = _KeyedLocks()
         self._ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
         self._running: dict[str, tuple[Any, int]] = {}
-        self._on_filed = on_filed
+        self.events = events
 
     # -- audit helpers ---------------------------------------------------------------------
 
@@ -195,6 +195,7 @@ class SyncService:
                 await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
                                             object=event.object, address=address,
                                             detail={"photos": len(rows), "receipt_sha256": digest}))
+            await self.events.publish(BATCH_COMMITTED, batch_id=batch_id)
             return signed
         except ApiError as error:
             raise await self.refuse(error, event) from None
@@ -379,8 +380,7 @@ class SyncService:
                                             patient_id=event.patient_id, object=event.object, address=address,
                                             detail={**event.detail, "sha256": expected.sha256, "size": filed.size}))
             part.unlink(missing_ok=True)
-        if self._on_filed is not None:
-            await self._on_filed(filed.photo_id)
+        await self.events.publish(PHOTO_FILED, photo_id=filed.photo_id)
 
     async def _close_upload(self, upload_id: str, state: str, code: str | None) -> None:
         self._running.pop(upload_id, None)

@@ -55,7 +55,8 @@ class SyncClient:
     def head(self, location: str) -> Any:
         return self.http.head(location, headers={**TUS, **self.auth})
 
-    def upload(self, batch_id: str, photo_id: str, blob: bytes, chunk_size: int = 1 << 20) -> Any:
+    def upload(self, batch_id: str, photo_id: str, blob: bytes, chunk_size: int = 1 << 20,
+               checksum: bool = True) -> Any:
         """Create and send a whole upload; returns the last response (204 when filed)."""
         created = self.create_upload(batch_id, photo_id, len(blob))
         if created.status_code != 201:
@@ -64,7 +65,7 @@ class SyncClient:
         offset = 0
         response = created
         while offset < len(blob):
-            response = self.patch(location, offset, blob[offset:offset + chunk_size])
+            response = self.patch(location, offset, blob[offset:offset + chunk_size], checksum)
             if response.status_code != 204:
                 return response
             offset = int(response.headers["upload-offset"])
