@@ -42,6 +42,22 @@ def _component(name: str) -> str:
     return name.replace("-", "_")
 
 
+def _inline_refs(node: Any) -> Any:
+    """Point cross-file refs (``sequence.schema.json``) at their component; drop ``$id``/``$schema``."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in ("$id", "$schema"):
+                continue
+            if key == "$ref" and isinstance(value, str) and value.endswith(".schema.json"):
+                value = "#/components/schemas/" + _component(value.rsplit("/", 1)[-1][: -len(".schema.json")])
+            out[key] = _inline_refs(value)
+        return out
+    if isinstance(node, list):
+        return [_inline_refs(v) for v in node]
+    return node
+
+
 def build_spec(version: str) -> dict[str, Any]:
     from ..app import API_ROUTES  # the routes are the source of truth
 
@@ -79,9 +95,9 @@ def build_spec(version: str) -> dict[str, Any]:
                 operation["responses"][meta["ok"]]["content"] = {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{_component(meta['response'])}"}}}
             paths.setdefault(route.path, {})[method.lower()] = operation
-    schemas = {_component(name): load_schema(name) for name in sorted(used)}
-    if "batch_manifest" in schemas:
-        schemas["sequence"] = load_schema("sequence")
+    if "batch-manifest" in used:
+        used.add("sequence")
+    schemas = {_component(name): _inline_refs(load_schema(name)) for name in sorted(used)}
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
