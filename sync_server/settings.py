@@ -77,6 +77,46 @@ class Settings:
         1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
     )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+    dicomweb_url: str = _setting(
+        "", "DICOMweb base URL of the PACS (e.g. `http://pacs:8042/dicom-web`); reconciled photos are sent "
+        "there by STOW-RS through the durable outbox. Empty: no PACS delivery."
+    )
+    dicomweb_token: str = _setting("", "Bearer token sent to the PACS's DICOMweb service, if it needs one.")
+    outbox_retry_seconds: int = _setting(
+        10, "First retry delay of a failed PACS delivery, in seconds; doubled at each attempt.", _positive_int
+    )
+    outbox_retry_max_seconds: int = _setting(
+        3600, "Longest delay between two PACS delivery attempts, in seconds.", _positive_int
+    )
+    patient_id_system: str = _setting(
+        "urn:clinphoto:patient-id", "Namespace of the hospital patient identifier: FHIR Identifier.system "
+        "and DICOM Issuer of Patient ID."
+    )
+    fhir_token: str = _setting(
+        "", "Bearer token the EMR presents to the FHIR R4 read API at `/fhir/r4/`. Empty: the FHIR API is off."
+    )
+    interop_admin_token: str = _setting(
+        "", "Bearer token for the interop admin API (outbox status, patient quarantine decisions) at "
+        "`/api/v1/interop/`. Empty: that API is off."
+    )
+    hl7_mllp_host: str = _setting("127.0.0.1", "Address the HL7 v2 MLLP listener (ADT feed) binds to.")
+    hl7_mllp_port: int = _setting(0, "TCP port of the HL7 v2 MLLP listener for ADT messages. 0: no listener.", int)
+    rp_id: str = _setting(
+        "", "WebAuthn relying party id: the host name people reach the server at. Default: the host of "
+        "the public URL, or `localhost` when that is a loopback address (browsers refuse IP addresses)."
+    )
+    session_idle_seconds: int = _setting(
+        900, "A person's session ends after this many seconds without a request.", _positive_int
+    )
+    session_lifetime_seconds: int = _setting(
+        43_200, "A person's session ends this many seconds after sign-in, however active.", _positive_int
+    )
+    invitation_ttl_seconds: int = _setting(
+        259_200, "Lifetime of a one-time registration link for a new person's passkey.", _positive_int
+    )
+    break_glass_seconds: int = _setting(
+        1_800, "Length of an emergency (break-glass) access, after which normal rights apply again.", _positive_int
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -106,6 +146,11 @@ class Settings:
     @property
     def resolved_public_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def interop_enabled(self) -> bool:
+        """Patient reconciliation and delivery run only once some interop part is configured."""
+        return bool(self.dicomweb_url or self.fhir_token or self.interop_admin_token or self.hl7_mllp_port)
 
     @property
     def objects_dir(self) -> Path:

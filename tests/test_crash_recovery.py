@@ -88,15 +88,22 @@ def test_sigkill_during_uploads_and_commits_never_loses_or_corrupts_a_photo(tmp_
     client = SyncClient(http)
     assert client.enroll(code).status_code == 201
     public, kid = client.seal_key()
-    batches = []
-    for b in range(8):
+    batches: list[tuple[dict[str, Any], list[Any]]] = []
+
+    def add_batch() -> None:
+        b = len(batches)
         sequence_id = str(uuid.uuid4())
         photos = [seal(make_jpeg(800, 600, seed=b * 10 + i, quality=95), public, kid, sequence_id) for i in range(4)]
         batches.append((manifest(client.device_id or "", [sequence_form(sequence_id, f"IPP-{b:04d}")], photos), photos))
+
+    for _ in range(4):
+        add_batch()
     device = ResumingDevice(client, batches)
 
     kills = interrupted = 0
     for _ in range(KILLS):
+        while len(batches) - len(device.receipts) < 3:  # always work in flight when the kill comes
+            add_batch()
         errors: list[BaseException] = []
 
         def work() -> None:
@@ -107,7 +114,7 @@ def test_sigkill_during_uploads_and_commits_never_loses_or_corrupts_a_photo(tmp_
 
         worker = threading.Thread(target=work)
         worker.start()
-        worker.join(timeout=rng.uniform(0.05, 0.8))
+        worker.join(timeout=rng.uniform(0.05, 0.6))
         server.kill()
         kills += 1
         worker.join(timeout=30)
