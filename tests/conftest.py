@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -12,12 +13,39 @@ from sync_server.auth.devices import create_enrollment_code
 from sync_server.settings import Settings
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
+from tests.support.postgres import PostgresCluster, postgres_bin
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    if postgres_bin() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must test PostgreSQL: .ci/run installs it")
+        pytest.skip("PostgreSQL is not installed here")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def database_url() -> str | None:
+    """SQLite by default; modules that must hold on both backends override this with params."""
+    return None
+
+
+@pytest.fixture
+def pg_database_url(pg_cluster: PostgresCluster) -> str:
+    return pg_cluster.create_database("t" + uuid.uuid4().hex[:12])
+
+
+def both_backends(request: pytest.FixtureRequest) -> str | None:
+    return request.getfixturevalue("pg_database_url") if request.param == "postgresql" else None
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     return Settings(data_dir=tmp_path / "data", pwa_dir=tmp_path / "no-pwa", max_pixels=40_000_000,
-                    max_blob_bytes=8 * 1024 * 1024, max_json_bytes=256 * 1024)
+                    max_blob_bytes=8 * 1024 * 1024, max_json_bytes=256 * 1024, database_url=database_url)
 
 
 @pytest.fixture

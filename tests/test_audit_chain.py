@@ -1,9 +1,18 @@
 """The first audit trail: every step recorded, hash-chained, and any edit is caught."""
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from sync_server.audit.log import verify_chain
+from tests.conftest import both_backends
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every test here runs on the embedded SQLite and on a real PostgreSQL."""
+    return both_backends(request)
 
 
 def _run_a_batch(device, batch_of):

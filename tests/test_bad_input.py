@@ -12,8 +12,15 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Batch
+from tests.conftest import both_backends
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, make_png, manifest, seal, sequence_form
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every test here runs on the embedded SQLite and on a real PostgreSQL."""
+    return both_backends(request)
 
 
 def refused(response: Any, status: int, code: str) -> None:

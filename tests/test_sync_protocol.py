@@ -1,11 +1,20 @@
 """The sync protocol end to end, in process: propose, upload over tus, commit, receipt."""
 from __future__ import annotations
 
+import pytest
+
 from typing import Any, Callable
 
 from crypto import CryptoError, verify_document
 from sync_server.audit.log import verify_chain
+from tests.conftest import both_backends
 from tests.support.client import SyncClient
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every test here runs on the embedded SQLite and on a real PostgreSQL."""
+    return both_backends(request)
 
 
 def _photo_rows(call: Callable[..., Any], services: Any) -> dict[str, dict[str, Any]]:
