@@ -36,6 +36,7 @@ test-pwa: venv pwa
 
 bench: venv pwa
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.audit
 	@if [ -f pwa/package.json ]; then cd pwa && npm run bench; fi
 
 clean:

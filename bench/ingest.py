@@ -88,7 +88,7 @@ def run_clinphoto(server: ServerProcess, code: str, photos_plain: list[bytes], c
     public, kid = client.seal_key()
     sequence_id = str(uuid.uuid4())
     sealed = [seal(photos_plain[i % len(photos_plain)], public, kid, sequence_id) for i in range(count)]
-    doc = manifest(client.device_id or "", [sequence_form(sequence_id)], sealed)
+    doc = manifest(client.device_id or "", [sequence_form(sequence_id)], sealed, seal_key=(public, kid))
     total = sum(len(p.sealed) for p in sealed)
     start = time.perf_counter()
     assert client.propose(doc).status_code == 201

@@ -6,6 +6,7 @@ Byte formats and the reasons behind them: ``crypto/FORMAT.md``.
 
 from crypto.envelope import decrypt_at_rest, encrypt_at_rest, envelope_kek_id, rewrap_header
 from crypto.errors import REASONS, CryptoError
+from crypto.form_seal import FormSealHeader, open_form, parse_form_seal_header, seal_form
 from crypto.keys import b64url_decode, b64url_encode, key_id, public_jwk, public_key_from_jwk
 from crypto.keystore import KeyStore
 from crypto.seal import SealHeader, open_photo, parse_seal_header, seal_photo
@@ -14,6 +15,7 @@ from crypto.signing import canonical_json, sign_document, verify_document
 __all__ = [
     "REASONS",
     "CryptoError",
+    "FormSealHeader",
     "KeyStore",
     "SealHeader",
     "b64url_decode",
@@ -23,11 +25,14 @@ __all__ = [
     "encrypt_at_rest",
     "envelope_kek_id",
     "key_id",
+    "open_form",
     "open_photo",
+    "parse_form_seal_header",
     "parse_seal_header",
     "public_jwk",
     "public_key_from_jwk",
     "rewrap_header",
+    "seal_form",
     "seal_photo",
     "sign_document",
     "verify_document",

@@ -13,7 +13,9 @@ export default defineConfig({
       injectRegister: false,
       injectManifest: {
         // App shell only: never photos, never API answers.
-        globPatterns: ["**/*.{js,css,html,svg,png,webmanifest}"],
+        globPatterns: ["**/*.{js,css,html,svg,png,webmanifest,wasm}"],
+        // The barcode decoder's .wasm (about 1 MB) is precached so scanning works offline.
+        maximumFileSizeToCacheInBytes: 3 * 1024 * 1024,
       },
       manifest: {
         name: "ClinPhoto",

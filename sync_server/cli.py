@@ -6,12 +6,14 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
 
 from crypto import KeyStore
 
-from .audit.log import AuditEvent, record, verify_chain
-from .auth import devices
+from .audit.log import AuditEvent, record
+from .auth import devices, people
+from .auth.sessions import load_keys, rotate_keys
 from .db import Db
 from .settings import Settings, SettingsError
 
@@ -33,12 +35,18 @@ def _print_code(code: str, expires: Any, label: str) -> None:
     print(code)
 
 
+def _print_admin_link(link: str, expires: str) -> None:
+    print(f"One-time link to register an administrator's passkey (valid until {expires}):", flush=True)
+    print(link, flush=True)
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
 
     KeyStore.open(settings.resolved_keys_dir)  # keys exist before the first request
+    load_keys(settings.resolved_keys_dir)  # and the session cookie keys
 
     async def first_start(store: Db) -> None:
         if not await devices.has_devices(store):
@@ -47,6 +55,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             print("No device is enrolled yet.", flush=True)
             _print_code(code, expires, "first device")
             print(f"Open {settings.resolved_public_url}/ on the phone and type this code.", flush=True)
+        if not await people.has_administrator(store):
+            link, expires = await people.first_admin_link(store, settings)
+            _print_admin_link(link, expires)
 
     asyncio.run(_with_db(settings, first_start))
     sys.stdout.flush()
@@ -81,14 +92,27 @@ def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(store: Db) -> tuple[str, str]:
+        _, token, expires = await people.invite(store, args.name, ["administrator"], "cli:admin",
+                                                settings.invitation_ttl_seconds)
+        return people.registration_link(settings, token), expires
+
+    link, expires = asyncio.run(_with_db(settings, work))
+    _print_admin_link(link, expires)
+    return 0
+
+
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
-    report = asyncio.run(_with_db(settings, verify_chain))
-    if report.ok:
-        print(f"Audit chain verified: {report.entries} entries, unbroken.")
-        return 0
-    print(f"Audit chain BROKEN at entry {report.first_bad_seq}: {report.problem} "
-          f"({report.entries} entries verified before it).")
-    return 1
+    from .audit.commands import run_verify
+
+    return run_verify(settings, args.trusted, args.export, args.key or [])
+
+
+def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    from .audit.commands import run_export
+
+    return run_export(settings, args.out)
 
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
@@ -99,6 +123,10 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
         new_id = keys.rotate_kek()
         count = asyncio.run(_with_db(settings, lambda store: rewrap_objects(store, keys, settings.objects_dir)))
         print(f"New key-encryption key {new_id}; {count} stored objects re-wrapped (data not re-encrypted).")
+    elif args.which == "session":
+        kept = rotate_keys(settings.resolved_keys_dir)
+        new_id = f"session-{kept}"
+        print(f"New session cookie key; {kept} kept, so people stay signed in. Restart the server to use it.")
     elif args.which == "seal":
         new_id = keys.rotate_seal_key()
         print(f"New sealing key {new_id}; devices pick it up at their next sync. Older seals still open.")
@@ -107,6 +135,19 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
         print(f"New receipt-signing key {new_id}; older receipts still verify with the published older keys.")
     asyncio.run(_with_db(settings, lambda store: record(store, AuditEvent(
         action="keys.rotate", actor="cli:admin", detail={"which": args.which, "key_id": new_id}))))
+    return 0
+
+
+def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
+    from .interop.patients import IdentityError, import_csv
+
+    try:
+        text = open(args.file, encoding="utf-8-sig").read()
+        count, released = asyncio.run(_with_db(settings, lambda store: import_csv(store, text)))
+    except (OSError, IdentityError) as exc:
+        print(f"Nothing imported: {exc}", file=sys.stderr)
+        return 1
+    print(f"{count} patients imported into the index; {len(released)} sequences left the quarantine.")
     return 0
 
 
@@ -120,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("serve", "Start the server (API and capture app); prints an enrolment code on first start.", cmd_serve)
+    p = add("serve", "Start the server (API and capture app); prints an enrolment code and an administrator link on first start.", cmd_serve)
     p.add_argument("--access-log", action="store_true", help="Log each request line (paths carry no patient data).")
     p = add("enroll-device", "Print a one-time code that enrols one device.", cmd_enroll_device)
     p.add_argument("--label", required=True, help="Who or where the device is, e.g. 'Bloc 3 phone'.")
@@ -129,17 +170,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device_id")
     p = add("list-devices", "List enrolled devices, their state and last contact.", cmd_list_devices)
     p.add_argument("--json", action="store_true")
+    p = add("import-patients", "Import the hospital patient index from a CSV file (id,family,given,birth_date,sex).",
+            cmd_import_patients)
+    p.add_argument("file")
+    p = add("create-admin", "Print a one-time link that registers a new administrator's passkey.", cmd_create_admin)
+    p.add_argument("--name", default="Administrator", help="The administrator's name, as shown to others.")
     audit = add("audit", "Audit trail tools.", lambda s, a: 2)
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="Check the audit hash chain; names the first bad entry.")
+    v.add_argument("--trusted", type=Path, default=None, metavar="CHECKPOINT",
+                   help="A signed checkpoint you kept: recompute the Merkle tree and check the log against it.")
+    v.add_argument("--export", type=Path, default=None, metavar="DIR",
+                   help="Verify this export instead of the live database.")
+    v.add_argument("--key", action="append", metavar="VKEY",
+                   help="Verifier key (text or file); default: CHECKPOINT.vkey or log.vkey beside it.")
     v.set_defaults(func=cmd_audit_verify)
     COMMANDS["audit verify"] = "Check the audit hash chain; names the first bad entry."
+    COMMANDS["audit verify --trusted CHECKPOINT [--export DIR]"] = (
+        "Check the log (live or exported) against a checkpoint you kept: tree, chain, signatures.")
+    e = audit_sub.add_parser("export", help="Write the audit log, its checkpoints and FHIR AuditEvents to a folder.")
+    e.add_argument("--out", type=Path, required=True, metavar="DIR")
+    e.set_defaults(func=cmd_audit_export)
+    COMMANDS["audit export --out DIR"] = "Write the audit log, its checkpoints and FHIR AuditEvents to a folder."
     keys = add("keys", "Key management.", lambda s, a: 2)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    r = keys_sub.add_parser("rotate", help="Rotate a key: kek (re-wraps stored objects), seal or sign.")
-    r.add_argument("which", nargs="?", choices=["kek", "seal", "sign"], default="kek")
+    r = keys_sub.add_parser("rotate", help="Rotate a key: kek (re-wraps stored objects), seal, sign or session (cookie signing).")
+    r.add_argument("which", nargs="?", choices=["kek", "seal", "sign", "session"], default="kek")
     r.set_defaults(func=cmd_keys_rotate)
-    COMMANDS["keys rotate"] = "Rotate a key: kek (re-wraps stored objects), seal or sign."
+    COMMANDS["keys rotate"] = "Rotate a key: kek (re-wraps stored objects), seal, sign or session (cookie signing)."
     return parser
 
 

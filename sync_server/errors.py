@@ -43,6 +43,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "photo_conflict": (409, "A photo id in this manifest is already held with different content."),
     "sequence_conflict": (409, "A sequence id in this manifest is already held with a different form."),
     "manifest_inconsistent": (422, "The manifest contradicts itself (unknown sequence, duplicate id, device mismatch)."),
+    "form_seal_invalid": (422, "A sequence's sealed form does not open: it is damaged, forged or not a form seal."),
+    "form_seal_wrong_sequence": (422, "A sequence's sealed form was sealed for another sequence."),
+    "form_seal_unknown_key": (422, "A sequence's form was sealed to a key this server does not hold; re-enrol the device."),
     "batch_not_found": (404, "No such batch for this device: propose it first."),
     "batch_incomplete": (409, "Some photos of this batch are not filed yet; upload them, then commit again."),
     "batch_already_committed": (409, "This batch is already committed; fetch its receipt instead."),
@@ -72,6 +75,18 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "image_too_large": (422, "The image has more pixels than the server accepts."),
     "image_decompression_bomb": (422, "The image would expand to an unreasonable size when decoded."),
     "image_location_metadata": (422, "The image carries location (GPS) metadata; the app must strip it before sealing."),
+    # interop (FHIR read API, interop admin API)
+    "interop_disabled": (404, "This interop API is not configured on this server (its token setting is empty)."),
+    "interop_unauthenticated": (401, "A valid bearer token is needed for this interop API."),
+    "fhir_search_invalid": (400, "A FHIR search parameter is unsupported or malformed; see details."),
+    "patient_unknown": (422, "This patient identifier is not in the hospital patient index."),
+    "not_in_quarantine": (409, "This sequence is not waiting in the patient quarantine."),
+    # audit API
+    "audit_api_disabled": (404, "The audit API is off: set CLINPHOTO_AUDIT_TOKEN to open it."),
+    "audit_unauthenticated": (401, "Send the audit token as 'Authorization: Bearer <token>'."),
+    "audit_query_invalid": (400, "A query parameter is missing or not a non-negative integer."),
+    "audit_proof_unavailable": (422, "No such proof: the entry or tree size is out of range, or was pruned."),
+    "audit_no_checkpoint": (404, "No signed checkpoint yet; one is issued at start and at every batch commit."),
     # server side
     "storage_unavailable": (503, "Hospital storage is not available right now; nothing was lost, retry later."),
     "internal_error": (500, "Unexpected server error; nothing was stored for this request. The incident is logged."),

@@ -10,4 +10,17 @@ from typing import Any, Awaitable, Callable
 Start = Callable[[Any], Awaitable[Any]]
 Stop = Callable[[Any], Awaitable[None]]
 
-EXTENSIONS: list[tuple[str, Start, Stop]] = []
+from .interop import service as _interop  # noqa: E402
+
+EXTENSIONS: list[tuple[str, Start, Stop]] = [
+    ("interop", _interop.start, _interop.stop),
+]
+
+
+def _register_builtin() -> None:
+    from .audit import service as audit_service
+
+    EXTENSIONS.append(("audit", audit_service.start, audit_service.stop))
+
+
+_register_builtin()

@@ -77,6 +77,20 @@ class Settings:
         1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
     )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+    audit_origin: str = _setting(
+        "", "Name of the audit log in its signed checkpoints (C2SP origin and key name). "
+        "Default: `<public host[:port]>/clinphoto-audit`; never change it once officers keep checkpoints."
+    )
+    audit_checkpoint_seconds: int = _setting(
+        300, "Seconds between signed audit checkpoints (one is also signed at every batch commit).", _positive_int
+    )
+    audit_retention_days: int = _setting(
+        365, "Days audit entries are kept; older ones are pruned, leaving a signed summary.", _positive_int
+    )
+    audit_token: str = _setting(
+        "", "Bearer token that opens the audit API (`/api/v1/audit/...`) until officer accounts exist. "
+        "Unset: the audit API is off."
+    )
     dicomweb_url: str = _setting(
         "", "DICOMweb base URL of the PACS (e.g. `http://pacs:8042/dicom-web`); reconciled photos are sent "
         "there by STOW-RS through the durable outbox. Empty: no PACS delivery."
@@ -99,8 +113,16 @@ class Settings:
         "", "Bearer token for the interop admin API (outbox status, patient quarantine decisions) at "
         "`/api/v1/interop/`. Empty: that API is off."
     )
+    fhir_push_url: str = _setting(
+        "", "FHIR R4 base URL of the EMR; each reconciled photo is pushed there as a transaction Bundle "
+        "(PUT Media/<photo id>) through the durable outbox. Empty: no push."
+    )
+    fhir_push_token: str = _setting("", "Bearer token sent with FHIR pushes to the EMR, if it needs one.")
     hl7_mllp_host: str = _setting("127.0.0.1", "Address the HL7 v2 MLLP listener (ADT feed) binds to.")
     hl7_mllp_port: int = _setting(0, "TCP port of the HL7 v2 MLLP listener for ADT messages. 0: no listener.", int)
+    hl7_encoding: str = _setting(
+        "utf-8", "Character encoding of the HL7 v2 feed (MSH-18), as a Python codec name: `utf-8`, `iso-8859-1`..."
+    )
     rp_id: str = _setting(
         "", "WebAuthn relying party id: the host name people reach the server at. Default: the host of "
         "the public URL, or `localhost` when that is a loopback address (browsers refuse IP addresses)."
@@ -150,7 +172,8 @@ class Settings:
     @property
     def interop_enabled(self) -> bool:
         """Patient reconciliation and delivery run only once some interop part is configured."""
-        return bool(self.dicomweb_url or self.fhir_token or self.interop_admin_token or self.hl7_mllp_port)
+        return bool(self.dicomweb_url or self.fhir_push_url or self.fhir_token or self.interop_admin_token
+                    or self.hl7_mllp_port)
 
     @property
     def objects_dir(self) -> Path:

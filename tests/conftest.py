@@ -87,8 +87,8 @@ class Batch:
         public, kid = device.seal_key()
         self.sequence_id = str(uuid.uuid4())
         self.photos = [seal(make_jpeg(320, 240, seed=i), public, kid, self.sequence_id) for i in range(count)]
-        self.manifest = manifest(device.device_id or "", [sequence_form(self.sequence_id, patient_id)],
-                                 self.photos, **kwargs)
+        self.form = sequence_form(self.sequence_id, patient_id)
+        self.manifest = manifest(device.device_id or "", [self.form], self.photos, seal_key=(public, kid), **kwargs)
         self.batch_id = self.manifest["batch_id"]
 
 

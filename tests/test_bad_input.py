@@ -50,7 +50,7 @@ def single_photo_batch(device: SyncClient, plaintext: bytes, mime: str = "image/
     public, kid = device.seal_key()
     sequence_id = str(uuid.uuid4())
     photo = seal(plaintext, public, kid, sequence_id, mime=mime)
-    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [photo])
+    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [photo], seal_key=(public, kid))
     doc["photos"][0].update(entry)
     return doc, photo
 
@@ -87,7 +87,7 @@ def test_truncated_blob_described_as_such_does_not_open(device, call, services, 
     sequence_id = str(uuid.uuid4())
     photo = seal(make_jpeg(), public, kid, sequence_id)
     photo.sealed = photo.sealed[:-200]
-    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [photo])
+    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [photo], seal_key=(public, kid))
     device.propose(doc)
     refused(device.upload(doc["batch_id"], photo.photo_id, photo.sealed), 422, "seal_invalid")
     audited(call, services, "seal_invalid")
@@ -99,7 +99,7 @@ def test_a_blob_sealed_for_another_photo_is_refused(device, call, services, sett
     sequence_id = str(uuid.uuid4())
     genuine = seal(make_jpeg(), public, kid, sequence_id)
     impostor_id = str(uuid.uuid4())
-    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [genuine])
+    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [genuine], seal_key=(public, kid))
     doc["photos"][0]["photo_id"] = impostor_id  # same bytes and hashes, replayed under another photo id
     device.propose(doc)
     refused(device.upload(doc["batch_id"], impostor_id, genuine.sealed), 422, "seal_wrong_photo")

@@ -31,7 +31,7 @@ def _batch(client: SyncClient, count: int):
     public, kid = client.seal_key()
     sequence_id = str(uuid.uuid4())
     photos = [seal(make_jpeg(640, 480, seed=i), public, kid, sequence_id) for i in range(count)]
-    return manifest(client.device_id or "", [sequence_form(sequence_id)], photos), photos
+    return manifest(client.device_id or "", [sequence_form(sequence_id)], photos, seal_key=(public, kid)), photos
 
 
 def test_parallel_uploads_of_one_batch_are_all_filed(server):

@@ -94,7 +94,7 @@ def test_sigkill_during_uploads_and_commits_never_loses_or_corrupts_a_photo(tmp_
         b = len(batches)
         sequence_id = str(uuid.uuid4())
         photos = [seal(make_jpeg(800, 600, seed=b * 10 + i, quality=95), public, kid, sequence_id) for i in range(4)]
-        batches.append((manifest(client.device_id or "", [sequence_form(sequence_id, f"IPP-{b:04d}")], photos), photos))
+        batches.append((manifest(client.device_id or "", [sequence_form(sequence_id, f"IPP-{b:04d}")], photos, seal_key=(public, kid)), photos))
 
     for _ in range(4):
         add_batch()

@@ -37,7 +37,7 @@ def _sync_one(client: SyncClient) -> str:
     public, kid = client.seal_key()
     sequence_id = str(uuid.uuid4())
     photo = seal(make_jpeg(), public, kid, sequence_id)
-    doc = manifest(client.device_id or "", [sequence_form(sequence_id)], [photo])
+    doc = manifest(client.device_id or "", [sequence_form(sequence_id)], [photo], seal_key=(public, kid))
     assert client.propose(doc).status_code == 201
     assert client.upload(doc["batch_id"], photo.photo_id, photo.sealed).status_code == 204
     assert client.commit(doc["batch_id"]).status_code == 200

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from crypto.envelope import decrypt_at_rest, encrypt_at_rest, rewrap_header
 from crypto.errors import CryptoError
+from crypto.form_seal import open_form, parse_form_seal_header, seal_form
 from crypto.keys import b64url_encode, key_id, public_jwk
 from crypto.seal import open_photo, parse_seal_header, seal_photo
 from crypto.signing import canonical_json, sign_document
@@ -128,6 +129,64 @@ def seal_vectors() -> dict[str, Any]:
     }
 
 
+def form_seal_vectors() -> dict[str, Any]:
+    key = test_seal_key(1)
+    kid = key_id(key.public_key())
+    keys = {kid: key}
+    old = {c["name"]: c["blob"] for c in _load("form-seal-test-vectors.json").get("cases", [])}
+    forms = [
+        ("rhinoplasty-pre-op", {
+            "sequence_id": "b0000000-0000-4000-8000-000000000002", "patient_id": "IPP-0042",
+            "performed_on": "2026-11-27", "procedure": "rhinoplasty", "anatomical_region": "nose",
+            "laterality": "not_applicable", "timing": {"phase": "pre_op"}, "consent": "record",
+            "view_protocol": "rhinoplasty", "created_at": "2026-11-27T09:41:07Z",
+        }),
+        ("post-op-with-note", {
+            "sequence_id": "b0000000-0000-4000-8000-000000000004", "patient_id": "12345678",
+            "performed_on": "2026-11-27", "procedure": "rhinoplasty", "anatomical_region": "nose",
+            "laterality": "not_applicable", "timing": {"phase": "post_op", "delay_days": 30},
+            "consent": "record", "view_protocol": "rhinoplasty", "surgeon": "Dr \u00c9lise Martin",
+            "note": "\u00e9t\u00e9 \u20ac \"quoted\"",
+        }),
+    ]
+    cases = []
+    for name, form in forms:
+        sequence_id = form["sequence_id"]
+        blob_hex = old.get(name)
+        try:
+            assert blob_hex is not None
+            assert open_form(bytes.fromhex(blob_hex), keys, sequence_id=sequence_id) == form
+        except (AssertionError, CryptoError, ValueError):
+            blob_hex = seal_form(form, key.public_key(), kid).hex()
+        canonical = canonical_json(form)
+        cases.append({
+            "name": name, "sequence_id": sequence_id, "form": form,
+            "canonical": canonical.decode("utf-8"), "plaintext_sha256": hashlib.sha256(canonical).hexdigest(),
+            "header_length": parse_form_seal_header(bytes.fromhex(blob_hex)).length, "blob": blob_hex,
+        })
+    a, b = bytes.fromhex(cases[0]["blob"]), bytes.fromhex(cases[1]["blob"])
+    la, lb = cases[0]["header_length"], cases[1]["header_length"]
+    flipped = bytearray(a)
+    flipped[-1] ^= 0x01
+    photo = bytes.fromhex(next(c for c in seal_vectors()["cases"] if c["name"] == "short-bytes")["blob"])
+    rejects = [
+        {"name": "ciphertext-bit-flipped", "blob": bytes(flipped).hex(), "expect_as": cases[0]["name"], "reason": "decrypt_failed"},
+        {"name": "truncated-inside-enc", "blob": a[: la + 30].hex(), "expect_as": cases[0]["name"], "reason": "malformed"},
+        {"name": "header-of-another-form", "blob": (b[:lb] + a[la:]).hex(), "expect_as": cases[1]["name"], "reason": "decrypt_failed"},
+        {"name": "expected-as-another-sequence", "blob": a.hex(), "expect_as": cases[1]["name"], "reason": "wrong_sequence"},
+        {"name": "photo-seal-passed-as-form", "blob": photo.hex(), "expect_as": cases[0]["name"], "reason": "malformed"},
+    ]
+    return {
+        "description": "TEST-ONLY key (the photo seal vectors' key). Form seals (crypto/FORMAT.md, CPF1): open every case with the private key and its sequence_id; the plaintext is canonical, the RFC 8785 JSON of form. Every reject must fail with its reason when opened with the sequence_id of case expect_as.",
+        "suite": {"mode": 0, "kem_id": 16, "kdf_id": 1, "aead_id": 2},
+        "info_label": "clinphoto/seal-form/v1",
+        "recipient": {"kid": kid, "private_jwk": _private_jwk(key), "pkcs8_b64": _pkcs8_b64(key),
+                      "public_jwk": public_jwk(key.public_key(), use="enc")},
+        "cases": cases,
+        "rejects": rejects,
+    }
+
+
 def envelope_vectors() -> dict[str, Any]:
     keks = {"kek-00000001": test_kek(1), "kek-00000002": test_kek(2)}
     old = {c["name"]: c["blob"] for c in _load("envelope-test-vectors.json").get("cases", [])}
@@ -215,6 +274,7 @@ def signing_vectors() -> dict[str, Any]:
 
 def main() -> None:
     _write("seal-test-vectors.json", seal_vectors())
+    _write("form-seal-test-vectors.json", form_seal_vectors())
     _write("envelope-test-vectors.json", envelope_vectors())
     _write("jcs-vectors.json", jcs_vectors())
     _write("signing-test-vectors.json", signing_vectors())

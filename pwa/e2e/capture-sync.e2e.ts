@@ -50,6 +50,11 @@ describe("capture offline, sync later", () => {
     const dump = await dumpStorage(page);
     expect(dump.photos).toHaveLength(3);
     expect(leaks(dump, patientId)).toEqual([]);
+    // The sequence is kept for sync only as its form sealed to the hospital key (CPF1), and no
+    // key that could open anything is stored: a forensic copy of the profile yields no identity.
+    expect(dump.sealedForms).toHaveLength(1);
+    expect(dump.sealedForms[0]).toMatch(/^Q1BGMQ[A-Za-z0-9_-]+$/);
+    expect(dump.cryptoKeys).toEqual([]);
     await ctx.close();
 
     ctx = await launch(profile, { offline: true });

@@ -6,6 +6,8 @@ export interface Dump {
   values: { where: string; bytes: number[] }[];
   photos: { id: string; sha256: string; sealedSha256: string }[];
   receipts: unknown[];
+  cryptoKeys: string[]; // where a CryptoKey object is stored: a profile copy would hold it too
+  sealedForms: string[]; // sequences' sealed_form, as kept for sync
 }
 
 export async function dumpStorage(page: Page): Promise<Dump> {
@@ -17,10 +19,13 @@ export async function dumpStorage(page: Page): Promise<Dump> {
       else if (ArrayBuffer.isView(v)) values.push({ where, bytes: [...new Uint8Array(v.buffer, v.byteOffset, v.byteLength)] });
       else if (typeof v === "string") values.push({ where, bytes: [...enc.encode(v)] });
       else if (Array.isArray(v)) v.forEach((x, i) => flatten(x, `${where}[${i}]`));
-      else if (v && typeof v === "object" && !(v instanceof CryptoKey)) for (const [k, x] of Object.entries(v)) flatten(x, `${where}.${k}`);
+      else if (v instanceof CryptoKey) cryptoKeys.push(where);
+      else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) flatten(x, `${where}.${k}`);
     };
     const photos: { id: string; sha256: string; sealedSha256: string }[] = [];
     const receipts: unknown[] = [];
+    const cryptoKeys: string[] = [];
+    const sealedForms: string[] = [];
     for (const info of await indexedDB.databases()) {
       const db = await new Promise<IDBDatabase>((res, rej) => {
         const r = indexedDB.open(info.name!);
@@ -40,6 +45,7 @@ export async function dumpStorage(page: Page): Promise<Dump> {
           flatten(String(all.keys[i]), `${info.name}/${store}/key`);
           if (store === "photos") photos.push(v as { id: string; sha256: string; sealedSha256: string });
           if (store === "receipts") receipts.push(v);
+          if (store === "sequences") sealedForms.push((v as { sealedForm: string }).sealedForm);
         });
       }
       db.close();
@@ -55,7 +61,7 @@ export async function dumpStorage(page: Page): Promise<Dump> {
       const k = localStorage.key(i)!;
       values.push({ where: `localStorage/${k}`, bytes: [...enc.encode(`${k}=${localStorage.getItem(k)}`)] });
     }
-    return { values, photos, receipts };
+    return { values, photos, receipts, cryptoKeys, sealedForms };
   });
 }
 

@@ -2,7 +2,6 @@
 // and remote wipe. Screens receive them; none of them touches IndexedDB itself.
 import { sha256, toBase64Url, utf8 } from "./crypto/bytes.ts";
 import { canonicalize } from "./crypto/jcs.ts";
-import { newDeviceKey } from "./crypto/localkey.ts";
 import { importSealingKey, type SealingKey } from "./crypto/seal.ts";
 import { Session } from "./session/session.ts";
 import { DEFAULT_LOCK_AFTER_MS } from "./session/unlock.ts";
@@ -51,11 +50,8 @@ export async function enrol(store: Store, base: string, code: string, label: str
   const keys = Array.isArray(res.body.keys) ? res.body.keys : res.body.keys.keys;
   await checkKeys(keys);
   const device: DeviceRecord = { deviceId: res.body.device_id, credential: res.body.credential, label, keys, enrolledAt: new Date().toISOString() };
-  // WebCrypto first, then IndexedDB.
-  const deviceKey = await newDeviceKey();
-  const a = await store.setDeviceKey(deviceKey);
-  const b = await store.put("device", device);
-  if (!a.ok || !b.ok) throw new Error((a.ok ? b : a).ok ? "" : "The phone could not save its enrolment.");
+  const saved = await store.put("device", device);
+  if (!saved.ok) throw new Error("The phone could not save its enrolment.");
   void requestPersistence();
   return device;
 }

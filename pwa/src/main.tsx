@@ -4,6 +4,7 @@ import { registerSW } from "virtual:pwa-register";
 import { lang } from "./i18n/index.ts";
 import "./styles.css";
 import { App } from "./ui/App.tsx";
+import { isPeopleHash, PeopleApp } from "./ui/people/PeopleApp.tsx";
 
 document.documentElement.lang = lang();
 
@@ -26,4 +27,5 @@ function Root() {
   return <App updateReady={ready} onUpdate={() => applyUpdate?.()} />;
 }
 
-render(<Root />, document.getElementById("app")!);
+// #/signin, #/register/<token>, #/admin, #/station: the people's console, not the capture app
+render(isPeopleHash() ? <PeopleApp /> : <Root />, document.getElementById("app")!);

@@ -2,7 +2,9 @@ import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { newId, toBase64Url, utf8 } from "../src/crypto/bytes.ts";
 import { canonicalize } from "../src/crypto/jcs.ts";
-import { encryptJson, newDeviceKey } from "../src/crypto/localkey.ts";
+import { openForm, sealForm } from "../src/crypto/formseal.ts";
+import { fromBase64Url } from "../src/crypto/bytes.ts";
+import { importSealingKey } from "../src/crypto/seal.ts";
 import { Store } from "../src/storage/db.ts";
 import { syncAll } from "../src/sync/engine.ts";
 import type { Manifest } from "../src/sync/protocol.ts";
@@ -14,17 +16,18 @@ async function fixture() {
   const pub = await crypto.subtle.exportKey("jwk", sign.publicKey);
   const deviceId = newId();
   await store.put("device", { deviceId, credential: "cpd_x", label: "t", enrolledAt: "t", keys: [{ ...pub, kid: "sigkid", use: "sig" }] });
-  const key = await newDeviceKey();
-  await store.setDeviceKey(key);
+  const hospital = (await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"])) as CryptoKeyPair;
+  const sealing = await importSealingKey({ ...(await crypto.subtle.exportKey("jwk", hospital.publicKey)), kid: "sealkid" });
   const seqId = newId();
-  await store.addSequence({ id: seqId, createdAt: "t", closedAt: "t", expectedViews: [], entry: await encryptJson(key, { sequence_id: seqId, patient_id: "12345678" }, seqId), summary: { iv: new Uint8Array(12), ct: new ArrayBuffer(1) } });
+  const sealedForm = (await sealForm({ sequence_id: seqId, patient_id: "12345678", procedure: "rhinoplasty" }, sealing)).sealed;
+  await store.addSequence({ id: seqId, createdAt: "t", closedAt: "t", expectedViews: [], sealedForm, summary: { iv: new Uint8Array(12), ct: new ArrayBuffer(1) } });
   const ids: string[] = [];
   for (let i = 0; i < 3; i++) {
     const id = newId();
     ids.push(id);
     await store.addPhoto({ id, sequenceId: seqId, view: "v", capturedAt: "t", mime: "image/jpeg", sha256: `${i}`.repeat(64), sealedSha256: "e".repeat(64), sealedSize: 3, size: 1 }, new Uint8Array([i, i, i]).buffer);
   }
-  return { store, sign, deviceId, ids };
+  return { store, sign, deviceId, ids, hospital, seqId, sealedForm };
 }
 
 /** A fake server that keeps what it receives, signs real receipts, and can be told to cheat. */
@@ -62,6 +65,17 @@ class FakeServer implements Transport {
 }
 
 describe("sync engine", () => {
+  it("sends each sequence as the form sealed at creation, never the patient id in clear, without a device key", async () => {
+    const { store, sign, hospital, seqId, sealedForm } = await fixture();
+    const server = new FakeServer(sign.privateKey);
+    await syncAll(store, server);
+    const m = server.manifests[0]!;
+    expect(m.sequences).toEqual([{ sequence_id: seqId, sealed_form: sealedForm }]);
+    expect(JSON.stringify(m)).not.toContain("12345678");
+    expect((await openForm(fromBase64Url(sealedForm), hospital.privateKey, seqId)).patient_id).toBe("12345678");
+    await store.destroy();
+  });
+
   it("deletes sealed copies only after a valid receipt", async () => {
     const { store, sign, ids } = await fixture();
     const server = new FakeServer(sign.privateKey);

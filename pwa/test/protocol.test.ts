@@ -9,7 +9,7 @@ const photo = (id: string) => ({ id, sequenceId: S1, view: "399033003", captured
 
 describe("sync protocol core", () => {
   it("builds the same manifest whatever the order of its inputs", () => {
-    const seq = { sequence_id: S1, patient_id: "12345678", procedure: "rhinoplasty" };
+    const seq = { sequence_id: S1, sealed_form: "Q1BGMQ" };
     const a = buildManifest("b", "d", "2026-01-01T00:00:00Z", [seq], [photo(P2), photo(P1)]);
     const b = buildManifest("b", "d", "2026-01-01T00:00:00Z", [seq], [photo(P1), photo(P2)]);
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
@@ -24,14 +24,14 @@ describe("sync protocol core", () => {
   });
 
   it("checks the proposal answer names only photos of the batch", () => {
-    const m = buildManifest("b", "d", "2026-01-01T00:00:00Z", [{ sequence_id: S1, patient_id: "1" }], [photo(P1)]);
+    const m = buildManifest("b", "d", "2026-01-01T00:00:00Z", [{ sequence_id: S1, sealed_form: "Q1BGMQ" }], [photo(P1)]);
     expect(readProposeAnswer(m, { batch_id: "b", state: "open", missing: [P1], have: [] }).missing).toEqual([P1]);
     expect(() => readProposeAnswer(m, { batch_id: "b", state: "open", missing: [P2], have: [] })).toThrow();
     expect(() => readProposeAnswer(m, { batch_id: "x", missing: [], have: [] })).toThrow();
   });
 
   it("finds every way a receipt can disagree with the manifest", () => {
-    const m = buildManifest("b", "d", "2026-01-01T00:00:00Z", [{ sequence_id: S1, patient_id: "1" }], [photo(P1), photo(P2)]);
+    const m = buildManifest("b", "d", "2026-01-01T00:00:00Z", [{ sequence_id: S1, sealed_form: "Q1BGMQ" }], [photo(P1), photo(P2)]);
     const good = {
       batch_id: "b", device_id: "d", photo_count: 2,
       photos: m.photos.map((p) => ({ photo_id: p.photo_id, sequence_id: p.sequence_id, sha256: p.sha256, sealed_sha256: p.sealed_sha256, size: 5 })),

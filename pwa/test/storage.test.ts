@@ -6,7 +6,7 @@ import { Store, type PhotoRecord, type SequenceRecord } from "../src/storage/db.
 const box = { iv: new Uint8Array(12), ct: new ArrayBuffer(4) };
 
 function seq(closed = true): SequenceRecord {
-  return { id: newId(), createdAt: "2026-01-01T00:00:00Z", closedAt: closed ? "2026-01-01T01:00:00Z" : undefined, expectedViews: ["399033003"], entry: box, summary: box };
+  return { id: newId(), createdAt: "2026-01-01T00:00:00Z", closedAt: closed ? "2026-01-01T01:00:00Z" : undefined, expectedViews: ["399033003"], sealedForm: "Q1BGMQ", summary: box };
 }
 function photo(sequenceId: string): PhotoRecord {
   return { id: newId(), sequenceId, view: "399033003", capturedAt: "2026-01-01T00:10:00Z", mime: "image/jpeg", sha256: "a".repeat(64), sealedSha256: "b".repeat(64), sealedSize: 10, size: 5 };
@@ -57,13 +57,12 @@ describe("storage facade", () => {
     await store.destroy();
   });
 
-  it("keeps the first device key", async () => {
+  it("keeps a sequence's sealed form as given and no key that could open it", async () => {
     const store = await Store.open(`t-${newId()}`);
-    const k1 = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt"]);
-    const k2 = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt"]);
-    await store.setDeviceKey(k1);
-    await store.setDeviceKey(k2);
-    expect(await store.deviceKey()).toBeDefined();
+    const s = seq();
+    await store.addSequence(s);
+    expect((await store.sequence(s.id))?.sealedForm).toBe(s.sealedForm);
+    expect("deviceKey" in store).toBe(false);
     await store.destroy();
   });
 });

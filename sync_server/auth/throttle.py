@@ -22,3 +22,15 @@ class Throttle:
             return False
         seen.append(now)
         return True
+
+    def blocked(self, key: str) -> bool:
+        """Without counting an attempt: is ``key`` over its budget right now?"""
+        now = self.clock()
+        seen = self._seen[key]
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        return len(seen) >= self.attempts
+
+    def fail(self, key: str) -> None:
+        """Count one failure against ``key`` (for budgets spent only by failures, e.g. sign-ins)."""
+        self._seen[key].append(self.clock())

@@ -15,7 +15,7 @@ async def propose_batch(request: Request) -> Response:
     s = services(request)
     address = client_address(request)
     try:
-        manifest = parse_manifest(await json_body(request), who.device_id or "")
+        manifest = parse_manifest(await json_body(request), who.device_id or "", s.keys.seal_private_keys)
     except ApiError as error:
         raise await s.sync.refuse(error, AuditEvent(action="batch.propose", actor=who.actor, device_id=who.device_id,
                                                     address=address)) from None

@@ -77,7 +77,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 "tags": [meta["tag"]],
                 "responses": {meta["ok"]: {"description": "Success"}, "4XX": _ERROR},
             }
-            params = [p for p in ("batch_id", "upload_id") if "{" + p + "}" in route.path]
+            params = list(route.param_convertors)  # every {name} of the path
             if params:
                 operation["parameters"] = [
                     {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]

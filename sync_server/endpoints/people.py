@@ -1,6 +1,202 @@
-"""People, passkeys, sessions and administration (issue 4). ``ROUTES`` is mounted by app.py."""
+"""People: passkey sign-in and registration, one's own account, break-glass (issue 4).
+
+``ROUTES`` is mounted by app.py; it carries the administration, station and photo routes too.
+Access is decided before any of these runs (``auth/web.py``, ``auth/permissions.py``).
+"""
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-ROUTES: list[Route] = []
+from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
+from ..auth import people
+from ..auth.devices import _iso, _now
+from ..auth.web import runtime
+from ..errors import ApiError
+from . import admin, photos
+from .common import client_address, json, json_body, services
+
+BREAK_GLASS_MIN_REASON = 20
+log = logging.getLogger("clinphoto.auth")
+
+
+def _body_dict(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError("schema_invalid", details={"violations": [{"path": "", "message": "expected an object"}]})
+    return body
+
+
+async def _throttled(request: Request, action: str) -> None:
+    """Refuse (audited) while this address has too many recent failures."""
+    address = client_address(request) or "?"
+    if runtime(services(request)).signin_throttle.blocked(address):
+        await record(services(request).store, AuditEvent(action=action, outcome=MINOR_FAILURE, actor="anonymous",
+                                                         address=address, detail={"code": "signin_throttled"}))
+        error = ApiError("signin_throttled", headers={"Retry-After": "60"})
+        error.audited = True
+        raise error
+
+
+def _failed(request: Request) -> None:
+    runtime(services(request)).signin_throttle.fail(client_address(request) or "?")
+
+
+async def _session_response(request: Request, person: dict[str, Any], status_code: int = 200) -> Response:
+    s = services(request)
+    sessions = runtime(s).sessions
+    async with s.store.write() as db:
+        cookie, csrf = await sessions.create(db, person["id"], client_address(request))
+        await append(db, AuditEvent(action="session.open", actor=f"user:{person['id']}",
+                                    address=client_address(request)))
+    return json({"person": {"id": person["id"], "name": person["name"], "roles": person["roles"].split()},
+                 "csrf_token": csrf}, status_code=status_code,
+                headers={"Set-Cookie": sessions.set_cookie_header(cookie)})
+
+
+async def signin_begin(request: Request) -> Response:
+    """Start a passkey sign-in: WebAuthn request options (user verification required)."""
+    await _throttled(request, "person.signin")
+    return json(await people.signin_begin(services(request).store, services(request).settings))
+
+
+async def signin_finish(request: Request) -> Response:
+    """Finish a passkey sign-in: on success a session cookie and the session's CSRF token."""
+    await _throttled(request, "person.signin")
+    body = _body_dict(await json_body(request))
+    s = services(request)
+    async with s.store.write() as db:
+        person, problem = await people.signin_finish(db, s.settings, body.get("challenge_id"), body.get("credential"),
+                                                     client_address(request))
+    if problem is not None:
+        _failed(request)
+        error = ApiError(problem["code"])
+        error.audited = True
+        raise error
+    assert person is not None
+    return await _session_response(request, person)
+
+
+async def register_begin(request: Request) -> Response:
+    """Start registering a passkey from a one-time registration link."""
+    await _throttled(request, "passkey.register")
+    body = _body_dict(await json_body(request))
+    try:
+        return json(await people.registration_begin(services(request).store, services(request).settings,
+                                                    token=body.get("token") or "", address=client_address(request)))
+    except ApiError:
+        _failed(request)
+        raise
+
+
+async def register_finish(request: Request) -> Response:
+    """Finish registering a passkey from a link: the link is used up and the person is signed in."""
+    await _throttled(request, "passkey.register")
+    body = _body_dict(await json_body(request))
+    s = services(request)
+    try:
+        person_id = await people.registration_finish(s.store, s.settings, body.get("challenge_id"),
+                                                     body.get("credential"), body.get("label"), client_address(request))
+    except ApiError:
+        _failed(request)
+        raise
+    person = await s.store.fetch_one("SELECT * FROM person WHERE id = :id", {"id": person_id})
+    return await _session_response(request, dict(person or {}), status_code=201)
+
+
+async def signout(request: Request) -> Response:
+    """End this session (the cookie is cleared and the server-side session revoked)."""
+    s = services(request)
+    sessions = runtime(s).sessions
+    async with s.store.write() as db:
+        await sessions.revoke(db, request.state.session["id_hash"])
+        await append(db, AuditEvent(action="session.close", actor=request.state.principal.actor,
+                                    address=client_address(request)))
+    return Response(status_code=204, headers={"Set-Cookie": sessions.clear_cookie_header(), "Cache-Control": "no-store"})
+
+
+async def me(request: Request) -> Response:
+    """The signed-in person: roles, passkeys, session limits, CSRF token, break-glass state."""
+    s = services(request)
+    person, session = request.state.person, request.state.session
+    return json({
+        "person": {"id": person["id"], "name": person["name"], "roles": person["roles"].split()},
+        "passkeys": await people.list_passkeys(s.store, person["id"]),
+        "csrf_token": session["csrf_token"],
+        "session": {"created_at": session["created_at"], "expires_at": session["expires_at"],
+                    "idle_seconds": s.settings.session_idle_seconds},
+        "break_glass_until": session["break_glass_until"] if (session["break_glass_until"] or "") > _iso(_now()) else None,
+    })
+
+
+async def passkey_begin(request: Request) -> Response:
+    """Start registering one more passkey for the signed-in person."""
+    s = services(request)
+    return json(await people.registration_begin(s.store, s.settings, person_id=request.state.principal.id))
+
+
+async def passkey_finish(request: Request) -> Response:
+    """Finish registering one more passkey for the signed-in person."""
+    body = _body_dict(await json_body(request))
+    s = services(request)
+    who = request.state.principal
+    await people.registration_finish(s.store, s.settings, body.get("challenge_id"), body.get("credential"),
+                                     body.get("label"), client_address(request), signed_in=who.id)
+    return json({"passkeys": await people.list_passkeys(s.store, who.id)}, status_code=201)
+
+
+async def passkey_remove(request: Request) -> Response:
+    """Remove one of one's passkeys (not the last one)."""
+    who = request.state.principal
+    await people.remove_passkey(services(request).store, who.id, request.path_params["credential_id"], who.actor,
+                                client_address(request))
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+
+async def break_glass(request: Request) -> Response:
+    """Open an emergency access to photos for this session, with a written reason; loudly audited."""
+    body = _body_dict(await json_body(request))
+    reason = body.get("reason")
+    if not isinstance(reason, str) or len(reason.strip()) < BREAK_GLASS_MIN_REASON:
+        raise ApiError("break_glass_reason_required")
+    s = services(request)
+    who = request.state.principal
+    until = _iso(_now() + timedelta(seconds=s.settings.break_glass_seconds))
+    async with s.store.write() as db:
+        await db.execute("UPDATE web_session SET break_glass_until = :u, break_glass_reason = :r WHERE id_hash = :h",
+                         {"u": until, "r": reason.strip()[:1000], "h": request.state.session["id_hash"]})
+        await append(db, AuditEvent(action="break_glass.open", actor=who.actor, address=client_address(request),
+                                    detail={"reason": reason.strip()[:1000], "until": until, "alert": True,
+                                            "roles": sorted(who.roles)}))
+    log.warning("BREAK-GLASS opened by %s until %s", who.actor, until)
+    return json({"break_glass_until": until}, status_code=201)
+
+
+ROUTES: list[Route] = [
+    Route("/api/v1/auth/signin/begin", signin_begin, methods=["POST"]),
+    Route("/api/v1/auth/signin/finish", signin_finish, methods=["POST"]),
+    Route("/api/v1/auth/register/begin", register_begin, methods=["POST"]),
+    Route("/api/v1/auth/register/finish", register_finish, methods=["POST"]),
+    Route("/api/v1/auth/signout", signout, methods=["POST"]),
+    Route("/api/v1/me", me, methods=["GET"]),
+    Route("/api/v1/me/passkeys/begin", passkey_begin, methods=["POST"]),
+    Route("/api/v1/me/passkeys/finish", passkey_finish, methods=["POST"]),
+    Route("/api/v1/me/passkeys/{credential_id}", passkey_remove, methods=["DELETE"]),
+    Route("/api/v1/me/break-glass", break_glass, methods=["POST"]),
+    *admin.ROUTES,
+    *photos.ROUTES,
+]
+
+
+# OpenAPI metadata: people's routes use the session cookie (or nothing), never a device credential.
+_CREATED = {register_finish, passkey_finish, break_glass, admin.invite_person, admin.reinvite_person, admin.enroll_device}
+_NO_CONTENT = {signout, passkey_remove, admin.revoke_person, admin.revoke_device}
+for _route in ROUTES:
+    _endpoint = _route.endpoint
+    _endpoint.openapi = {  # type: ignore[attr-defined]
+        "ok": "201" if _endpoint in _CREATED else "204" if _endpoint in _NO_CONTENT else "200",
+        "auth": False, "tag": "people" if _route.path.startswith(("/api/v1/auth", "/api/v1/me")) else _route.path.split("/")[3]}

@@ -110,3 +110,15 @@ def capability_statement(base: str) -> dict[str, Any]:
         ]}],
     }
     return CapabilityStatement.model_validate(statement).model_dump(mode="json", exclude_none=True)
+
+
+def transaction(media_resource: dict[str, Any], patient_id: str, system: str) -> dict[str, Any]:
+    """A transaction Bundle that files one Media in an EMR: ``PUT Media/<id>`` is idempotent (exactly once),
+    and the subject is a conditional reference the EMR resolves to its own Patient."""
+    resource = dict(media_resource)
+    resource["subject"] = {"reference": f"Patient?identifier={system}|{patient_id}",
+                           "identifier": {"system": system, "value": patient_id}}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "fullUrl": f"Media/{resource['id']}", "resource": resource,
+        "request": {"method": "PUT", "url": f"Media/{resource['id']}"}}]}
+    return Bundle.model_validate(bundle).model_dump(mode="json", exclude_none=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from typing import Any, Awaitable, Callable
 
 import hl7
@@ -104,10 +105,11 @@ def ack(text: str, code: str, note: str = "") -> str:
     try:
         reply = hl7.parse(text).create_ack(code)
     except Exception:  # unparseable input: a minimal ACK so the sender still gets an answer
-        return f"MSH|^~\\&|CLINPHOTO||||||ACK|0|P|2.5\rMSA|{code}|\rERR|||||E||||{note[:80]}"
-    if note:
-        reply = hl7.parse(str(reply) + f"\rERR|||||E||||{note[:80]}")
-    return str(reply)
+        return f"MSH|^~\\&|CLINPHOTO||||||ACK|0|P|2.5\rMSA|{code}|"
+    text_out = str(reply).strip("\r")
+    if note:  # ERR-8 user message; our own words only, stripped of HL7 delimiters
+        text_out += "\rERR|||||E|||" + re.sub(r"[^A-Za-z0-9 .,;:()'-]", " ", note)[:80]
+    return text_out
 
 
 Apply = Callable[[AdtEvent], Awaitable[None]]
@@ -129,7 +131,7 @@ async def handle_message(text: str, apply: Apply) -> str:
     return ack(text, "AA")
 
 
-async def serve_mllp(host: str, port: int, apply: Apply) -> asyncio.AbstractServer:
+async def serve_mllp(host: str, port: int, apply: Apply, encoding: str = "utf-8") -> asyncio.AbstractServer:
     async def on_connect(reader: hl7.mllp.HL7StreamReader, writer: hl7.mllp.HL7StreamWriter) -> None:
         try:
             while not reader.at_eof():
@@ -138,7 +140,9 @@ async def serve_mllp(host: str, port: int, apply: Apply) -> asyncio.AbstractServ
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, hl7.mllp.InvalidBlockError):
             pass
+        except Exception as exc:  # an unreadable block: drop the connection, the sender resends
+            log.warning("HL7 MLLP connection dropped: %s", type(exc).__name__)
         finally:
             writer.close()
 
-    return await hl7.mllp.start_hl7_server(on_connect, host=host, port=port)
+    return await hl7.mllp.start_hl7_server(on_connect, host=host, port=port, encoding=encoding)

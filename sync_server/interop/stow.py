@@ -8,14 +8,14 @@ import httpx
 
 
 @dataclasses.dataclass(frozen=True)
-class StowResult:
+class Delivery:
     ok: bool
     retry: bool  # worth trying again later (PACS down, busy, 5xx) rather than a permanent refusal
     status: int | None
     reason: str  # short, no patient data: goes into the outbox row and the audit entry
 
 
-async def store(client: httpx.AsyncClient, base_url: str, instance: bytes, token: str = "") -> StowResult:
+async def store(client: httpx.AsyncClient, base_url: str, instance: bytes, token: str = "") -> Delivery:
     boundary = uuid.uuid4().hex
     body = (f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + instance
             + f"\r\n--{boundary}--\r\n".encode())
@@ -26,14 +26,14 @@ async def store(client: httpx.AsyncClient, base_url: str, instance: bytes, token
     try:
         response = await client.post(base_url.rstrip("/") + "/studies", content=body, headers=headers)
     except httpx.HTTPError as exc:
-        return StowResult(False, True, None, f"PACS unreachable ({type(exc).__name__})")
+        return Delivery(False, True, None, f"PACS unreachable ({type(exc).__name__})")
     if response.status_code in (200, 202):
         try:
             failed = response.json().get("00081198", {}).get("Value")
         except ValueError:
             failed = None
         if failed:
-            return StowResult(False, False, response.status_code, "PACS refused the instance (FailedSOPSequence)")
-        return StowResult(True, False, response.status_code, "stored")
+            return Delivery(False, False, response.status_code, "PACS refused the instance (FailedSOPSequence)")
+        return Delivery(True, False, response.status_code, "stored")
     retry = response.status_code in (408, 425, 429) or response.status_code >= 500
-    return StowResult(False, retry, response.status_code, f"PACS answered HTTP {response.status_code}")
+    return Delivery(False, retry, response.status_code, f"PACS answered HTTP {response.status_code}")

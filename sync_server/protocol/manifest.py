@@ -1,7 +1,9 @@
 """Batch manifests: parsing and the rules a manifest must keep. Pure: no I/O.
 
 The schema (``schemas/batch-manifest.schema.json``) checks each field; these rules check what a
-schema cannot: ids unique, every photo's sequence present, the device named is the caller.
+schema cannot: ids unique, every photo's sequence present, the device named is the caller, and
+each sequence's form, sealed by the phone to the hospital key (``crypto/FORMAT.md``, CPF1), opens
+for that sequence and matches ``schemas/sequence.schema.json``.
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import hashlib
 import json
 from typing import Any, Mapping
 
-from crypto import canonical_json
+from crypto import CryptoError, b64url_decode, canonical_json, open_form
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ApiError
 from ..types import is_uuid
@@ -69,7 +72,28 @@ def parse_json_body(raw: bytes) -> Any:
         raise ApiError("malformed_json") from None
 
 
-def parse_manifest(document: Any, device_id: str) -> Manifest:
+_FORM_SEAL_ERRORS = {"wrong_sequence": "form_seal_wrong_sequence", "unknown_key": "form_seal_unknown_key"}
+
+
+def _open_sequence(index: int, entry: Mapping[str, Any],
+                   private_keys: Mapping[str, ec.EllipticCurvePrivateKey]) -> SequenceEntry:
+    """Open one sequence's sealed form and check it; refusals name the sequence, never a value."""
+    sequence_id = entry["sequence_id"]
+    try:
+        form = open_form(b64url_decode(entry["sealed_form"]), private_keys, sequence_id=sequence_id)
+    except CryptoError as error:
+        raise ApiError(_FORM_SEAL_ERRORS.get(error.reason, "form_seal_invalid"),
+                       details={"sequence_id": sequence_id}) from None
+    violations = validate("sequence", form)
+    if violations:
+        raise ApiError("schema_invalid", details={"violations": [
+            {"path": f"/sequences/{index}/sealed_form{v.path}", "message": v.message} for v in violations[:20]]})
+    return SequenceEntry(sequence_id=sequence_id, patient_id=form["patient_id"], form=form)
+
+
+def parse_manifest(document: Any, device_id: str,
+                   seal_private_keys: Mapping[str, ec.EllipticCurvePrivateKey]) -> Manifest:
+    """Check a proposed manifest and open its sealed forms with the server's sealing keys."""
     violations = validate("batch-manifest", document)
     if violations:
         if isinstance(document, Mapping) and not _ids_look_sane(document):
@@ -77,11 +101,7 @@ def parse_manifest(document: Any, device_id: str) -> Manifest:
         raise ApiError("schema_invalid", details={"violations": [dataclasses.asdict(v) for v in violations[:20]]})
     if document["device_id"] != device_id:
         raise ApiError("manifest_inconsistent", "The manifest names another device than the caller.")
-    sequences = tuple(
-        SequenceEntry(sequence_id=s["sequence_id"], patient_id=s["patient_id"], form=s)
-        for s in document["sequences"]
-    )
-    sequence_ids = [s.sequence_id for s in sequences]
+    sequence_ids = [s["sequence_id"] for s in document["sequences"]]
     if len(set(sequence_ids)) != len(sequence_ids):
         raise ApiError("manifest_inconsistent", "A sequence id appears twice in the manifest.")
     photos = tuple(
@@ -97,6 +117,8 @@ def parse_manifest(document: Any, device_id: str) -> Manifest:
     unknown = {p.sequence_id for p in photos} - set(sequence_ids)
     if unknown:
         raise ApiError("manifest_inconsistent", "A photo names a sequence that is not in the manifest.")
+    # Last, as the costliest: one ECDH per sequence, only for a manifest otherwise sound.
+    sequences = tuple(_open_sequence(i, s, seal_private_keys) for i, s in enumerate(document["sequences"]))
     return Manifest(
         batch_id=document["batch_id"], device_id=device_id, sequences=sequences, photos=photos,
         digest=hashlib.sha256(canonical_json(document)).hexdigest(), document=document,

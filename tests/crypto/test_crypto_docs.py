@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import crypto
-from crypto import envelope, seal
+from crypto import envelope, form_seal, seal
 from crypto.errors import REASONS
 
 FORMAT = (Path(crypto.__file__).parent / "FORMAT.md").read_text()
@@ -17,7 +17,7 @@ def test_every_error_reason_is_documented(reason):
 
 
 @pytest.mark.parametrize(
-    "label", [seal.INFO_LABEL, seal.MAGIC, envelope.AAD_LABEL, envelope.MAGIC], ids=lambda b: b.decode()
+    "label", [seal.INFO_LABEL, seal.MAGIC, form_seal.INFO_LABEL, form_seal.MAGIC, envelope.AAD_LABEL, envelope.MAGIC], ids=lambda b: b.decode()
 )
 def test_every_label_and_magic_is_documented(label):
     assert label.decode() in FORMAT

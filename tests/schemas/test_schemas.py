@@ -101,9 +101,28 @@ def test_valid_examples_name_existing_views_and_protocols() -> None:
         document = _load(path)
         for photo in document.get("photos", []) if "version" in document else []:
             assert photo["view"] in views, path.name
-        sequences = document.get("sequences", [document] if "view_protocol" in document else [])
-        for sequence in sequences:
+        for sequence in _forms(document):
             assert sequence["view_protocol"] in protocols, path.name
+
+
+def _forms(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sequence forms of an example: the document itself, or a manifest's sealed forms opened."""
+    if "view_protocol" in document:
+        return [document]
+    from crypto import b64url_decode, key_id, open_form
+    from crypto.vectors.generate import test_seal_key
+
+    key = test_seal_key(1)
+    return [open_form(b64url_decode(s["sealed_form"]), {key_id(key.public_key()): key}, sequence_id=s["sequence_id"])
+            for s in document.get("sequences", [])]
+
+
+def test_manifest_examples_seal_forms_the_sequence_schema_accepts() -> None:
+    for path in (EXAMPLES / "batch-manifest").glob("valid-*.json"):
+        forms = _forms(_load(path))
+        assert forms, path.name
+        for form in forms:
+            assert validate("sequence", form) == [], path.name
 
 
 # --- the sequence form: bilingual, ordered, coded
@@ -238,7 +257,9 @@ SECRET = "IPP-SECRET-7731"
 
 def _leaky_manifest() -> dict[str, Any]:
     manifest = _load(EXAMPLES / "batch-manifest" / "valid-one-sequence-two-photos.json")
-    sequence = manifest["sequences"][0]
+    manifest["sequences"][0]["sealed_form"] = f"{SECRET}+{SECRET}"
+    manifest["sequences"].append(_load(EXAMPLES / "sequence" / "valid-rhinoplasty-pre-op.json"))
+    sequence = manifest["sequences"][1]
     sequence.update(sequence_id=SECRET, procedure=SECRET, anatomical_region=SECRET, laterality=SECRET,
                     consent=SECRET, view_protocol=f"../{SECRET}", performed_on=SECRET, created_at=SECRET,
                     surgeon=SECRET * 10, note=f"{SECRET}\u0000" + "x" * 2000, timing={"phase": SECRET, SECRET: SECRET})
@@ -259,7 +280,7 @@ def test_violations_never_contain_the_offending_value(name: str) -> None:
                             {"code": SECRET * 5, "label": SECRET + "\u0007"}, {"receipt": SECRET, "signature": SECRET}]
     if name in ("batch-manifest", "sequence"):
         manifest = _leaky_manifest()
-        documents.append(manifest if name == "batch-manifest" else manifest["sequences"][0])
+        documents.append(manifest if name == "batch-manifest" else manifest["sequences"][1])
     for document in documents:
         violations = validate(name, document)
         assert violations
@@ -272,7 +293,7 @@ def test_violations_point_at_the_place_with_json_pointers() -> None:
     violations = validate("batch-manifest", _leaky_manifest())
     paths = {v.path for v in violations}
     assert {"/batch_id", "/device_id", "/version", "/photos/0/sha256", "/photos/0/sealed_size", "/photos/1",
-            "/sequences/0/procedure", "/sequences/0/timing/phase", ""} <= paths
+            "/sequences/0/sealed_form", "/sequences/1", ""} <= paths
     assert all(p == "" or p.startswith("/") for p in paths)
 
 
@@ -286,10 +307,15 @@ def test_date_time_is_checked_even_without_optional_format_packages() -> None:
 
 
 def test_the_test_fixtures_build_documents_the_schemas_accept() -> None:
+    from crypto import key_id
+    from crypto.vectors.generate import test_seal_key
     from tests.support.photos import SealedPhoto, manifest, sequence_form
 
     sequence_id = "3f0c9a52-7d1e-4b8a-9c2e-5a6b7c8d9e01"
     photos = [SealedPhoto(b"plain%d" % i, b"sealed%d" % i, f"a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5{i}",
                           sequence_id, "image/jpeg") for i in range(7)]
-    document = manifest("d3a4b5c6-7e8f-4a9b-8c0d-1e2f3a4b5c6d", [sequence_form(sequence_id)], photos)
+    key = test_seal_key(1)
+    document = manifest("d3a4b5c6-7e8f-4a9b-8c0d-1e2f3a4b5c6d", [sequence_form(sequence_id)], photos,
+                        seal_key=(key.public_key(), key_id(key.public_key())))
     assert validate("batch-manifest", document) == []
+    assert validate("sequence", _forms(document)[0]) == []

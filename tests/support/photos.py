@@ -11,7 +11,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from PIL import Image
 
-from crypto import seal_photo
+from crypto import b64url_encode, seal_form, seal_photo
 
 
 def make_jpeg(width: int = 640, height: int = 480, seed: int = 0, *, gps: bool = False, quality: int = 90) -> bytes:
@@ -95,14 +95,23 @@ def seal(plaintext: bytes, public_key: ec.EllipticCurvePublicKey, key_id: str, s
                        photo_id, sequence_id, mime)
 
 
+def sealed_sequence(form: dict[str, Any], seal_key: tuple[ec.EllipticCurvePublicKey, str]) -> dict[str, Any]:
+    """A manifest's sequence entry, as the app makes it: the form sealed to the server's key."""
+    public_key, key_id = seal_key
+    return {"sequence_id": form["sequence_id"], "sealed_form": b64url_encode(seal_form(form, public_key, key_id))}
+
+
 def manifest(device_id: str, sequences: list[dict[str, Any]], photos: list[SealedPhoto],
-             batch_id: str | None = None, views: list[str] | None = None) -> dict[str, Any]:
+             batch_id: str | None = None, views: list[str] | None = None, *,
+             seal_key: tuple[ec.EllipticCurvePublicKey, str]) -> dict[str, Any]:
+    """A batch manifest; ``sequences`` are clear forms, sealed here to ``seal_key`` (public key, kid)
+    unless already sealed entries."""
     views = views or ["frontal", "right_lateral", "left_lateral", "right_oblique", "left_oblique", "basal"]
     return {
         "version": 1,
         "batch_id": batch_id or str(uuid.uuid4()),
         "device_id": device_id,
         "created_at": now_iso(),
-        "sequences": sequences,
+        "sequences": [s if "sealed_form" in s else sealed_sequence(s, seal_key) for s in sequences],
         "photos": [p.entry(view=views[i % len(views)]) for i, p in enumerate(photos)],
     }

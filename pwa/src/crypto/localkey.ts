@@ -37,11 +37,6 @@ export async function unwrapLocalKey(kek: CryptoKey, wrapped: Wrapped): Promise<
   return key;
 }
 
-/** A device-bound key that never leaves the browser (non-extractable): it lets a nurse sync without unlocking. */
-export async function newDeviceKey(): Promise<CryptoKey> {
-  return crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
-}
-
 export async function encrypt(key: CryptoKey, data: BufferSource, aad?: Uint8Array<ArrayBuffer>): Promise<Wrapped> {
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const ct = await crypto.subtle.encrypt(aad ? { name: "AES-GCM", iv, additionalData: aad } : { name: "AES-GCM", iv }, key, data);

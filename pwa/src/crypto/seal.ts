@@ -16,7 +16,7 @@ export class SealError extends Error {
 }
 
 let suite: CipherSuite | undefined;
-function hpke(): CipherSuite {
+export function hpke(): CipherSuite {
   suite ??= new CipherSuite({ kem: new DhkemP256HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
   return suite;
 }
@@ -65,7 +65,7 @@ export interface SealHeaderFields {
   length: number;
 }
 
-function uuidText(bytes: Uint8Array): string {
+export function uuidText(bytes: Uint8Array): string {
   const h = toHex(bytes);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

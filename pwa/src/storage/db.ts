@@ -1,5 +1,5 @@
 // The storage facade: the only code that touches IndexedDB. It owns the device enrolment, the
-// unlock record, the device key, sequences, sealed photos, encrypted previews, open batches and
+// unlock record, sequences (forms sealed to the hospital key), sealed photos, encrypted previews, open batches and
 // receipts. Callers encrypt before they call: no method awaits anything but IndexedDB inside a
 // transaction. Failures come back as values ({ ok: false, error }), never swallowed.
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
@@ -65,7 +65,7 @@ export class Store {
     this.db.close();
   }
 
-  // --- device, unlock, device key -------------------------------------------------------------
+  // --- device, unlock ------------------------------------------------------------------------
   async device(): Promise<DeviceRecord | undefined> {
     return (await this.db.get("kv", "device")) as DeviceRecord | undefined;
   }
@@ -78,21 +78,6 @@ export class Store {
   async put(key: "device" | "unlock" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
     try {
       await this.db.put("kv", value, key);
-      return { ok: true, value: undefined };
-    } catch (e) {
-      return fail(e);
-    }
-  }
-  /** The non-extractable device key, created by the caller once (WebCrypto happens outside IDB). */
-  async deviceKey(): Promise<CryptoKey | undefined> {
-    return (await this.db.get("kv", "deviceKey")) as CryptoKey | undefined;
-  }
-  async setDeviceKey(key: CryptoKey): Promise<Result> {
-    try {
-      const tx = this.db.transaction("kv", "readwrite", STRICT);
-      settleQuietly(tx.done);
-      if (!(await tx.store.get("deviceKey"))) await tx.store.put(key, "deviceKey");
-      await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {
       return fail(e);

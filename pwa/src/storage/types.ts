@@ -32,7 +32,7 @@ export interface SequenceRecord {
   createdAt: string;
   closedAt?: string;
   expectedViews: string[]; // coded view values, not identifying
-  entry: Wrapped; // manifest sequence entry (device key): readable for sync without unlock
+  sealedForm: string; // the form (patient id included) sealed to the hospital key at creation (CPF1, base64url): sync needs no unlock, the phone cannot open it
   summary: Wrapped; // patient id and form for display (local key): needs unlock
 }
 

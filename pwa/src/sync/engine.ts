@@ -1,7 +1,6 @@
 // One "Sync" action: finish any interrupted batch, then send the rest, batch by batch. Needs no
-// unlock: sequence entries are readable with the device key, photos are sealed already.
+// unlock: sequence forms and photos were sealed to the hospital key when they were made.
 import { newId } from "../crypto/bytes.ts";
-import { decryptJson } from "../crypto/localkey.ts";
 import { importSigningKey, verifySignedReceipt, type SignedDocument } from "../crypto/receipt.ts";
 import type { Store } from "../storage/db.ts";
 import { buildManifest, planBatch, readProposeAnswer, receiptProblems, SyncError, type Manifest, type ProposeAnswer, type SequenceEntry } from "./protocol.ts";
@@ -34,8 +33,6 @@ export async function syncAll(
   const now = opts.now ?? (() => new Date());
   const device = await store.device();
   if (!device) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
-  const deviceKey = await store.deviceKey();
-  if (!deviceKey) throw new SyncError("local_inconsistent", "The device key is missing.", false);
   const sig = device.keys.find((k) => k.use === "sig");
   if (!sig) throw new SyncError("local_inconsistent", "No pinned signing key.", false);
   const signingKey = await importSigningKey(sig);
@@ -57,7 +54,7 @@ export async function syncAll(
     for (const seqId of new Set(photos.map((p) => p.sequenceId))) {
       const seq = await store.sequence(seqId);
       if (!seq) throw new SyncError("local_inconsistent", "A sequence record is missing.", false);
-      entries.push(await decryptJson<SequenceEntry>(deviceKey, seq.entry, seq.id));
+      entries.push({ sequence_id: seq.id, sealed_form: seq.sealedForm });
     }
     const manifest = buildManifest(batch.id, device.deviceId, batch.createdAt, entries, photos);
     const progress: SyncProgress = {

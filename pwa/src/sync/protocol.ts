@@ -12,11 +12,14 @@ export interface ManifestPhoto {
   sealed_size: number;
 }
 
-/** A sequence as the manifest carries it: the generated form plus ids (schemas/sequence.schema.json). */
+/**
+ * A sequence as the manifest carries it: its id and its form (schemas/sequence.schema.json,
+ * patient id included) sealed to the hospital key when the sequence was created (crypto/FORMAT.md,
+ * CPF1), base64url. The phone never holds the form for sync in any other way.
+ */
 export interface SequenceEntry {
   sequence_id: string;
-  patient_id: string;
-  [field: string]: unknown;
+  sealed_form: string;
 }
 
 export interface Manifest {

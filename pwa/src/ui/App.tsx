@@ -87,8 +87,8 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
     case "patient":
       return <PatientScreen onBack={home} onPatient={(patientId) => go({ name: "form", patientId })} />;
     case "form":
-      if (!session.localKey) return null;
-      return <FormScreen store={store} localKey={session.localKey} patientId={route.patientId} onBack={() => go({ name: "patient" })}
+      if (!session.localKey || !sealing) return null;
+      return <FormScreen store={store} localKey={session.localKey} sealing={sealing} patientId={route.patientId} onBack={() => go({ name: "patient" })}
         onCreated={(sequenceId) => go({ name: "capture", sequenceId })} />;
     case "capture":
       if (!session.localKey || !sealing) return null;

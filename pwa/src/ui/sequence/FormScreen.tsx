@@ -1,6 +1,8 @@
 import { useState } from "preact/hooks";
 import { newId } from "../../crypto/bytes.ts";
+import { sealForm, type SequenceForm } from "../../crypto/formseal.ts";
 import { encryptJson } from "../../crypto/localkey.ts";
+import type { SealingKey } from "../../crypto/seal.ts";
 import { formatBytes, label, lang, t } from "../../i18n/index.ts";
 import type { Store } from "../../storage/db.ts";
 import { fits, health } from "../../storage/health.ts";
@@ -20,7 +22,7 @@ function today(): string {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
-export function FormScreen(props: { store: Store; localKey: CryptoKey; patientId: string; onBack: () => void; onCreated: (sequenceId: string) => void }) {
+export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: SealingKey; patientId: string; onBack: () => void; onCreated: (sequenceId: string) => void }) {
   const [values, setValues] = useState<FormValues>(() => ({ performed_on: today(), laterality: "not_applicable", consent: "record", "timing.phase": "pre_op" }));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
@@ -49,17 +51,13 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; patientId
     setBusy(true);
     const id = newId();
     const createdAt = new Date().toISOString();
-    const entry = toEntry(FIELDS, values, { sequence_id: id, patient_id: props.patientId, created_at: createdAt });
-    const deviceKey = await props.store.deviceKey();
-    if (!deviceKey) {
-      setBusy(false);
-      return setMessage("Device key missing");
-    }
-    // Encrypt first, then one IndexedDB write.
+    const form = toEntry(FIELDS, values, { sequence_id: id, patient_id: props.patientId, created_at: createdAt }) as SequenceForm;
+    // Seal and encrypt first, then one IndexedDB write. For sync the phone keeps only the form
+    // sealed to the hospital key (it cannot open it); the summary for display needs the unlock key.
     const summary: SequenceSummary = { patientId: props.patientId, values, protocol: values["view_protocol"] ?? "", createdAt };
     const rec = {
       id, createdAt, expectedViews: protocol?.views ?? [],
-      entry: await encryptJson(deviceKey, entry, id),
+      sealedForm: (await sealForm(form, props.sealing)).sealed,
       summary: await encryptJson(props.localKey, summary, id),
     };
     const saved = await props.store.addSequence(rec);

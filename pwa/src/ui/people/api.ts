@@ -1,0 +1,76 @@
+// People's side of the server (passkeys, session, administration, station). The session cookie is
+// HttpOnly and never seen here; the CSRF token lives in memory only and goes with every change.
+import { startAuthentication, startRegistration } from "@simplewebauthn/browser";
+
+export type Person = { id: string; name: string; roles: string[] };
+export type Device = {
+  id: string; label: string; enrolled_at: string; revoked_at: string | null; last_seen_at: string | null;
+  pending_batches: number; last_sync_at: string | null; errors?: { code: string; count: number }[];
+};
+export type PersonRow = Person & { created_at: string; revoked_at: string | null; passkeys: number; invitation_expires_at: string | null };
+export type Enrolment = { code: string; expires_at: string; enrol_url: string; qr_svg: string };
+export type Invitation = { person_id: string; registration_url: string; expires_at: string; qr_svg: string };
+
+export class PeopleError extends Error {
+  constructor(readonly code: string, message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+let csrf = "";
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new PeopleError("offline", "offline", 0);
+  }
+  if (res.status === 204) return undefined as T;
+  const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+  if (!res.ok) throw new PeopleError(json.error?.code ?? "http", json.error?.message ?? res.statusText, res.status);
+  return json as T;
+}
+
+type Signed = { person: Person; csrf_token: string };
+
+export async function whoami(): Promise<Person | null> {
+  try {
+    const me = await call<Signed>("GET", "/api/v1/me");
+    csrf = me.csrf_token;
+    return me.person;
+  } catch (err) {
+    if (err instanceof PeopleError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+export async function signIn(): Promise<Person> {
+  const begin = await call<{ challenge_id: string; options: Parameters<typeof startAuthentication>[0]["optionsJSON"] }>(
+    "POST", "/api/v1/auth/signin/begin", {});
+  const credential = await startAuthentication({ optionsJSON: begin.options });
+  const done = await call<Signed>("POST", "/api/v1/auth/signin/finish", { challenge_id: begin.challenge_id, credential });
+  csrf = done.csrf_token;
+  return done.person;
+}
+
+export async function registerPasskey(token: string, label: string): Promise<Person> {
+  const begin = await call<{ challenge_id: string; options: Parameters<typeof startRegistration>[0]["optionsJSON"] }>(
+    "POST", "/api/v1/auth/register/begin", { token });
+  const credential = await startRegistration({ optionsJSON: begin.options });
+  const done = await call<Signed>("POST", "/api/v1/auth/register/finish", { challenge_id: begin.challenge_id, credential, label });
+  csrf = done.csrf_token;
+  return done.person;
+}
+
+export const signOut = () => call<void>("POST", "/api/v1/auth/signout");
+export const listDevices = () => call<{ devices: Device[]; pending_enrollments: { label: string; expires_at: string }[] }>("GET", "/api/v1/admin/devices");
+export const enrolDevice = (label: string) => call<Enrolment>("POST", "/api/v1/admin/devices", { label });
+export const revokeDevice = (id: string) => call<void>("POST", `/api/v1/admin/devices/${id}/revoke`);
+export const listPeople = () => call<{ people: PersonRow[] }>("GET", "/api/v1/admin/people");
+export const invitePerson = (name: string, roles: string[]) => call<Invitation>("POST", "/api/v1/admin/people", { name, roles });
+export const revokePerson = (id: string) => call<void>("POST", `/api/v1/admin/people/${id}/revoke`);
+export const station = () => call<{ devices: Device[] }>("GET", "/api/v1/station/devices");

@@ -1,0 +1,112 @@
+"""Wires interop to the server: reconcile at sync, feed the outbox, listen for HL7; all off unless configured.
+
+Registered in ``extensions.py``. When no interop setting is given, ``start`` returns a handle
+that does nothing: no subscription, no task, no listener, no table writes.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..events import BATCH_COMMITTED, PHOTO_VERIFIED
+from . import hl7v2, patients
+from .outbox import Outbox
+
+log = logging.getLogger("clinphoto.interop")
+
+
+class Interop:
+    def __init__(self, services: Any) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.store = services.store
+        self.outbox = Outbox(services)
+        self.mllp: asyncio.AbstractServer | None = None
+
+    async def start(self) -> "Interop":
+        if not self.settings.interop_enabled:
+            return self
+        events = self.services.events
+        events.subscribe(PHOTO_VERIFIED, self.on_photo_verified)
+        events.subscribe(BATCH_COMMITTED, self.on_batch_committed)
+        await self.catch_up()
+        await self.outbox.start()
+        if self.settings.hl7_mllp_port:
+            self.mllp = await hl7v2.serve_mllp(self.settings.hl7_mllp_host, self.settings.hl7_mllp_port,
+                                               self.apply_adt, self.settings.hl7_encoding)
+            log.info("HL7 MLLP listener on %s:%d", self.settings.hl7_mllp_host, self.settings.hl7_mllp_port)
+        return self
+
+    async def stop(self) -> None:
+        if self.mllp is not None:
+            self.mllp.close()
+            await self.mllp.wait_closed()
+            self.mllp = None
+        await self.outbox.stop()
+
+    async def catch_up(self) -> None:
+        """After a restart: reconcile verified photos' sequences and queue what the events missed."""
+        rows = await self.store.fetch_all(
+            "SELECT DISTINCT p.sequence_id FROM photo p LEFT JOIN sequence_identity si ON si.sequence_id = p.sequence_id "
+            "WHERE p.state = 'verified' AND si.sequence_id IS NULL")
+        for row in rows:
+            await patients.reconcile(self.store, row["sequence_id"])
+        await self.queue_sequences(None)
+
+    async def on_batch_committed(self, batch_id: str) -> None:
+        rows = await self.store.fetch_all(
+            "SELECT DISTINCT p.sequence_id FROM batch_photo bp JOIN photo p ON p.id = bp.photo_id "
+            "WHERE bp.batch_id = :b", {"b": batch_id})
+        for row in rows:
+            await patients.reconcile(self.store, row["sequence_id"])
+        await self.queue_sequences([r["sequence_id"] for r in rows])
+
+    async def on_photo_verified(self, photo_id: str) -> None:
+        sequence_id = await self.store.fetch_val("SELECT sequence_id FROM photo WHERE id = :p", {"p": photo_id})
+        if sequence_id is None:
+            return
+        identity = await patients.reconcile(self.store, sequence_id)
+        if identity is not None and identity["state"] == patients.RECONCILED:
+            await self.outbox.enqueue([photo_id])
+
+    async def queue_sequences(self, sequence_ids: list[str] | None) -> None:
+        """Queue the verified photos of reconciled sequences (all of them when ``None``) not yet queued."""
+        if not self.outbox.enabled:
+            return
+        query = ("SELECT p.id FROM photo p JOIN sequence_identity si ON si.sequence_id = p.sequence_id "
+                 "WHERE p.state = 'verified' AND si.state = 'reconciled' "
+                 "AND (SELECT COUNT(*) FROM interop_outbox o WHERE o.photo_id = p.id) < :n")
+        n = len(self.outbox.targets)
+        if sequence_ids is None:
+            rows = await self.store.fetch_all(query, {"n": n})
+        else:
+            rows = []
+            for sequence_id in sequence_ids:
+                rows += await self.store.fetch_all(query + " AND p.sequence_id = :s", {"s": sequence_id, "n": n})
+        await self.outbox.enqueue([r["id"] for r in rows])
+
+    async def apply_adt(self, event: hl7v2.AdtEvent) -> None:
+        if event.patient is None:
+            return  # an ADT event that does not change identities
+        actor = "hl7:adt"
+        async with self.store.write() as db:
+            if event.prior_id is not None:
+                changed = await patients.merge(db, event.prior_id, event.patient, source=f"hl7:{event.trigger}",
+                                               actor=actor)
+            else:
+                changed = await patients.upsert(db, event.patient, source=f"hl7:{event.trigger}", actor=actor)
+        await self.queue_sequences(changed)
+
+    async def decide(self, sequence_id: str, patient_id: str | None, actor: str) -> str:
+        state = await patients.decide(self.store, sequence_id, patient_id=patient_id, actor=actor)
+        await self.queue_sequences([sequence_id])
+        return state
+
+
+async def start(services: Any) -> Interop:
+    return await Interop(services).start()
+
+
+async def stop(interop: Interop) -> None:
+    await interop.stop()

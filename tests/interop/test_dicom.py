@@ -1,0 +1,78 @@
+"""The DICOM instance of a photo, built without I/O: UIDs, attributes, the original bytes, and what is refused."""
+from __future__ import annotations
+
+import io
+import uuid
+
+import pydicom
+import pytest
+from pydicom.encaps import generate_frames
+
+from sync_server.interop import dicom
+from sync_server.interop.uids import instance_uid, study_uid
+from tests.support.photos import make_jpeg, make_png
+
+PATIENT = {"id": "IPP-0042", "family": "Dupont", "given": "Zoé", "birth_date": "1980-01-02", "sex": "F"}
+
+
+def _form(**overrides):
+    form = {"sequence_id": str(uuid.uuid4()), "performed_on": "2026-11-27", "procedure": "breast_reduction",
+            "anatomical_region": "breast", "laterality": "left", "timing": {"phase": "post_op", "delay_days": 90},
+            "surgeon": "Dr Émile Roux"}
+    form.update(overrides)
+    return form
+
+
+def _photo(mime="image/jpeg", view="frontal"):
+    return {"id": str(uuid.uuid4()), "mime": mime, "captured_at": "2026-11-27T09:30:15Z", "view": view}
+
+
+def _build(jpeg, photo=None, form=None):
+    data = dicom.build(jpeg, photo=photo or _photo(), form=form or _form(), patient=PATIENT, instance_number=1,
+                       issuer="urn:oid:1.2.250.1.71.4.2.7")
+    return pydicom.dcmread(io.BytesIO(data))
+
+
+def test_uids_derive_from_the_ids_so_a_retry_sends_the_same_instance():
+    photo_id = str(uuid.uuid4())
+    assert instance_uid(photo_id) == instance_uid(photo_id) != instance_uid(str(uuid.uuid4()))
+    assert instance_uid(photo_id).startswith("2.25.") and len(instance_uid(photo_id)) <= 64
+    assert study_uid(photo_id) != instance_uid(photo_id)
+
+
+def test_the_original_jpeg_is_encapsulated_byte_for_byte():
+    jpeg = make_jpeg(640, 480, seed=3)
+    ds = _build(jpeg)
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    assert frame.rstrip(b"\x00") == jpeg.rstrip(b"\x00") and len(frame) - len(jpeg) in (0, 1)
+    assert (ds.Rows, ds.Columns, ds.SamplesPerPixel) == (480, 640, 3)
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
+
+
+def test_a_body_photo_is_coded_and_not_flagged_recognisable():
+    form = _form()
+    photo = _photo(view="left_oblique")
+    ds = _build(make_jpeg(64, 48), photo, form)
+    assert ds.SOPClassUID == dicom.VL_PHOTOGRAPHIC_IMAGE and ds.Modality == "XC"
+    assert ds.SOPInstanceUID == instance_uid(photo["id"]) and ds.StudyInstanceUID == study_uid(form["sequence_id"])
+    assert ds.AnatomicRegionSequence[0].CodeValue == "76752008"  # breast
+    assert ds.ViewCodeSequence[0].CodeValue == "260421001"
+    assert ds.ImageLaterality == "L" and ds.RecognizableVisualFeatures == "NO"
+    assert ds.AcquisitionDateTime.startswith("20261127093015")
+    assert str(ds.OperatorsName) == "Dr Émile Roux" and ds.IssuerOfPatientID == "urn:oid:1.2.250.1.71.4.2.7"
+    assert str(ds.PatientName) == "Dupont^Zoé" and ds.PatientBirthDate == "19800102"
+
+
+def test_face_views_are_flagged_recognisable():
+    assert _build(make_jpeg(64, 48), form=_form(anatomical_region="face")).RecognizableVisualFeatures == "YES"
+
+
+def test_png_and_progressive_jpeg_are_not_encapsulable_rather_than_converted():
+    with pytest.raises(dicom.NotEncapsulable):
+        dicom.build(make_png(), photo=_photo("image/png"), form=_form(), patient=PATIENT, instance_number=1,
+                    issuer="x")
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(out, format="JPEG", progressive=True)
+    with pytest.raises(dicom.NotEncapsulable):
+        dicom.build(out.getvalue(), photo=_photo(), form=_form(), patient=PATIENT, instance_number=1, issuer="x")

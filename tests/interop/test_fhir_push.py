@@ -1,0 +1,88 @@
+"""Photos pushed to an EMR's FHIR endpoint as transaction Bundles through the outbox, retried while it is down.
+
+The EMR here is a minimal FHIR endpoint in the test (no FHIR server is packaged for this machine):
+it records each request and answers like a FHIR server; the bundles it receives are validated with
+fhir.resources.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Iterator
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+
+from tests.interop.conftest import sync, wait_for
+
+
+class Emr:
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.up = True
+        emr = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if not emr.up:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                emr.received.append({"auth": self.headers.get("Authorization"), "type": self.headers["Content-Type"],
+                                     "bundle": json.loads(body)})
+                reply = json.dumps({"resourceType": "Bundle", "type": "transaction-response",
+                                    "entry": [{"response": {"status": "201 Created"}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def emr() -> Iterator[Emr]:
+    server = Emr()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def interop_settings(emr: Emr) -> dict[str, Any]:
+    return {"fhir_push_url": emr.url, "fhir_push_token": "emr-token", "outbox_retry_seconds": 1,
+            "outbox_retry_max_seconds": 1}
+
+
+def test_photos_are_pushed_as_transaction_bundles_and_retried_until_the_emr_is_back(emr, index, device, batch_of,
+                                                                                   call, services):
+    emr.up = False
+    batch = batch_of(2)
+    sync(device, batch)
+    wait_for(lambda: call(services.store.fetch_val,
+                          "SELECT COUNT(*) FROM interop_outbox WHERE target = 'fhir' AND attempts >= 1") == 2,
+             what="failed pushes while the EMR is down")
+    emr.up = True
+    wait_for(lambda: call(services.store.fetch_val,
+                          "SELECT COUNT(*) FROM interop_outbox WHERE target = 'fhir' AND state = 'sent'") == 2,
+             what="pushes after the EMR is back")
+    assert len(emr.received) == 2
+    for request in emr.received:
+        assert request["auth"] == "Bearer emr-token" and request["type"] == "application/fhir+json"
+        bundle = Bundle.model_validate(request["bundle"])
+        entry = bundle.entry[0]
+        assert bundle.type == "transaction" and entry.request.method == "PUT"
+        assert entry.request.url == f"Media/{entry.resource.id}"
+        assert entry.resource.subject.reference == "Patient?identifier=urn:clinphoto:patient-id|IPP-0042"
+    assert sorted(r["bundle"]["entry"][0]["resource"]["id"] for r in emr.received) == \
+        sorted(p.photo_id for p in batch.photos)
+    failures = call(services.store.fetch_all,
+                    "SELECT patient_id FROM audit_entry WHERE action = 'interop.fhir.store' AND outcome = '8'")
+    assert failures and {f["patient_id"] for f in failures} == {"IPP-0042"}
