@@ -21,6 +21,9 @@ def client_address(request: Request) -> str | None:
 
 
 async def device(request: Request) -> Principal:
+    known = getattr(request.state, "principal", None)
+    if known is not None and known.kind == "device":  # the permission middleware already checked it
+        return known
     who = await authenticate(services(request).store, request.headers.get("authorization"),
                              client_address(request), request.url.path)
     request.state.principal = who  # so that a later refusal is audited under the caller's name
