@@ -17,6 +17,7 @@ import re
 from typing import Mapping
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import (
     InvalidUnwrap,
@@ -104,6 +105,29 @@ def encrypt_at_rest(plaintext: bytes, *, kek_id: str, kek: bytes, object_id: str
     nonce = os.urandom(NONCE_LEN)
     header = _header(kid, aes_key_wrap(bytes(kek), dek), nonce)
     return header + AESGCM(dek).encrypt(nonce, plaintext, aad)
+
+
+class AtRestEncryptor:
+    """``encrypt_at_rest`` in pieces, for an object written as it is produced.
+
+    ``header``, then every ``update``'s output, then ``finalize()`` (the GCM tag) are, end to end,
+    an envelope ``decrypt_at_rest`` opens: the same format, a fresh data key and nonce of its own.
+    """
+
+    def __init__(self, *, kek_id: str, kek: bytes, object_id: str) -> None:
+        kid = _check_kek(kek_id, kek)
+        aad = _aad(object_id)
+        dek = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(NONCE_LEN)
+        self.header = _header(kid, aes_key_wrap(bytes(kek), dek), nonce)
+        self._context = Cipher(algorithms.AES(dek), modes.GCM(nonce)).encryptor()
+        self._context.authenticate_additional_data(aad)
+
+    def update(self, plaintext: bytes | memoryview) -> bytes:
+        return self._context.update(plaintext)
+
+    def finalize(self) -> bytes:
+        return self._context.finalize() + self._context.tag
 
 
 def decrypt_at_rest(blob: bytes, keks: Mapping[str, bytes], *, object_id: str) -> bytes:

@@ -76,15 +76,18 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "image_decompression_bomb": (422, "The image would expand to an unreasonable size when decoded."),
     "image_location_metadata": (422, "The image carries location (GPS) metadata; the app must strip it before sealing."),
     # interop (FHIR read API, interop admin API)
-    "interop_disabled": (404, "This interop API is not configured on this server (its token setting is empty)."),
-    "interop_unauthenticated": (401, "A valid bearer token is needed for this interop API."),
+    "interop_disabled": (404, "This interop API is not configured on this server (no interop setting, or its token or R5 setting is off)."),
+    "interop_unauthenticated": (401, "This interop API needs its service bearer token, or a signed-in person's session."),
     "fhir_search_invalid": (400, "A FHIR search parameter is unsupported or malformed; see details."),
     "patient_unknown": (422, "This patient identifier is not in the hospital patient index."),
+    "patient_inactive": (422, "This patient identity is inactive in the hospital index: choose the patient's active identity."),
     "not_in_quarantine": (409, "This sequence is not waiting in the patient quarantine."),
     # audit API
-    "audit_api_disabled": (404, "The audit API is off: set CLINPHOTO_AUDIT_TOKEN to open it."),
-    "audit_unauthenticated": (401, "Send the audit token as 'Authorization: Bearer <token>'."),
-    "audit_query_invalid": (400, "A query parameter is missing or not a non-negative integer."),
+    "audit_api_disabled": (404, "No audit service token is set on this server (CLINPHOTO_AUDIT_TOKEN): sign in as a security officer instead."),
+    "audit_unauthenticated": (401, "Send the audit token as 'Authorization: Bearer <token>', or sign in as a security officer."),
+    "audit_query_invalid": (400, "A query parameter is unknown, repeated or malformed; see details.parameter."),
+    "audit_entry_not_found": (404, "No such audit entry: it does not exist yet, or was pruned (retention)."),
+    "audit_alert_not_found": (404, "No such audit alert."),
     "audit_proof_unavailable": (422, "No such proof: the entry or tree size is out of range, or was pruned."),
     "audit_no_checkpoint": (404, "No signed checkpoint yet; one is issued at start and at every batch commit."),
     # server side

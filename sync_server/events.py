@@ -5,6 +5,7 @@ not, say, the PACS outbox managed to note it (the outbox recovers from the datab
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import logging
 from typing import Any, Awaitable, Callable
@@ -16,6 +17,7 @@ Handler = Callable[..., Awaitable[None]]
 PHOTO_FILED = "photo.filed"        # photo_id
 PHOTO_VERIFIED = "photo.verified"  # photo_id (decoded, renditions made)
 BATCH_COMMITTED = "batch.committed"  # batch_id
+INGEST_UPLOADS = "ingest.uploads"  # count: uploads streaming now (the decoder waits for none)
 
 
 class Events:
@@ -31,3 +33,19 @@ class Events:
                 await handler(**payload)
             except Exception:
                 log.exception("a %s subscriber failed", name)
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until ``event`` is set or ``seconds`` pass; True when it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it wraps the wait in a second task, and a
+    cancellation that lands as the wait ends can leave the caller waiting on that task forever
+    (a background loop that never stops, a shutdown that hangs). ``asyncio.timeout`` cancels the
+    caller's own await, with nothing in between.
+    """
+    try:
+        async with asyncio.timeout(max(seconds, 0.0)):
+            await event.wait()
+        return True
+    except TimeoutError:
+        return False

@@ -28,6 +28,62 @@ def _positive_int(text: str) -> int:
     return value
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_working_hours(text: str) -> tuple[int, int] | None:
+    """``"07:00-20:00"`` as minutes after midnight ``(start, end)``; ``None`` for ``off``."""
+    if text.strip().lower() in ("off", ""):
+        return None
+    try:
+        start, end = (part.strip().split(":") for part in text.split("-"))
+        minutes = [int(h) * 60 + int(m) for h, m in (start, end)]
+    except ValueError:
+        raise ValueError("working hours read HH:MM-HH:MM, e.g. 07:00-20:00") from None
+    if any(not 0 <= v <= 24 * 60 for v in minutes) or minutes[0] == minutes[1]:
+        raise ValueError("working hours are two different times between 00:00 and 24:00")
+    return minutes[0], minutes[1]
+
+
+def parse_working_days(text: str) -> frozenset[int]:
+    """``"mon-fri"`` or ``"mon,wed,fri"`` as ISO weekday numbers minus one (Monday is 0)."""
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAYS or (last and last not in _DAYS):
+            raise ValueError("working days are mon..sun, as a range (mon-fri) or a list (mon,wed)")
+        a, b = _DAYS.index(first), _DAYS.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return frozenset(days)
+
+
+def _working_hours(text: str) -> str:
+    parse_working_hours(text)
+    return text.strip()
+
+
+def _working_days(text: str) -> str:
+    parse_working_days(text)
+    return text.strip()
+
+
+def _timezone(text: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}: use an IANA name such as Europe/Paris") from None
+    return text
+
+
+def _flag(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError("must be 1 or 0 (true/false, yes/no, on/off)")
+    return value in ("1", "true", "yes", "on")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     host: str = _setting("127.0.0.1", "Address the server listens on.")
@@ -70,7 +126,7 @@ class Settings:
         900, "Lifetime of a one-time device enrolment code.", _positive_int
     )
     ingest_concurrency: int = _setting(
-        4, "Photos verified and filed at the same time (bounds memory: about 3x the photo size each).",
+        4, "Photos verified and filed at the same time (bounds concurrent fsyncs; about 2 MB of memory each).",
         _positive_int,
     )
     decode_workers: int = _setting(
@@ -88,8 +144,42 @@ class Settings:
         365, "Days audit entries are kept; older ones are pruned, leaving a signed summary.", _positive_int
     )
     audit_token: str = _setting(
-        "", "Bearer token that opens the audit API (`/api/v1/audit/...`) until officer accounts exist. "
-        "Unset: the audit API is off."
+        "", "Bearer token for machine clients of the audit API (`/api/v1/audit/...`); security officers "
+        "sign in with their passkey instead. Unset: no token opens the audit API."
+    )
+    audit_alert_scan_seconds: int = _setting(
+        5, "Seconds between two scans of new audit entries for alerts (reads of the log also trigger a scan).",
+        _positive_int,
+    )
+    audit_alert_failed_signins: int = _setting(
+        5, "Failed sign-ins (passkey, registration link, enrolment code, device credential) from one address or "
+        "for one person that raise a `failed_signins` alert.", _positive_int,
+    )
+    audit_alert_failed_signin_seconds: int = _setting(
+        300, "Window, in seconds, in which `CLINPHOTO_AUDIT_ALERT_FAILED_SIGNINS` failures raise an alert.",
+        _positive_int,
+    )
+    audit_alert_bulk_photos: int = _setting(
+        50, "Distinct photos one person reads or exports within the bulk window that raise a `bulk_access` alert.",
+        _positive_int,
+    )
+    audit_alert_bulk_patients: int = _setting(
+        10, "Distinct patients one person reads or exports within the bulk window that raise a `bulk_access` "
+        "alert.", _positive_int,
+    )
+    audit_alert_bulk_seconds: int = _setting(
+        600, "Window, in seconds, of the bulk viewing and export alert.", _positive_int,
+    )
+    audit_working_hours: str = _setting(
+        "07:00-20:00", "Working hours, local time (`HH:MM-HH:MM`, may wrap past midnight); a person's access to "
+        "patient data outside them raises an `off_hours` alert. `off`: no off-hours alerts.", _working_hours,
+    )
+    audit_working_days: str = _setting(
+        "mon-sun", "Working days (`mon-fri`, `mon,wed,fri`...); any access on another day is off-hours.",
+        _working_days,
+    )
+    audit_timezone: str = _setting(
+        "Europe/Paris", "IANA time zone of the working hours and days (e.g. `Europe/Paris`).", _timezone,
     )
     dicomweb_url: str = _setting(
         "", "DICOMweb base URL of the PACS (e.g. `http://pacs:8042/dicom-web`); reconciled photos are sent "
@@ -107,17 +197,30 @@ class Settings:
         "and DICOM Issuer of Patient ID."
     )
     fhir_token: str = _setting(
-        "", "Bearer token the EMR presents to the FHIR R4 read API at `/fhir/r4/`. Empty: the FHIR API is off."
+        "", "Bearer token the EMR (a machine client) presents to the FHIR read API at `/fhir/r4/` (and `/fhir/r5/`); "
+        "signed-in surgeons read it with their session. Empty: no token opens it."
     )
     interop_admin_token: str = _setting(
-        "", "Bearer token for the interop admin API (outbox status, patient quarantine decisions) at "
-        "`/api/v1/interop/`. Empty: that API is off."
+        "", "Bearer token for machine clients of the interop admin API (outbox status, patient quarantine "
+        "decisions) at `/api/v1/interop/`; signed-in administrators and surgeons use their session. Empty: no "
+        "token opens it."
     )
     fhir_push_url: str = _setting(
         "", "FHIR R4 base URL of the EMR; each reconciled photo is pushed there as a transaction Bundle "
         "(PUT Media/<photo id>) through the durable outbox. Empty: no push."
     )
     fhir_push_token: str = _setting("", "Bearer token sent with FHIR pushes to the EMR, if it needs one.")
+    fhir_r5: bool = _setting(
+        False, "Give each photo its FHIR R5 form too, a DocumentReference: served at `/fhir/r5/` beside the R4 "
+        "API, and pushed (`PUT DocumentReference/<photo id>`) instead of R4 Media when `CLINPHOTO_FHIR_PUSH_URL` "
+        "is set, whose base must then be R5. `1` on, `0` off.", _flag
+    )
+    orthanc_url: str = _setting(
+        "", "REST root of the PACS when it is Orthanc (e.g. `http://pacs:8042`; same token as DICOMweb). Orthanc "
+        "files an instance under its Patient ID, so after a merge the photos sent again under the survivor "
+        "would stay under the old identity too: ClinPhoto deletes those old copies there. Empty: they are sent "
+        "again only, which is enough for a PACS that replaces an instance by its SOP Instance UID."
+    )
     hl7_mllp_host: str = _setting("127.0.0.1", "Address the HL7 v2 MLLP listener (ADT feed) binds to.")
     hl7_mllp_port: int = _setting(0, "TCP port of the HL7 v2 MLLP listener for ADT messages. 0: no listener.", int)
     hl7_encoding: str = _setting(

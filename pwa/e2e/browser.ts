@@ -8,6 +8,7 @@ export const CHROMIUM = process.env.CLINPHOTO_CHROMIUM ?? "/usr/bin/chromium";
 export const ARGS = [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+  "--hide-scrollbars", // as on a phone: whole-page screenshots keep the page's real width
 ];
 
 export function newProfileDir(): string {
@@ -27,19 +28,20 @@ export async function launch(userDataDir: string, opts: { locale?: string; offli
   });
 }
 
+/** A platform authenticator with PRF and user verification (a passkey on the phone). */
+export const VIRTUAL_PASSKEY = {
+  protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true,
+  hasPrf: true, automaticPresenceSimulation: true,
+} as const;
+
 /** A CDP virtual authenticator with PRF and user verification (a passkey on the phone). */
 export async function addPasskeyAuthenticator(page: Page): Promise<CDPSession> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: {
-      protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true,
-      hasPrf: true, automaticPresenceSimulation: true,
-    },
-  });
+  await cdp.send("WebAuthn.addVirtualAuthenticator", { options: VIRTUAL_PASSKEY });
   return cdp;
 }
 
-export async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", `${name}.png`) });
+export async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+  await page.screenshot({ path: join(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", `${name}.png`), fullPage });
 }

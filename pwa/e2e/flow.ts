@@ -7,14 +7,22 @@ export async function screen(page: Page, name: string): Promise<void> {
 }
 
 /** Screenshot in the current language, then in the other one, and switch back. */
-export async function shots(page: Page, name: string): Promise<void> {
+export async function shots(page: Page, name: string, fullPage = false): Promise<void> {
   const first = await page.evaluate(() => document.documentElement.lang);
-  await shot(page, `${name}-${first}`);
+  await shot(page, `${name}-${first}`, fullPage);
   await page.click('[data-testid="lang"]');
   await page.waitForFunction((l) => document.documentElement.lang !== l, first);
-  await shot(page, `${name}-${first === "fr" ? "en" : "fr"}`);
+  await shot(page, `${name}-${first === "fr" ? "en" : "fr"}`, fullPage);
   await page.click('[data-testid="lang"]');
   await page.waitForFunction((l) => document.documentElement.lang === l, first);
+}
+
+/** Whole-page screenshots in both languages, at phone size (390x844) then desktop size (1280x800). */
+export async function bothSizes(page: Page, name: string): Promise<void> {
+  await shots(page, `${name}-390`, true);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await shots(page, `${name}-1280`, true);
+  await page.setViewportSize({ width: 390, height: 844 });
 }
 
 export async function enrol(page: Page, origin: string, code: string): Promise<void> {

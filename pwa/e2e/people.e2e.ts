@@ -1,21 +1,15 @@
 // People in a real Chromium with the CDP virtual authenticator: the first administrator's link
 // printed by `clinphoto serve`, passkey registration and sign-in, device enrolment with QR code,
-// inviting a nurse who lands on the docking station. Screens shot in both languages, phone and desktop.
+// inviting a nurse who lands on the docking station; a new link for a surgeon, who adds a second
+// passkey, removes the first and opens an emergency access. Screens shot in both languages,
+// phone and desktop.
 import { mkdirSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Page } from "playwright-core";
-import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
-import { screen, shots } from "./flow.ts";
+import { addPasskeyAuthenticator, launch, newProfileDir, VIRTUAL_PASSKEY } from "./browser.ts";
+import { bothSizes, screen } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
-
-async function bothSizes(page: Page, name: string): Promise<void> {
-  await shots(page, `${name}-390`);
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await shots(page, `${name}-1280`);
-  await page.setViewportSize({ width: 390, height: 844 });
-}
 
 describe("people: passkeys, administration, docking station", () => {
   let server: TestServer;
@@ -83,4 +77,94 @@ describe("people: passkeys, administration, docking station", () => {
     expect(admin).toBe(403);
     await nurseCtx.close();
   }, 120_000);
+
+  it("gives a surgeon a new link, who adds a passkey, removes the old one and opens an emergency access", async () => {
+    const adminProfile = newProfileDir();
+    profiles.push(adminProfile);
+    const adminCtx = await launch(adminProfile);
+    const admin = adminCtx.pages()[0] ?? (await adminCtx.newPage());
+    admin.on("dialog", (d) => void d.accept());
+    await addPasskeyAuthenticator(admin);
+    await admin.goto(server.adminLink("Second administrator"));
+    await screen(admin, "register");
+    await admin.click('[data-testid="passkey"]');
+    await screen(admin, "admin");
+
+    await admin.fill('input[name="person-name"]', "Dr Ada Surgeon");
+    await admin.selectOption('select[name="role"]', "surgeon");
+    await admin.click('form:has(input[name="person-name"]) button[type="submit"]');
+    const first = await (await admin.waitForSelector('[data-testid="invitation"] .mono')).textContent();
+    // the first link was lost: a new one replaces it
+    const row = admin.locator('[data-testid="admin-person"]', { hasText: "Dr Ada Surgeon" });
+    await row.locator('[data-testid="reinvite"]').click();
+    await admin.waitForFunction((old) => {
+      const card = document.querySelector('[data-testid="invitation"]');
+      return !!card && card.textContent!.includes("Dr Ada Surgeon") && !card.textContent!.includes(old!);
+    }, first);
+    const link = await admin.textContent('[data-testid="invitation"] .mono');
+    expect(link).not.toBe(first);
+    expect(await admin.locator('[data-testid="invitation"] img').getAttribute("src")).toMatch(/^data:image\/svg\+xml/);
+    await bothSizes(admin, "p5-admin-new-link");
+
+    const profile = newProfileDir();
+    profiles.push(profile);
+    const ctx = await launch(profile, { locale: "fr-FR" });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.on("dialog", (d) => void d.accept());
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId: theatrePhone } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: VIRTUAL_PASSKEY });
+    await page.goto(first!.replace(/^http:\/\/localhost:\d+/, server.origin));
+    await screen(page, "register");
+    await page.click('[data-testid="passkey"]');
+    await page.waitForSelector(".msg-error"); // the replaced link no longer works
+    await page.goto(link!.replace(/^http:\/\/localhost:\d+/, server.origin));
+    await screen(page, "register");
+    await page.fill('input[name="label"]', "Téléphone du bloc");
+    await page.click('[data-testid="passkey"]');
+    await screen(page, "account");
+    expect(await page.locator('[data-testid="passkey-row"]').count()).toBe(1);
+    expect(await page.isDisabled('[data-testid="remove-passkey"]')).toBe(true); // never the last one
+    await page.waitForSelector('[data-testid="only-passkey"]');
+    await bothSizes(page, "p6-account-one");
+
+    // the theatre phone's authenticator goes away; the office computer's comes
+    await cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: theatrePhone });
+    await cdp.send("WebAuthn.addVirtualAuthenticator", { options: VIRTUAL_PASSKEY });
+    await page.fill('input[name="passkey-label"]', "Ordinateur du bureau");
+    await page.click('[data-testid="add-passkey"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="passkey-row"]').length === 2);
+    await page.waitForSelector(".msg-ok");
+    await bothSizes(page, "p7-account-two");
+    const old = page.locator('[data-testid="passkey-row"]', { hasText: "Téléphone du bloc" });
+    await old.locator('[data-testid="remove-passkey"]').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="passkey-row"]').length === 1);
+    expect(await page.textContent('[data-testid="passkey-row"]')).toContain("Ordinateur du bureau");
+    expect(await page.isDisabled('[data-testid="remove-passkey"]')).toBe(true);
+
+    // the remaining passkey signs in
+    await page.click('[data-testid="signout"]');
+    await screen(page, "signin");
+    await page.click('[data-testid="passkey"]');
+    await screen(page, "account");
+
+    // emergency access: a reason too short is refused, a real one opens it with a countdown
+    await page.click('a[href="#/break-glass"]');
+    await screen(page, "break-glass");
+    await page.fill('textarea[name="reason"]', "urgence");
+    await page.click('[data-testid="open-break-glass"]');
+    await page.waitForSelector(".msg-error");
+    await bothSizes(page, "p8-break-glass");
+    await page.fill('textarea[name="reason"]', "Reprise en urgence, le chirurgien du patient est injoignable");
+    await page.click('[data-testid="open-break-glass"]');
+    await page.waitForSelector('[data-testid="break-glass-open"]');
+    const banner = await page.textContent('[data-testid="break-glass-banner"]');
+    expect(banner).toMatch(/\d+ (min|h)/);
+    await bothSizes(page, "p9-break-glass-open");
+    await page.click('a[href="#/account"]');
+    await screen(page, "account");
+    await page.waitForSelector('[data-testid="break-glass-banner"]'); // on every screen while open
+    await ctx.close();
+    await adminCtx.close();
+  }, 180_000);
 });

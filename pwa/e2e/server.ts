@@ -1,7 +1,7 @@
 // Starts the real sync server (clinphoto serve) on a free port with a fresh data folder, serving
 // the built app from pwa/dist; enrols devices and reads its database the way an operator would.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,7 +31,8 @@ export interface ServerPhoto {
 }
 
 export class TestServer {
-  private constructor(readonly port: number, readonly dataDir: string, private proc: ChildProcess, private log: string[]) {}
+  private constructor(readonly port: number, readonly dataDir: string, private proc: ChildProcess, private log: string[],
+    private extraEnv: Record<string, string> = {}) {}
 
   /** The app's origin. localhost (not 127.0.0.1): WebAuthn needs a domain as relying party id. */
   get origin(): string {
@@ -39,18 +40,19 @@ export class TestServer {
   }
 
   private get env(): NodeJS.ProcessEnv {
-    return { ...process.env, CLINPHOTO_DATA_DIR: this.dataDir, CLINPHOTO_PORT: String(this.port), CLINPHOTO_PWA_DIR: join(REPO, "pwa/dist") };
+    return { ...process.env, ...this.extraEnv, CLINPHOTO_DATA_DIR: this.dataDir, CLINPHOTO_PORT: String(this.port), CLINPHOTO_PWA_DIR: join(REPO, "pwa/dist") };
   }
 
-  static async start(): Promise<TestServer> {
+  /** `env`: more CLINPHOTO_* settings, for the server and the CLI commands run against it. */
+  static async start(env: Record<string, string> = {}): Promise<TestServer> {
     const dataDir = mkdtempSync(join(tmpdir(), "clinphoto-e2e-"));
     const port = await freePort();
     const log: string[] = [];
-    const env = { ...process.env, CLINPHOTO_DATA_DIR: dataDir, CLINPHOTO_PORT: String(port), CLINPHOTO_HOST: "127.0.0.1", CLINPHOTO_PWA_DIR: join(REPO, "pwa/dist") };
-    const proc = spawn(CLI, ["serve"], { cwd: REPO, env, stdio: ["ignore", "pipe", "pipe"] });
+    const fullEnv = { ...process.env, ...env, CLINPHOTO_DATA_DIR: dataDir, CLINPHOTO_PORT: String(port), CLINPHOTO_HOST: "127.0.0.1", CLINPHOTO_PWA_DIR: join(REPO, "pwa/dist") };
+    const proc = spawn(CLI, ["serve"], { cwd: REPO, env: fullEnv, stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout!.on("data", (d) => log.push(String(d)));
     proc.stderr!.on("data", (d) => log.push(String(d)));
-    const server = new TestServer(port, dataDir, proc, log);
+    const server = new TestServer(port, dataDir, proc, log, env);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`server exited: ${log.join("")}`);
@@ -72,6 +74,21 @@ export class TestServer {
     const code = out.trim().split("\n").at(-1)!.trim();
     if (!/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code)) throw new Error(`unexpected enroll-device output: ${out}`);
     return code;
+  }
+
+  /** A one-time link registering another administrator (`clinphoto create-admin`), on this server's origin. */
+  adminLink(name = "Administrator"): string {
+    const out = execFileSync(CLI, ["create-admin", "--name", name], { cwd: REPO, env: this.env, encoding: "utf8" });
+    const link = /https?:\/\/[^\s/]+\/#\/register\/[A-Za-z0-9_-]+/.exec(out)?.[0];
+    if (!link) throw new Error(`unexpected create-admin output: ${out}`);
+    return link.replace(/^https?:\/\/[^/]+/, this.origin);
+  }
+
+  /** Feed the hospital patient index as an operator would (`clinphoto import-patients`): each one is audited. */
+  importPatients(rows: { id: string; family: string; given: string }[]): void {
+    const file = join(this.dataDir, "patients.csv");
+    writeFileSync(file, ["id,family,given,birth_date,sex", ...rows.map((r) => `${r.id},${r.family},${r.given},,`)].join("\n") + "\n");
+    execFileSync(CLI, ["import-patients", file], { cwd: REPO, env: this.env, encoding: "utf8" });
   }
 
   revoke(deviceId: string): void {

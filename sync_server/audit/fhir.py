@@ -17,7 +17,7 @@ _VERBS: dict[str, str] = {
     "post": CREATE, "export": READ,
     "read": READ, "get": READ, "view": READ, "list": READ, "search": READ, "head": READ, "options": READ,
     "update": UPDATE, "patch": UPDATE, "put": UPDATE, "rotate": UPDATE, "revoke": UPDATE, "move": UPDATE,
-    "merge": UPDATE, "verify": UPDATE, "quarantine": UPDATE,
+    "merge": UPDATE, "verify": UPDATE, "quarantine": UPDATE, "acknowledge": UPDATE,
     "delete": DELETE, "terminate": DELETE, "prune": DELETE, "expire": DELETE, "purge": DELETE,
 }
 
@@ -33,26 +33,39 @@ def fhir_action(action: str) -> str:
 
 
 def _event_type(action: str) -> dict[str, str]:
-    if action.startswith(("device.authenticate", "auth.", "user.sign")):
+    if action.startswith(("device.authenticate", "person.signin", "session.", "passkey.")):
         return {"system": _DCM, "code": "110114", "display": "User Authentication"}
+    if action.startswith("break_glass."):
+        return {"system": _DCM, "code": "110127", "display": "Emergency Override Started"}
     if action.startswith("audit."):
         return {"system": _DCM, "code": "110101", "display": "Audit Log Used"}
-    if action.startswith("keys.") or action.startswith("device."):
+    if action.startswith(("keys.", "device.", "person.")):
         return {"system": _DCM, "code": "110113", "display": "Security Alert"}
     return {"system": _EVENT_TYPE, "code": "rest", "display": "RESTful Operation"}
 
 
 def audit_event(entry: Mapping[str, Any], observer: str) -> dict[str, Any]:
-    """One entry as an AuditEvent resource (R4). ``observer`` names this server (the log origin)."""
+    """One entry as an AuditEvent resource (R4). ``observer`` names this server (the log origin).
+
+    An entry read with the officer's joins (``audit/search.py``) also names the person (``actor_name``,
+    ``role``) and the device (``device_label``).
+    """
     detail = json.loads(entry["detail"]) if isinstance(entry["detail"], str) else dict(entry["detail"])
+    who: dict[str, Any] = {"identifier": {"value": entry["actor"]}}
+    if entry.get("actor_name"):
+        who["display"] = entry["actor_name"]
     agent: dict[str, Any] = {"type": {"coding": [{"system": _DCM, "code": "110153", "display": "Source Role ID"}]},
-                             "who": {"identifier": {"value": entry["actor"]}}, "requestor": True}
+                             "who": who, "requestor": True}
+    if entry.get("role"):
+        agent["role"] = [{"text": role} for role in str(entry["role"]).split()]
     if entry.get("address"):
         agent["network"] = {"address": entry["address"], "type": "2"}
     agents = [agent]
     if entry.get("device_id"):
-        agents.append({"who": {"identifier": {"system": "urn:clinphoto:device", "value": entry["device_id"]}},
-                       "requestor": False})
+        device: dict[str, Any] = {"identifier": {"system": "urn:clinphoto:device", "value": entry["device_id"]}}
+        if entry.get("device_label"):
+            device["display"] = entry["device_label"]
+        agents.append({"who": device, "requestor": False})
     entities: list[dict[str, Any]] = []
     if entry.get("patient_id"):
         entities.append({"what": {"identifier": {"value": entry["patient_id"]}},

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from crypto import canonical_json
 
-from ..db import Db
+from ..db import Db, GroupCommitError, Writer
 from .merkle import Frontier, leaf_hash
 
 GENESIS = "0" * 64
@@ -61,7 +61,9 @@ def _plain(value: Any) -> bool:
         return -_SAFE < value < _SAFE
     if kind is dict:
         for key, item in value.items():
-            if type(key) is not str or not (key.isascii() or max(key) < "\U00010000") or not _plain(item):
+            if type(key) is not str or not (key.isascii() or max(key) < "\U00010000"):
+                return False
+            if not (type(item) is str or item is None or _plain(item)):
                 return False
         return True
     if kind is list:
@@ -94,7 +96,7 @@ def entry_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
     return hashlib.sha256(bytes.fromhex(prev_hash) + leaf_bytes(entry)).hexdigest()
 
 
-async def _catch_up_tree(db: Any, frontier: Frontier, upto: int) -> list[tuple[int, int, bytes]]:
+async def _catch_up_tree(db: Writer, frontier: Frontier, upto: int) -> list[tuple[int, int, bytes]]:
     """Add the leaves of entries ``frontier.size + 1 .. upto`` (written before the tree existed)."""
     made: list[tuple[int, int, bytes]] = []
     while frontier.size < upto:
@@ -108,39 +110,76 @@ async def _catch_up_tree(db: Any, frontier: Frontier, upto: int) -> list[tuple[i
     return made
 
 
-async def _store_nodes(db: Any, made: list[tuple[int, int, bytes]]) -> None:
-    for start in range(0, len(made), 200):  # one statement per append in the common case
-        chunk = made[start:start + 200]
-        values = ", ".join(f"(:l{i}, :i{i}, :h{i})" for i in range(len(chunk)))
-        params: dict[str, Any] = {}
-        for i, (level, index, digest) in enumerate(chunk):
-            params.update({f"l{i}": level, f"i{i}": index, f"h{i}": digest.hex()})
-        await db.execute(f"INSERT INTO audit_node (level, idx, hash) VALUES {values}", params)
+async def _store_nodes(db: Writer, made: list[tuple[int, int, bytes]]) -> None:
+    await db.run_many("INSERT INTO audit_node (level, idx, hash) VALUES (:level, :idx, :hash)",
+                      [{"level": level, "idx": index, "hash": digest.hex()} for level, index, digest in made])
 
 
-async def append(db: Any, event: AuditEvent) -> int:
+async def append(db: Writer, event: AuditEvent) -> int:
     """Append one entry inside the caller's write transaction (``async with Db.write() as db``)."""
     return (await append_many(db, [event]))[0]
 
 
-async def append_many(db: Any, events: Sequence[AuditEvent]) -> list[int]:
+async def append_many(db: Writer, events: Sequence[AuditEvent]) -> list[int]:
     """Append entries in order inside the caller's write transaction; their seqs.
 
-    The first statement takes the head row's write lock (and reserves the seqs), so appends from
-    several processes (server, CLI) still form one chain. Four statements, however many entries:
-    on SQLite each statement costs a thread hop, which is what bounds the append rate.
+    The first statement moves the head row, which takes its write lock, so appends from several
+    processes (server, CLI) still form one chain. The head this process wrote last is remembered
+    (``Writer.memo``) and the move is conditional on it: three statements, however many entries,
+    sent as plain SQL to the driver (on SQLite each costs a thread hop, which is what bounds the
+    append rate). When another transaction moved the head (another process, a rollback), the head
+    is read under the same lock and the entries computed again from it.
     """
     if not events:
         return []
-    head = await db.fetch_one(
-        "UPDATE audit_head SET seq = seq + :k WHERE id = 1 RETURNING seq, entry_hash, tree_size, frontier",
-        {"k": len(events)})
-    first, prev = int(head["seq"]) - len(events) + 1, head["entry_hash"]
-    frontier = Frontier.from_hex(int(head["tree_size"]), head["frontier"])
-    made = await _catch_up_tree(db, frontier, first - 1) if frontier.size != first - 1 else []
+    head: _Head | None = None
+    known: _Head | None = db.memo.get(_HEAD)
+    if known is not None:
+        rows, made, head = _extend(known, events)
+        if not await db.run(
+                "UPDATE audit_head SET seq = :seq, entry_hash = :h, tree_size = :seq, frontier = :f "
+                "WHERE id = 1 AND seq = :was AND entry_hash = :was_h AND tree_size = :was RETURNING id",
+                {"seq": head.seq, "h": head.entry_hash, "f": head.frontier.to_hex(),
+                 "was": known.seq, "was_h": known.entry_hash}):
+            head = None  # another transaction moved it
+    if head is None:
+        (last, prev, size, edge), = await db.run(
+            "UPDATE audit_head SET seq = seq + :k WHERE id = 1 RETURNING seq, entry_hash, tree_size, frontier",
+            {"k": len(events)})
+        base = int(last) - len(events)
+        frontier = Frontier.from_hex(int(size), edge)
+        caught = await _catch_up_tree(db, frontier, base) if frontier.size != base else []
+        rows, made, head = _extend(_Head(base, prev, frontier), events)
+        made = caught + made
+        await db.run("UPDATE audit_head SET entry_hash = :h, tree_size = :n, frontier = :f WHERE id = 1",
+                     {"h": head.entry_hash, "n": head.seq, "f": head.frontier.to_hex()})
+    await db.run_many(_INSERT_ENTRY, rows)
+    await _store_nodes(db, made)
+    db.memo[_HEAD] = head
+    return list(range(head.seq - len(events) + 1, head.seq + 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Head:
+    """The chain's last entry and the tree's right edge over every entry (never mutated)."""
+
+    seq: int
+    entry_hash: str
+    frontier: Frontier
+
+
+_HEAD = "audit.head"
+_NodeHash = tuple[int, int, bytes]  # (level, index, hash) of a tree node an append completes
+
+
+def _extend(head: _Head, events: Sequence[AuditEvent]) -> tuple[list[dict[str, Any]], list[_NodeHash], _Head]:
+    """The rows of ``events`` chained after ``head``, the tree nodes they complete, the new head."""
+    frontier = head.frontier.copy()
+    prev = head.entry_hash
     rows: list[dict[str, Any]] = []
+    made: list[_NodeHash] = []
     ts = _now()
-    for seq, event in enumerate(events, start=first):
+    for seq, event in enumerate(events, start=head.seq + 1):
         entry = {"seq": seq, "ts": ts, "actor": event.actor, "device_id": event.device_id, "action": event.action,
                  "outcome": event.outcome, "patient_id": event.patient_id, "object": event.object,
                  "detail": dict(event.detail), "address": event.address}
@@ -150,18 +189,11 @@ async def append_many(db: Any, events: Sequence[AuditEvent]) -> list[int]:
         rows.append({**entry, "detail": json.dumps(entry["detail"], sort_keys=True), "prev_hash": prev,
                      "entry_hash": digest})
         prev = digest
-    for start in range(0, len(rows), 100):
-        chunk = rows[start:start + 100]
-        values = ", ".join("(" + ", ".join(f":{c}{i}" for c in _COLUMNS) + ")" for i in range(len(chunk)))
-        params = {f"{c}{i}": row[c] for i, row in enumerate(chunk) for c in _COLUMNS}
-        await db.execute(f"INSERT INTO audit_entry ({', '.join(_COLUMNS)}) VALUES {values}", params)
-    await _store_nodes(db, made)
-    await db.execute("UPDATE audit_head SET entry_hash = :h, tree_size = :n, frontier = :f WHERE id = 1",
-                     {"h": prev, "n": frontier.size, "f": frontier.to_hex()})
-    return list(range(first, first + len(events)))
+    return rows, made, _Head(head.seq + len(events), prev, frontier)
 
 
 _COLUMNS = (*ENTRY_FIELDS, "prev_hash", "entry_hash")
+_INSERT_ENTRY = f"INSERT INTO audit_entry ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"
 
 
 async def ensure_tree(store: Db) -> int:
@@ -179,50 +211,63 @@ async def ensure_tree(store: Db) -> int:
 class _Coalescer:
     """Entries recorded while a previous append is committing go in together, in arrival order.
 
-    The same idea as the database's group commit, one level up: an append costs four statements
-    whether it writes one entry or a hundred. A caller still returns only once its entry is
-    committed, with its own seq; one bad event fails alone (the group is retried one by one).
+    The same idea as the database's group commit, one level up: an append costs the same three
+    statements whether it writes one entry or a hundred. A caller still returns only once its
+    entry is committed, with its own seq; one bad event fails alone (the group is retried one by
+    one); a flush that is stopped (shutdown) fails the entries it leaves, never leaves them waiting.
     """
 
     def __init__(self, store: Db) -> None:
         self.store = store
         self.pending: list[tuple[AuditEvent, asyncio.Future[int]]] = []
-        self.running = False
+        self.task: asyncio.Task[None] | None = None  # held here: asyncio only holds tasks weakly
 
     async def record(self, event: AuditEvent) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.pending.append((event, future))
-        if not self.running:
-            self.running = True
-            asyncio.get_running_loop().create_task(self._flush())
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._flush())
+            self.task.add_done_callback(self._finished)
         return await future
 
     async def _flush(self) -> None:
-        try:
-            while self.pending:
-                group, self.pending = self.pending, []
-                await self._write(group)
-        finally:
-            self.running = False
+        while self.pending:
+            group, self.pending = self.pending, []
+            await self._write(group)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        """A flush that ended early (cancelled, even before it started) answers what it leaves."""
+        if self.task is not task:
+            return  # a newer flush owns what is pending
+        self.task = None
+        stranded, self.pending = self.pending, []
+        _fail(stranded, GroupCommitError("the audit entry was not recorded: its writer was stopped"))
 
     async def _write(self, group: list[tuple[AuditEvent, asyncio.Future[int]]]) -> None:
         try:
             async with self.store.write() as db:
                 seqs = await append_many(db, [event for event, _ in group])
-        except BaseException as exc:
-            if len(group) > 1 and isinstance(exc, Exception):
+        except Exception as exc:
+            if len(group) > 1:
                 for one in group:
                     await self._write([one])
                 return
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+            _fail(group, exc)
             return
+        except BaseException as exc:
+            error = GroupCommitError("the audit entry was not recorded: its writer was stopped")
+            error.__cause__ = exc
+            _fail(group, error)
+            raise
         for (_, future), seq in zip(group, seqs):
             if not future.done():
                 future.set_result(seq)
+
+
+def _fail(group: list[tuple[AuditEvent, asyncio.Future[int]]], error: BaseException) -> None:
+    for _, future in group:
+        if not future.done():
+            future.set_exception(error)
 
 
 _coalescers: "weakref.WeakKeyDictionary[Db, _Coalescer]" = weakref.WeakKeyDictionary()

@@ -1,11 +1,13 @@
-"""The audit trail's running part: a checkpoint at every batch commit and on a timer, and retention.
+"""The audit trail's running part: a checkpoint at every batch commit and on a timer, retention, alerts.
 
-Registered in ``extensions.EXTENSIONS``; ``services.py`` starts and stops it with the server.
+Registered in ``extensions.EXTENSIONS``; ``services.py`` starts and stops it with the server. Its
+handle (``services.handles["audit"]``) gives endpoints the alert scanner, to wake it.
 """
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -13,8 +15,10 @@ from urllib.parse import urlsplit
 
 from ..events import BATCH_COMMITTED
 from ..settings import Settings
+from .alerts import Rules
 from .log import ensure_tree
 from .retention import prune
+from .scanner import AlertScanner
 from .tree import issue_checkpoint
 
 log = logging.getLogger("clinphoto.audit")
@@ -27,7 +31,18 @@ def log_origin(settings: Settings) -> str:
     return settings.audit_origin or urlsplit(settings.resolved_public_url).netloc + "/clinphoto-audit"
 
 
-async def start(services: Any) -> asyncio.Task[None]:
+@dataclasses.dataclass
+class AuditRuntime:
+    alerts: AlertScanner
+    tasks: list[asyncio.Task[None]]
+    verifying: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)  # one full recomputation at a time
+
+
+def runtime(services: Any) -> AuditRuntime:
+    return services.handles["audit"]
+
+
+async def start(services: Any) -> AuditRuntime:
     settings: Settings = services.settings
     origin = log_origin(settings)
 
@@ -50,10 +65,15 @@ async def start(services: Any) -> asyncio.Task[None]:
                 log.exception("audit checkpoint or retention failed; retrying at the next interval")
             await asyncio.sleep(settings.audit_checkpoint_seconds)
 
-    return asyncio.get_running_loop().create_task(loop())
+    alerts = AlertScanner(services.store, Rules.from_settings(settings))
+    await alerts.scan_or_report()  # what was appended while the server was down (the CLI writes too)
+    run = asyncio.get_running_loop().create_task
+    return AuditRuntime(alerts, [run(loop()), run(alerts.run(settings.audit_alert_scan_seconds))])
 
 
-async def stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def stop(handle: AuditRuntime) -> None:
+    for task in handle.tasks:
+        task.cancel()
+    for task in handle.tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -76,20 +76,35 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/admin/devices/{device_id}/revoke"): _r(ADMIN),
     # docking station
     ("GET", "/api/v1/station/devices"): _r(NURSE, ADMIN),
-    # interop (issue 6): FHIR read API for the EMR, interop administration; service bearer tokens
-    ("GET", "/fhir/r4/metadata"): _r(SERVICE_TOKEN),
-    ("GET", "/fhir/r4/Media"): _r(SERVICE_TOKEN),
-    ("GET", "/fhir/r4/Media/{media_id}"): _r(SERVICE_TOKEN),
-    ("GET", "/fhir/r4/Patient"): _r(SERVICE_TOKEN),
-    ("GET", "/fhir/r4/Patient/{patient_id}"): _r(SERVICE_TOKEN),
-    ("GET", "/api/v1/interop/outbox"): _r(SERVICE_TOKEN),
-    ("GET", "/api/v1/interop/quarantine"): _r(SERVICE_TOKEN),
-    ("POST", "/api/v1/interop/quarantine/{sequence_id}"): _r(SERVICE_TOKEN),
-    # audit trail (issue 5): security officers, or the audit service token
+    # interop (issue 6; who and why: endpoints/interop.py). FHIR read API: clinicians (surgeons, or anyone
+    # inside break-glass) by session, the EMR by its service token; metadata is public as FHIR clients read
+    # it first. Interop administration: outbox to administrators; quarantine to administrators and surgeons.
+    ("GET", "/fhir/r4/metadata"): _r(PUBLIC),
+    ("GET", "/fhir/r4/Media"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r4/Media/{media_id}"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r4/Patient"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r4/Patient/{patient_id}"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r5/metadata"): _r(PUBLIC),
+    ("GET", "/fhir/r5/DocumentReference"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r5/DocumentReference/{document_reference_id}"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r5/Patient"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/fhir/r5/Patient/{patient_id}"): _r(SURGEON, BREAK_GLASS, SERVICE_TOKEN),
+    ("GET", "/api/v1/interop/outbox"): _r(ADMIN, SERVICE_TOKEN),
+    ("GET", "/api/v1/interop/quarantine"): _r(ADMIN, SURGEON, SERVICE_TOKEN),
+    ("POST", "/api/v1/interop/quarantine/{sequence_id}"): _r(ADMIN, SURGEON, SERVICE_TOKEN),
+    # audit trail (issue 5): security officers by session, or the audit service token (machine clients)
     ("GET", "/api/v1/audit/checkpoint"): _r(OFFICER, SERVICE_TOKEN),
     ("GET", "/api/v1/audit/proof/inclusion"): _r(OFFICER, SERVICE_TOKEN),
     ("GET", "/api/v1/audit/proof/consistency"): _r(OFFICER, SERVICE_TOKEN),
     ("GET", "/api/v1/audit/entries"): _r(OFFICER, SERVICE_TOKEN),
+    ("GET", "/api/v1/audit/entries/{seq}"): _r(OFFICER, SERVICE_TOKEN),
+    ("GET", "/api/v1/audit/verification"): _r(OFFICER, SERVICE_TOKEN),
+    ("GET", "/api/v1/audit/export.csv"): _r(OFFICER, SERVICE_TOKEN),
+    ("GET", "/api/v1/audit/export.ndjson"): _r(OFFICER, SERVICE_TOKEN),
+    ("GET", "/api/v1/audit/alerts"): _r(OFFICER, SERVICE_TOKEN),
+    ("POST", "/api/v1/audit/alerts/{alert_id}/acknowledge"): _r(OFFICER, SERVICE_TOKEN),
+    ("GET", "/api/v1/audit/restricted-patients"): _r(OFFICER, SERVICE_TOKEN),
+    ("PUT", "/api/v1/audit/restricted-patients"): _r(OFFICER, SERVICE_TOKEN),
     # photos: surgeons, or anyone inside a break-glass access
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): _r(SURGEON, BREAK_GLASS),
 }

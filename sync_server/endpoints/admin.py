@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..auth import devices, people
 from ..errors import ApiError
 from ..types import is_uuid
-from .common import json, json_body, services
+from .common import audit_answer, json, json_body, services
 
 
 def _qr_svg(text: str) -> str:
@@ -28,7 +28,9 @@ def _path_id(request: Request, name: str) -> str:
 
 async def list_people(request: Request) -> Response:
     """Every person: roles, passkey count, pending registration link, revocation."""
-    return json({"people": await people.list_people(services(request).store)})
+    rows = await people.list_people(services(request).store)
+    await audit_answer(request, "person.list", detail={"results": len(rows)})
+    return json({"people": rows})
 
 
 async def invite_person(request: Request) -> Response:
@@ -75,7 +77,9 @@ async def list_devices(request: Request) -> Response:
     pending = await s.store.fetch_all(
         "SELECT label, created_at, expires_at FROM enrollment_code WHERE used_at IS NULL AND expires_at > :t "
         "ORDER BY created_at", {"t": devices._iso(devices._now())})
-    return json({"devices": await _device_rows(s.store), "pending_enrollments": pending})
+    rows = await _device_rows(s.store)
+    await audit_answer(request, "device.list", detail={"results": len(rows), "pending_enrollments": len(pending)})
+    return json({"devices": rows, "pending_enrollments": pending})
 
 
 async def enroll_device(request: Request) -> Response:
@@ -110,6 +114,7 @@ async def station_devices(request: Request) -> Response:
     by_device: dict[str, list[dict[str, Any]]] = {}
     for e in errors:
         by_device.setdefault(e["device_id"], []).append({"code": e["error_code"], "count": e["count"]})
+    await audit_answer(request, "station.list", detail={"results": len(rows)}, polled_every=60)
     return json({"devices": [{**r, "errors": by_device.get(r["id"], [])} for r in rows]})
 
 

@@ -6,7 +6,7 @@ from starlette.responses import Response
 from ..audit.log import AuditEvent
 from ..errors import ApiError
 from ..protocol.manifest import parse_manifest
-from .common import client_address, device, json, json_body, services
+from .common import audit_answer, client_address, device, json, json_body, services
 
 
 async def propose_batch(request: Request) -> Response:
@@ -27,7 +27,10 @@ async def propose_batch(request: Request) -> Response:
 async def get_batch(request: Request) -> Response:
     """State of a batch: open or committed, and which photos are still missing."""
     who = await device(request)
-    return json(await services(request).sync.batch_status(who, request.path_params["batch_id"]))
+    status = await services(request).sync.batch_status(who, request.path_params["batch_id"])
+    await audit_answer(request, "batch.read", object=f"batch/{status['batch_id']}",
+                       detail={"state": status["state"], "missing": len(status["missing"])})
+    return json(status)
 
 
 async def commit_batch(request: Request) -> Response:
@@ -40,4 +43,6 @@ async def commit_batch(request: Request) -> Response:
 async def get_receipt(request: Request) -> Response:
     """The signed receipt of a committed batch (for a device whose commit answer was lost)."""
     who = await device(request)
-    return json(await services(request).sync.receipt(who, request.path_params["batch_id"]))
+    receipt = await services(request).sync.receipt(who, request.path_params["batch_id"])
+    await audit_answer(request, "batch.receipt.read", object=f"batch/{request.path_params['batch_id']}")
+    return json(receipt)

@@ -1,11 +1,13 @@
 """What every endpoint needs: the app's services, the caller, a bounded JSON body."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from ..audit.log import AuditEvent, record
 from ..auth.devices import authenticate
 from ..errors import ApiError
 from ..protocol.manifest import parse_json_body
@@ -18,6 +20,31 @@ def services(request: Request) -> Any:
 
 def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+_last_polled: dict[tuple[str, str, str, str], float] = {}
+
+
+async def audit_answer(request: Request, action: str, *, object: str | None = None, patient_id: str | None = None,
+                       detail: dict[str, Any] | None = None, polled_every: float = 0) -> None:
+    """Record an answered request that wrote nothing else: every route touching patient data or
+    security leaves an entry (``tests/audit/test_route_coverage.py`` walks them all).
+
+    ``polled_every``: a screen that polls the same view (the docking station) is recorded once per
+    that many seconds per person, not at every refresh; the first read is always recorded.
+    """
+    who: Principal | None = getattr(request.state, "principal", None)
+    route = request.scope.get("route")
+    actor = who.actor if who else "anonymous"
+    target = object or (route.path if route is not None else request.url.path)
+    if polled_every:
+        key, now = (actor, request.method, action, target), time.monotonic()
+        if now - _last_polled.get(key, float("-inf")) < polled_every:
+            return
+        _last_polled[key] = now
+    await record(services(request).store, AuditEvent(
+        action=action, actor=actor, device_id=who.device_id if who else None, address=client_address(request),
+        patient_id=patient_id, object=target, detail=detail or {}))
 
 
 async def device(request: Request) -> Principal:

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from ..auth.devices import enroll
 from ..errors import ApiError
 from ..protocol.schemas import validate
-from .common import client_address, device, json, json_body, services
+from .common import audit_answer, client_address, device, json, json_body, services
 
 
 async def enroll_device(request: Request) -> Response:
@@ -30,4 +30,5 @@ async def whoami(request: Request) -> Response:
     who = await device(request)
     row = await services(request).store.fetch_one(
         "SELECT id, label, enrolled_at FROM device WHERE id = :id", {"id": who.device_id})
+    await audit_answer(request, "device.read", object=f"device:{who.device_id}")
     return json({"device_id": row["id"], "label": row["label"], "enrolled_at": row["enrolled_at"]})

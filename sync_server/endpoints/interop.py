@@ -1,13 +1,28 @@
-"""FHIR R4 read API and interop admin API (issue 6). Routes are listed in ``ROUTES``; app.py mounts them.
+"""FHIR read API and interop admin API (issue 6). Routes are listed in ``ROUTES``; app.py mounts them.
 
-Until people's sessions land (issue 4), each API is guarded by its own bearer token setting and
-is off when that setting is empty. Every FHIR read is audited with the patient it concerns.
+Who may call (the rules are in ``auth/permissions.py``, enforced before any endpoint runs):
+
+- FHIR read API (``/fhir/r4/``, and ``/fhir/r5/`` with ``CLINPHOTO_FHIR_R5``): surgeons, or any
+  person inside a break-glass access (each read audited with its reason), by their session; and
+  the EMR, a machine client, with the ``CLINPHOTO_FHIR_TOKEN`` bearer token. ``metadata`` is
+  public, as FHIR clients read it before they authenticate.
+- Interop admin API (``/api/v1/interop/``): the outbox status to administrators (they configure
+  the PACS and the EMR); the patient quarantine, listed and decided, to administrators and
+  surgeons. A quarantined sequence needs someone who knows whom it shows: the surgeon who took it
+  (surgeons may view the photos) or the hospital's identity staff (administrators, who work from
+  the index, never the photos). Nurses move data and officers audit: neither files photos under
+  a patient. Machine clients use ``CLINPHOTO_INTEROP_ADMIN_TOKEN``.
+
+Each API answers people whenever interop is configured, and its token only when that token is
+set. Every FHIR read, quarantine listing and decision is audited with the patient it concerns and
+who made it.
 """
 from __future__ import annotations
 
 import hmac
 import json as jsonlib
-from typing import Any
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,17 +30,26 @@ from starlette.routing import BaseRoute, Route
 
 from ..audit.log import AuditEvent, record
 from ..errors import ApiError
-from ..interop import fhir, patients
+from ..interop import fhir, paging, patients
+from ..interop.fhir import R4, R5
 from ..types import Principal, is_uuid
 from .common import client_address, json, json_body, services
 
 FHIR_JSON = "application/fhir+json"
+Rows = list[dict[str, Any]]
 
 
-def _bearer(request: Request, token: str, name: str) -> Principal:
-    if not token:
+def _caller(request: Request, token: str, name: str) -> Principal:
+    """A signed-in person the permission table let through (session, role and CSRF checked there),
+    or the machine client presenting this API's service bearer token."""
+    if not services(request).settings.interop_enabled:
         raise ApiError("interop_disabled")
+    who = getattr(request.state, "principal", None)
+    if who is not None and who.kind == "user":
+        return who
     header = request.headers.get("authorization", "")
+    if not token:
+        raise ApiError("interop_disabled" if header else "session_required")
     given = header[7:] if header[:7].lower() == "bearer " else ""
     if not hmac.compare_digest(given.encode(), token.encode()):
         raise ApiError("interop_unauthenticated", headers={"WWW-Authenticate": "Bearer"})
@@ -34,34 +58,56 @@ def _bearer(request: Request, token: str, name: str) -> Principal:
     return who
 
 
+def _fhir_caller(request: Request, version: str) -> Principal:
+    settings = services(request).settings
+    if version == R5 and not settings.fhir_r5:
+        raise ApiError("interop_disabled", "The FHIR R5 API is off on this server (CLINPHOTO_FHIR_R5).")
+    return _caller(request, settings.fhir_token, "fhir")
+
+
+def _admin_caller(request: Request) -> Principal:
+    return _caller(request, services(request).settings.interop_admin_token, "interop-admin")
+
+
 def _fhir_response(content: Any) -> Response:
     return JSONResponse(content, media_type=FHIR_JSON, headers={"Cache-Control": "no-store"})
 
 
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/fhir/r4"
+def _base(request: Request, version: str) -> str:
+    return str(request.base_url).rstrip("/") + f"/fhir/{version}"
 
 
 async def _audit_read(request: Request, who: Principal, action: str, obj: str, patient_ids: set[str | None],
                       count: int) -> None:
+    glass = getattr(request.state, "break_glass", None)
+    detail: dict[str, Any] = {"results": count, **({"break_glass": True, "reason": glass} if glass else {})}
     for patient_id in sorted(patient_ids, key=lambda p: p or "") or [None]:
         await record(services(request).store, AuditEvent(
             action=action, actor=who.actor, patient_id=patient_id, object=obj, address=client_address(request),
-            detail={"results": count}))
+            detail=detail))
 
 
-# --- FHIR -------------------------------------------------------------------------------------
+def _bad_search(parameter: str, problem: str) -> ApiError:
+    return ApiError("fhir_search_invalid", details={"parameter": parameter, "problem": problem})
 
-_MEDIA_SQL = (
-    "SELECT p.*, s.form, si.patient_id AS index_patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id "
+
+# --- searches: filters, keyset paging, searchset Bundles ------------------------------------------
+
+_PHOTO_SELECT = "SELECT p.*, s.form, si.patient_id AS index_patient_id"
+_PHOTO_FROM = (
+    " FROM photo p JOIN sequence s ON s.id = p.sequence_id "
     "JOIN sequence_identity si ON si.sequence_id = s.id AND si.state = 'reconciled' WHERE p.state = 'verified'")
+_PHOTO_KEY = ("p.captured_at", "p.id")
 _PREFIXES = {"eq": "=", "ge": ">=", "le": "<=", "gt": ">", "lt": "<"}
+# accepted, and answered the same way whatever they ask: the total is always exact
+_NO_OP = frozenset({"_format", "_total", "_totalMethod"})
+_PAGING = frozenset({"_count", "_cursor"})
 
 
 def _patient_ref(value: str) -> str:
     value = value.split("/")[-1] if value.startswith(("Patient/", "http")) else value
     if not patients.ID_RE.match(value):
-        raise ApiError("fhir_search_invalid", details={"parameter": "subject", "problem": "not a patient id"})
+        raise _bad_search("subject", "not a patient id")
     return value
 
 
@@ -69,7 +115,8 @@ def _token(value: str) -> str:
     return value.split("|", 1)[1] if "|" in value else value
 
 
-def _media_filters(request: Request) -> tuple[str, dict[str, Any], set[str]]:
+def _photo_filters(request: Request, version: str) -> tuple[str, dict[str, Any], set[str]]:
+    date_param = "created" if version == R4 else "creation"
     where, values, searched = "", {}, set()
     for i, (name, value) in enumerate(request.query_params.multi_items()):
         key = f"v{i}"
@@ -81,86 +128,180 @@ def _media_filters(request: Request) -> tuple[str, dict[str, Any], set[str]]:
             values[key] = value
             where += f" AND p.id = :{key}"
         elif name == "identifier":
-            token = _token(value)
-            values[key] = token.removeprefix("urn:uuid:")
+            values[key] = _token(value).removeprefix("urn:uuid:")
             where += f" AND p.id = :{key}"
-        elif name == "created":
+        elif name == date_param:
             op, date = (_PREFIXES[value[:2]], value[2:]) if value[:2] in _PREFIXES else ("=", value)
             if not date[:4].isdigit():
-                raise ApiError("fhir_search_invalid", details={"parameter": "created", "problem": "not a date"})
+                raise _bad_search(date_param, "not a date")
             values[key] = date
             where += f" AND substr(p.captured_at, 1, {len(date)}) {op} :{key}"
-        elif name in ("_format", "_count"):
-            continue
-        else:
-            raise ApiError("fhir_search_invalid", details={"parameter": name, "problem": "unsupported"})
+        elif name not in _NO_OP | _PAGING:
+            raise _bad_search(name, "unsupported")
     return where, values, searched
 
 
-def _media_resource(request: Request, row: dict[str, Any]) -> dict[str, Any]:
-    settings = services(request).settings
-    return fhir.media(row, jsonlib.loads(row["form"]), row["index_patient_id"], system=settings.patient_id_system,
-                      wado_base=settings.dicomweb_url)
-
-
-async def media_search(request: Request) -> Response:
-    """FHIR R4 Media search (subject, patient, identifier, created, _id): a searchset Bundle."""
-    who = _bearer(request, services(request).settings.fhir_token, "fhir")
-    where, values, searched = _media_filters(request)
-    rows = await services(request).store.fetch_all(_MEDIA_SQL + where + " ORDER BY p.captured_at, p.id", values)
-    resources = [_media_resource(request, r) for r in rows]
-    await _audit_read(request, who, "fhir.search", "Media", {r["index_patient_id"] for r in rows} | searched,
-                      len(rows))
-    return _fhir_response(fhir.searchset(resources, _base(request), str(request.url)))
-
-
-async def media_read(request: Request) -> Response:
-    """FHIR R4 Media read: one photo of a reconciled sequence."""
-    who = _bearer(request, services(request).settings.fhir_token, "fhir")
-    media_id = request.path_params["media_id"]
-    if not is_uuid(media_id):
-        raise ApiError("not_found")
-    row = await services(request).store.fetch_one(_MEDIA_SQL + " AND p.id = :id", {"id": media_id})
-    if row is None:
-        raise ApiError("not_found")
-    await _audit_read(request, who, "fhir.read", f"Media/{media_id}", {row["index_patient_id"]}, 1)
-    return _fhir_response(_media_resource(request, row))
-
-
-async def patient_search(request: Request) -> Response:
-    """FHIR R4 Patient search (identifier, _id) in the hospital patient index."""
-    who = _bearer(request, services(request).settings.fhir_token, "fhir")
+def _patient_filters(request: Request) -> tuple[str, dict[str, Any], set[str]]:
     where, values = "", {}
     for i, (name, value) in enumerate(request.query_params.multi_items()):
         if name in ("_id", "identifier"):
             values[f"v{i}"] = _token(value)
             where += f" AND id = :v{i}"
-        elif name not in ("_format", "_count"):
-            raise ApiError("fhir_search_invalid", details={"parameter": name, "problem": "unsupported"})
-    rows = await services(request).store.fetch_all("SELECT * FROM patient_index WHERE 1 = 1" + where + " ORDER BY id",
-                                                   values)
+        elif name not in _NO_OP | _PAGING:
+            raise _bad_search(name, "unsupported")
+    return where, values, set(values.values())
+
+
+async def _page(request: Request, select: str, source: str, values: dict[str, Any], key: tuple[str, ...],
+                key_of: Callable[[dict[str, Any]], tuple[str, ...]], base: str) -> tuple[Rows, int, dict[str, str]]:
+    """(one page of rows, total matches, Bundle links) of ``select + source`` in ``key`` order."""
+    store = services(request).store
+    try:
+        page = paging.parse(request.query_params.get("_count"), request.query_params.get("_cursor"), len(key))
+    except paging.PagingError as exc:
+        raise _bad_search(exc.parameter, exc.problem) from None
+    total = int(await store.fetch_val("SELECT COUNT(*)" + source, values))
+    ascending, descending = ", ".join(key), ", ".join(f"{c} DESC" for c in key)
+    rows: list[dict[str, Any]] = []
+    if page.count:
+        where, marks = ("", {}) if page.key is None else paging.keyset(
+            key, page.key, ">" if page.direction == paging.AFTER else "<")
+        order = ascending if page.direction == paging.AFTER else descending
+        rows = await store.fetch_all(f"{select}{source}{' AND ' + where if where else ''} ORDER BY {order} LIMIT :n",
+                                     {**values, **marks, "n": page.count})
+        if page.direction == paging.BEFORE:
+            rows.reverse()
+
+    async def beyond(edge: tuple[str, ...], op: str) -> bool:
+        where, marks = paging.keyset(key, edge, op)
+        return await store.fetch_one(f"SELECT 1{source} AND {where} LIMIT 1", {**values, **marks}) is not None
+
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGING]
+    path = f"{base}/{request.url.path.rsplit('/', 1)[-1]}"
+
+    def link(cursor: str | None = None) -> str:
+        extra = [("_count", str(page.count))] + ([("_cursor", cursor)] if cursor else [])
+        return f"{path}?{urlencode(kept + extra)}"
+
+    links = {"self": str(request.url), "first": link()}
+    if rows and await beyond(key_of(rows[-1]), ">"):
+        links["next"] = link(paging.cursor(paging.AFTER, key_of(rows[-1])))
+    if rows and await beyond(key_of(rows[0]), "<"):
+        links["previous"] = link(paging.cursor(paging.BEFORE, key_of(rows[0])))
+    return rows, total, links
+
+
+def _photo_resource(request: Request, row: dict[str, Any], version: str) -> dict[str, Any]:
+    settings = services(request).settings
+    return fhir.photo_resource(version, row, jsonlib.loads(row["form"]), row["index_patient_id"],
+                               system=settings.patient_id_system, wado_base=settings.dicomweb_url)
+
+
+async def _photo_search(request: Request, version: str) -> Response:
+    who = _fhir_caller(request, version)
+    where, values, searched = _photo_filters(request, version)
+    base = _base(request, version)
+    rows, total, links = await _page(request, _PHOTO_SELECT, _PHOTO_FROM + where, values, _PHOTO_KEY,
+                                     lambda r: (r["captured_at"], r["id"]), base)
+    await _audit_read(request, who, "fhir.search", fhir.PHOTO_TYPE[version],
+                      {r["index_patient_id"] for r in rows} | searched, len(rows))
+    resources = [_photo_resource(request, r, version) for r in rows]
+    return _fhir_response(fhir.searchset(resources, base, links, total=total, version=version))
+
+
+async def _photo_read(request: Request, version: str, photo_id: str) -> Response:
+    who = _fhir_caller(request, version)
+    if not is_uuid(photo_id):
+        raise ApiError("not_found")
+    row = await services(request).store.fetch_one(_PHOTO_SELECT + _PHOTO_FROM + " AND p.id = :id", {"id": photo_id})
+    if row is None:
+        raise ApiError("not_found")
+    await _audit_read(request, who, "fhir.read", f"{fhir.PHOTO_TYPE[version]}/{photo_id}",
+                      {row["index_patient_id"]}, 1)
+    return _fhir_response(_photo_resource(request, row, version))
+
+
+async def _patient_search(request: Request, version: str) -> Response:
+    who = _fhir_caller(request, version)
+    where, values, searched = _patient_filters(request)
+    base = _base(request, version)
+    rows, total, links = await _page(request, "SELECT *", " FROM patient_index WHERE 1 = 1" + where, values,
+                                     ("id",), lambda r: (r["id"],), base)
+    await _audit_read(request, who, "fhir.search", "Patient", {r["id"] for r in rows} | searched, len(rows))
     system = services(request).settings.patient_id_system
-    await _audit_read(request, who, "fhir.search", "Patient", {r["id"] for r in rows} | set(values.values()),
-                      len(rows))
-    return _fhir_response(fhir.searchset([fhir.patient(r, system) for r in rows], _base(request), str(request.url)))
+    return _fhir_response(fhir.searchset([fhir.patient(r, system, version) for r in rows], base, links,
+                                         total=total, version=version))
 
 
-async def patient_read(request: Request) -> Response:
-    """FHIR R4 Patient read from the hospital patient index."""
-    who = _bearer(request, services(request).settings.fhir_token, "fhir")
+async def _patient_read(request: Request, version: str) -> Response:
+    who = _fhir_caller(request, version)
     patient_id = request.path_params["patient_id"]
     row = await services(request).store.fetch_one("SELECT * FROM patient_index WHERE id = :id", {"id": patient_id})
     if row is None:
         raise ApiError("not_found")
     await _audit_read(request, who, "fhir.read", f"Patient/{patient_id}", {patient_id}, 1)
-    return _fhir_response(fhir.patient(row, services(request).settings.patient_id_system))
+    return _fhir_response(fhir.patient(row, services(request).settings.patient_id_system, version))
 
+
+def _metadata(request: Request, version: str) -> Response:
+    settings = services(request).settings
+    if not settings.interop_enabled or (version == R5 and not settings.fhir_r5):
+        raise ApiError("interop_disabled")
+    return _fhir_response(fhir.capability_statement(_base(request, version), version))
+
+
+# --- FHIR R4 ----------------------------------------------------------------------------------
 
 async def metadata(request: Request) -> Response:
     """FHIR R4 CapabilityStatement of this read API."""
-    if not services(request).settings.fhir_token:
-        raise ApiError("interop_disabled")
-    return _fhir_response(fhir.capability_statement(_base(request)))
+    return _metadata(request, R4)
+
+
+async def media_search(request: Request) -> Response:
+    """FHIR R4 Media search (subject, patient, identifier, created, _id; _count pages): a searchset Bundle."""
+    return await _photo_search(request, R4)
+
+
+async def media_read(request: Request) -> Response:
+    """FHIR R4 Media read: one photo of a reconciled sequence."""
+    return await _photo_read(request, R4, request.path_params["media_id"])
+
+
+async def patient_search(request: Request) -> Response:
+    """FHIR R4 Patient search (identifier, _id; _count pages) in the hospital patient index."""
+    return await _patient_search(request, R4)
+
+
+async def patient_read(request: Request) -> Response:
+    """FHIR R4 Patient read from the hospital patient index."""
+    return await _patient_read(request, R4)
+
+
+# --- FHIR R5 (CLINPHOTO_FHIR_R5) -------------------------------------------------------------
+
+async def metadata_r5(request: Request) -> Response:
+    """FHIR R5 CapabilityStatement of this read API."""
+    return _metadata(request, R5)
+
+
+async def document_reference_search(request: Request) -> Response:
+    """FHIR R5 DocumentReference search (subject, patient, identifier, creation, _id; _count pages)."""
+    return await _photo_search(request, R5)
+
+
+async def document_reference_read(request: Request) -> Response:
+    """FHIR R5 DocumentReference read: one photo of a reconciled sequence."""
+    return await _photo_read(request, R5, request.path_params["document_reference_id"])
+
+
+async def patient_search_r5(request: Request) -> Response:
+    """FHIR R5 Patient search (identifier, _id; _count pages) in the hospital patient index."""
+    return await _patient_search(request, R5)
+
+
+async def patient_read_r5(request: Request) -> Response:
+    """FHIR R5 Patient read from the hospital patient index."""
+    return await _patient_read(request, R5)
 
 
 # --- interop admin ----------------------------------------------------------------------------
@@ -171,18 +312,16 @@ def _interop(request: Request) -> Any:
 
 async def outbox_status(request: Request) -> Response:
     """Interop outbox state: counts per state and every row not yet sent."""
-    _bearer(request, services(request).settings.interop_admin_token, "interop-admin")
-    return json(await _interop(request).outbox.status())
+    who = _admin_caller(request)
+    status = await _interop(request).outbox.status()
+    await _audit_read(request, who, "interop.outbox.list", "outbox", set(), len(status["unsent"]))
+    return json(status)
 
 
 async def quarantine_list(request: Request) -> Response:
-    """Sequences waiting in the patient quarantine."""
-    who = _bearer(request, services(request).settings.interop_admin_token, "interop-admin")
-    rows = await services(request).store.fetch_all(
-        "SELECT si.sequence_id, si.claimed_id, si.reason, si.decided_at, s.device_id, s.created_at, "
-        "(SELECT COUNT(*) FROM photo p WHERE p.sequence_id = si.sequence_id) AS photos "
-        "FROM sequence_identity si JOIN sequence s ON s.id = si.sequence_id WHERE si.state = 'quarantined' "
-        "ORDER BY si.decided_at")
+    """Sequences waiting in the patient quarantine, with the reason and the identities the index proposes."""
+    who = _admin_caller(request)
+    rows = await patients.quarantine(services(request).store)
     await _audit_read(request, who, "interop.quarantine.list", "quarantine", {r["claimed_id"] for r in rows},
                       len(rows))
     return json({"sequences": rows})
@@ -190,7 +329,7 @@ async def quarantine_list(request: Request) -> Response:
 
 async def quarantine_decide(request: Request) -> Response:
     """Decide a quarantined sequence: file it under an index patient, or reject it."""
-    who = _bearer(request, services(request).settings.interop_admin_token, "interop-admin")
+    who = _admin_caller(request)
     sequence_id = request.path_params["sequence_id"]
     if not is_uuid(sequence_id):
         raise ApiError("invalid_id")
@@ -204,13 +343,18 @@ async def quarantine_decide(request: Request) -> Response:
         state = await _interop(request).decide(sequence_id, None if reject else patient_id, who.actor)
     except LookupError:
         raise ApiError("not_in_quarantine") from None
+    except patients.InactiveIdentity:
+        raise ApiError("patient_inactive") from None
     except patients.IdentityError:
         raise ApiError("patient_unknown") from None
     return json({"sequence_id": sequence_id, "state": state})
 
 
-# OpenAPI metadata (endpoints/openapi.py reads it): a service bearer token, not a device credential
-for _endpoint in (metadata, media_search, media_read, patient_search, patient_read):
+# OpenAPI metadata (endpoints/openapi.py reads it): a session or a service bearer token, not a device credential
+_FHIR_ENDPOINTS: tuple[Callable[[Request], Awaitable[Response]], ...] = (
+    metadata, media_search, media_read, patient_search, patient_read,
+    metadata_r5, document_reference_search, document_reference_read, patient_search_r5, patient_read_r5)
+for _endpoint in _FHIR_ENDPOINTS:
     _endpoint.openapi = {"ok": "200", "auth": False, "tag": "fhir"}  # type: ignore[attr-defined]
 for _endpoint in (outbox_status, quarantine_list, quarantine_decide):
     _endpoint.openapi = {"ok": "200", "auth": False, "tag": "interop"}  # type: ignore[attr-defined]
@@ -221,6 +365,11 @@ ROUTES: list[BaseRoute] = [
     Route("/fhir/r4/Media/{media_id}", media_read, methods=["GET"]),
     Route("/fhir/r4/Patient", patient_search, methods=["GET"]),
     Route("/fhir/r4/Patient/{patient_id}", patient_read, methods=["GET"]),
+    Route("/fhir/r5/metadata", metadata_r5, methods=["GET"]),
+    Route("/fhir/r5/DocumentReference", document_reference_search, methods=["GET"]),
+    Route("/fhir/r5/DocumentReference/{document_reference_id}", document_reference_read, methods=["GET"]),
+    Route("/fhir/r5/Patient", patient_search_r5, methods=["GET"]),
+    Route("/fhir/r5/Patient/{patient_id}", patient_read_r5, methods=["GET"]),
     Route("/api/v1/interop/outbox", outbox_status, methods=["GET"]),
     Route("/api/v1/interop/quarantine", quarantine_list, methods=["GET"]),
     Route("/api/v1/interop/quarantine/{sequence_id}", quarantine_decide, methods=["POST"]),

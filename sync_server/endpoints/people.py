@@ -19,7 +19,7 @@ from ..auth.devices import _iso, _now
 from ..auth.web import runtime
 from ..errors import ApiError
 from . import admin, photos
-from .common import client_address, json, json_body, services
+from .common import audit_answer, client_address, json, json_body, services
 
 BREAK_GLASS_MIN_REASON = 20
 log = logging.getLogger("clinphoto.auth")
@@ -61,7 +61,9 @@ async def _session_response(request: Request, person: dict[str, Any], status_cod
 async def signin_begin(request: Request) -> Response:
     """Start a passkey sign-in: WebAuthn request options (user verification required)."""
     await _throttled(request, "person.signin")
-    return json(await people.signin_begin(services(request).store, services(request).settings))
+    options = await people.signin_begin(services(request).store, services(request).settings)
+    await audit_answer(request, "person.signin.begin", detail={"challenge_id": options["challenge_id"]})
+    return json(options)
 
 
 async def signin_finish(request: Request) -> Response:
@@ -86,11 +88,14 @@ async def register_begin(request: Request) -> Response:
     await _throttled(request, "passkey.register")
     body = _body_dict(await json_body(request))
     try:
-        return json(await people.registration_begin(services(request).store, services(request).settings,
-                                                    token=body.get("token") or "", address=client_address(request)))
+        options = await people.registration_begin(services(request).store, services(request).settings,
+                                                  token=body.get("token") or "", address=client_address(request))
     except ApiError:
         _failed(request)
         raise
+    await audit_answer(request, "passkey.register.begin", object=f"person:{options['person']['id']}",
+                       detail={"challenge_id": options["challenge_id"], "via": "invitation"})
+    return json(options)
 
 
 async def register_finish(request: Request) -> Response:
@@ -123,6 +128,7 @@ async def me(request: Request) -> Response:
     """The signed-in person: roles, passkeys, session limits, CSRF token, break-glass state."""
     s = services(request)
     person, session = request.state.person, request.state.session
+    await audit_answer(request, "person.read", object=f"person:{person['id']}")
     return json({
         "person": {"id": person["id"], "name": person["name"], "roles": person["roles"].split()},
         "passkeys": await people.list_passkeys(s.store, person["id"]),
@@ -136,7 +142,10 @@ async def me(request: Request) -> Response:
 async def passkey_begin(request: Request) -> Response:
     """Start registering one more passkey for the signed-in person."""
     s = services(request)
-    return json(await people.registration_begin(s.store, s.settings, person_id=request.state.principal.id))
+    options = await people.registration_begin(s.store, s.settings, person_id=request.state.principal.id)
+    await audit_answer(request, "passkey.register.begin", detail={"challenge_id": options["challenge_id"],
+                                                                   "via": "session"})
+    return json(options)
 
 
 async def passkey_finish(request: Request) -> Response:

@@ -1,7 +1,10 @@
 """What the server will accept as a photo, and the full decode that proves it sound.
 
 ``inspect_header`` is cheap (header only) and runs before filing: format allow-list, pixel
-limit, decompression bombs, location metadata. ``decode_and_render`` is the expensive part
+limit, decompression bombs, location metadata. It can be given the first bytes of a photo only
+(the ingest keeps the first ``HEADER_PREFIX`` bytes as they stream by): when Pillow would read
+past them it raises ``NeedsWholeImage`` and the caller runs it again on the whole photo, so the
+answer is always the one the whole photo gives. ``decode_and_render`` is the expensive part
 (~100 ms of CPU for 12 MP) and runs in a worker process after filing; it returns renditions
 re-encoded by Pillow with no metadata at all, or raises ``ImageDefect`` to quarantine.
 """
@@ -10,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import warnings
+from typing import Any
 
-import simplejpeg
 from PIL import Image, ImageOps, PngImagePlugin
 
 from ..errors import ApiError
@@ -20,6 +23,7 @@ ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 GPS_IFD = 0x8825
 THUMBNAIL_EDGE = 256
 PREVIEW_EDGE = 1280
+HEADER_PREFIX = 256 * 1024  # a JPEG's markers before its first scan: EXIF, XMP, ICC; rarely more
 
 # Pillow decompresses PNG text/ICC chunks up to this size; beyond, it raises instead of inflating.
 PngImagePlugin.MAX_TEXT_CHUNK = 1024 * 1024
@@ -37,12 +41,53 @@ class ImageDefect(Exception):
     """The image's body does not decode soundly: the photo is quarantined, never served."""
 
 
-def inspect_header(data: bytes, max_pixels: int) -> ImageInfo:
+class NeedsWholeImage(Exception):
+    """The header check read past the prefix it was given: run it again on the whole image."""
+
+
+class _Prefix(io.BytesIO):
+    """The first bytes of a ``size``-byte image; any read that could tell it from the whole is refused.
+
+    Deliberately not an ``OSError``: Pillow must not take it for a damaged file.
+    """
+
+    def __init__(self, prefix: bytes, size: int) -> None:
+        super().__init__(prefix)
+        self._end = len(prefix) if size > len(prefix) else None  # None: this is the whole image
+
+    def _within(self, size: int | None) -> None:
+        if self._end is not None and (size is None or size < 0 or self.tell() + size > self._end):
+            raise NeedsWholeImage
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._within(size)
+        return super().read(size)
+
+    def read1(self, size: int | None = -1) -> bytes:
+        self._within(size)
+        return super().read1(size)
+
+    def readinto(self, buffer: Any) -> int:
+        self._within(memoryview(buffer).nbytes)
+        return super().readinto(buffer)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self._within(None)
+        return super().readline(size)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_END:
+            self._within(None)
+        return super().seek(offset, whence)
+
+
+def inspect_header(data: bytes, max_pixels: int, *, size: int | None = None) -> ImageInfo:
+    """``data`` is the whole image, or its first bytes when ``size`` (the whole length) is larger."""
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as image:
+            with Image.open(_Prefix(data, len(data) if size is None else size), formats=list(ALLOWED_FORMATS)) as image:
                 width, height = image.size
                 if width <= 0 or height <= 0:
                     raise ApiError("image_unsupported", "The image has no pixels.")
@@ -50,8 +95,11 @@ def inspect_header(data: bytes, max_pixels: int) -> ImageInfo:
                     raise ApiError("image_too_large", details={"max_pixels": max_pixels})
                 if _has_location(image):
                     raise ApiError("image_location_metadata")
-                return ImageInfo(ALLOWED_FORMATS[image.format], width, height)
-    except ApiError:
+                mime = ALLOWED_FORMATS.get(image.format or "")
+                if mime is None:  # a JPEG holding several pictures (MPO) is not a single photo
+                    raise ApiError("image_unsupported", f"The image is a {image.format}, not a single JPEG or PNG.")
+                return ImageInfo(mime, width, height)
+    except (ApiError, NeedsWholeImage):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ApiError("image_too_large", details={"max_pixels": max_pixels}) from None
@@ -95,6 +143,8 @@ def decode_and_render(data: bytes, max_pixels: int) -> dict[str, tuple[bytes, in
     zeroed or garbled would decode "fine" into a damaged picture. Strict mode turns every such
     warning into a failure.
     """
+    import simplejpeg  # numpy with it: only the decode workers load them, never the server process
+
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS)) as image:

@@ -8,6 +8,7 @@ work does not roll back its audit entry.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import os
@@ -19,18 +20,28 @@ from typing import Any, AsyncIterator
 
 from crypto import KeyStore
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, append
+from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..db import Db
 from ..errors import ApiError
-from ..events import BATCH_COMMITTED, PHOTO_FILED, Events
+from ..events import BATCH_COMMITTED, INGEST_UPLOADS, PHOTO_FILED, Events
 from ..protocol.manifest import Manifest, PhotoEntry
 from ..protocol.receipt import build_receipt, sign_receipt
 from ..settings import Settings
 from ..storage.objects import ObjectStore
 from ..types import Principal, is_uuid
-from .pipeline import FiledPhoto, verify_and_file
+from .pipeline import FiledPhoto, IngestStream
 
 FILED_STATES = ("filed", "verified", "quarantined")
+# Received bytes go to a worker thread in batches of about this size, while the next batch arrives.
+HANDOFF_BYTES = 1 << 20
+# Uploads paused between two PATCHes keep their stream (no file open); past this many, the oldest
+# is given up and, if its upload resumes, rebuilt from its part file.
+SUSPENDED_STREAMS = 64
+# An upload with what the pipeline needs of its photo (one query per PATCH).
+_UPLOAD_SELECT = (
+    "SELECT u.*, p.sequence_id, p.view, p.captured_at, p.mime, p.sha256, p.sealed_sha256, p.sealed_size, "
+    "s.patient_id FROM upload u JOIN photo p ON p.id = u.photo_id JOIN sequence s ON s.id = p.sequence_id"
+)
 
 
 def _now() -> datetime:
@@ -66,7 +77,9 @@ class SyncService:
         self._upload_locks = _KeyedLocks()
         self._photo_locks = _KeyedLocks()
         self._ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
-        self._running: dict[str, tuple[Any, int]] = {}
+        self._streaming = 0  # PATCH bodies being received or filed now
+        # no stream outlives its process: what a previous one staged is swept at start with the temp files
+        self._streams: collections.OrderedDict[str, IngestStream] = collections.OrderedDict()
         self.events = events
 
     # -- audit helpers ---------------------------------------------------------------------
@@ -119,26 +132,31 @@ class SyncService:
                                             detail={"batch_id": manifest.batch_id}))
             elif row["patient_id"] != sequence.patient_id or row["form_sha256"] != sequence.form_sha256:
                 raise ApiError("sequence_conflict", details={"sequence_id": sequence.sequence_id})
+        known: dict[str, tuple[Any, ...]] = {}
+        ids = [p.photo_id for p in manifest.photos]
+        for start in range(0, len(ids), 500):  # a few statements however large the batch
+            chunk = {f"p{i}": photo_id for i, photo_id in enumerate(ids[start:start + 500])}
+            for row in await db.run(
+                    "SELECT id, sequence_id, sha256, sealed_sha256, sealed_size FROM photo WHERE id IN ("
+                    + ", ".join(f":{name}" for name in chunk) + ")", chunk):
+                known[row[0]] = tuple(row[1:])
         for photo in manifest.photos:
-            row = await db.fetch_one(
-                "SELECT sequence_id, sha256, sealed_sha256, sealed_size FROM photo WHERE id = :id", {"id": photo.photo_id})
-            if row is None:
-                await db.execute(
-                    "INSERT INTO photo (id, sequence_id, view, captured_at, mime, sha256, sealed_sha256, sealed_size, state) "
-                    "VALUES (:id, :seq, :view, :cap, :mime, :sha, :ssha, :ssize, 'expected')",
-                    {"id": photo.photo_id, "seq": photo.sequence_id, "view": photo.view, "cap": photo.captured_at,
-                     "mime": photo.mime, "sha": photo.sha256, "ssha": photo.sealed_sha256, "ssize": photo.sealed_size},
-                )
-            elif (row["sequence_id"], row["sha256"], row["sealed_sha256"], row["sealed_size"]) != (
-                    photo.sequence_id, photo.sha256, photo.sealed_sha256, photo.sealed_size):
+            row = known.get(photo.photo_id)
+            if row is not None and row != (photo.sequence_id, photo.sha256, photo.sealed_sha256, photo.sealed_size):
                 raise ApiError("photo_conflict", details={"photo_id": photo.photo_id})
+        await db.run_many(
+            "INSERT INTO photo (id, sequence_id, view, captured_at, mime, sha256, sealed_sha256, sealed_size, state) "
+            "VALUES (:id, :seq, :view, :cap, :mime, :sha, :ssha, :ssize, 'expected')",
+            [{"id": photo.photo_id, "seq": photo.sequence_id, "view": photo.view, "cap": photo.captured_at,
+              "mime": photo.mime, "sha": photo.sha256, "ssha": photo.sealed_sha256, "ssize": photo.sealed_size}
+             for photo in manifest.photos if photo.photo_id not in known])
         await db.execute(
             "INSERT INTO batch (id, device_id, manifest_sha256, manifest, state, created_at) "
             "VALUES (:id, :device, :digest, :manifest, 'open', :t)",
             {"id": manifest.batch_id, "device": who.device_id, "digest": manifest.digest,
              "manifest": json.dumps(dict(manifest.document), sort_keys=True), "t": now},
         )
-        await db.execute_many(
+        await db.run_many(
             "INSERT INTO batch_photo (batch_id, photo_id) VALUES (:b, :p)",
             [{"b": manifest.batch_id, "p": p.photo_id} for p in manifest.photos],
         )
@@ -222,14 +240,16 @@ class SyncService:
                 raise ApiError("upload_metadata_invalid")
             if not is_uuid(batch_id) or not is_uuid(photo_id):
                 raise ApiError("invalid_id")
-            batch = await self._batch_row(who, batch_id)
-            if batch["state"] != "open":
-                raise ApiError("batch_already_committed")
             photo = await self.store.fetch_one(
-                "SELECT p.state, p.sealed_size, s.patient_id FROM batch_photo b JOIN photo p ON p.id = b.photo_id "
-                "JOIN sequence s ON s.id = p.sequence_id WHERE b.batch_id = :b AND b.photo_id = :p",
-                {"b": batch_id, "p": photo_id})
-            if photo is None or photo["state"] != "expected":
+                "SELECT b.device_id, b.state AS batch_state, p.state, p.sealed_size, s.patient_id FROM batch b "
+                "LEFT JOIN batch_photo bp ON bp.batch_id = b.id AND bp.photo_id = :p "
+                "LEFT JOIN photo p ON p.id = bp.photo_id LEFT JOIN sequence s ON s.id = p.sequence_id "
+                "WHERE b.id = :b", {"b": batch_id, "p": photo_id})
+            if photo is None or photo["device_id"] != who.device_id:
+                raise ApiError("batch_not_found")
+            if photo["batch_state"] != "open":
+                raise ApiError("batch_already_committed")
+            if photo["state"] != "expected":
                 raise ApiError("upload_not_expected")
             if photo["sealed_size"] != length:
                 raise ApiError("sealed_size_mismatch")
@@ -237,7 +257,7 @@ class SyncService:
             expires = _now() + timedelta(seconds=self.settings.upload_expiry_seconds)
             self._part_path(upload_id).touch(mode=0o600, exist_ok=False)
             async with self.store.write() as db:
-                await db.execute(
+                await db.run(
                     'INSERT INTO upload (id, device_id, batch_id, photo_id, length, "offset", state, created_at, expires_at) '
                     "VALUES (:id, :d, :b, :p, :len, 0, 'open', :t, :e)",
                     {"id": upload_id, "d": who.device_id, "b": batch_id, "p": photo_id, "len": length,
@@ -252,7 +272,7 @@ class SyncService:
     async def _upload_row(self, who: Principal, upload_id: str) -> dict[str, Any]:
         if len(upload_id) != 32 or any(c not in "0123456789abcdef" for c in upload_id):
             raise ApiError("not_found")
-        row = await self.store.fetch_one("SELECT * FROM upload WHERE id = :id", {"id": upload_id})
+        row = await self.store.fetch_one(_UPLOAD_SELECT + " WHERE u.id = :id", {"id": upload_id})
         if row is None or row["device_id"] != who.device_id:
             raise ApiError("not_found")
         row = dict(row)
@@ -286,104 +306,159 @@ class SyncService:
                                object=f"photo/{row['photo_id']}", detail={"upload_id": upload_id, "offset": offset})
             if offset != current:
                 raise await self.refuse(ApiError("upload_offset_mismatch", details={"offset": current}), event)
-            written = await self._append_body(upload_id, current, row["length"], checksum, body, event)
-            new_offset = current + written
-            if new_offset == row["length"]:
-                await self._finalize(row, address)
-            return new_offset
+            await self._count_streaming(+1)
+            try:
+                stream = await self._stream_at(row, current)
+                try:
+                    written = await self._append_body(stream, upload_id, current, row["length"], checksum, body, event)
+                except BaseException:
+                    stream.discard()
+                    raise
+                new_offset = current + written
+                if stream.offset != new_offset:  # the part file was cut back: the stream took bytes it no longer has
+                    stream.discard()
+                elif new_offset == row["length"]:
+                    await self._finalize(row, address, stream)
+                else:
+                    self._suspend(upload_id, stream)
+                    await record(self.store, AuditEvent(  # a chunk short of the whole: filing audits the last one
+                        action=event.action, actor=event.actor, device_id=event.device_id, address=address,
+                        object=event.object, detail={**event.detail, "written": written}))
+                return new_offset
+            finally:
+                await self._count_streaming(-1)
 
-    async def _append_body(self, upload_id: str, start: int, length: int, checksum: bytes | None,
-                           body: AsyncIterator[bytes], event: AuditEvent) -> int:
-        # The whole blob's SHA-256 is kept running across PATCHes, so the sealed-hash check at the
-        # end costs no second pass over the bytes (after a restart it is recomputed from the file).
-        running = self._running.pop(upload_id, None)
-        whole = hashlib.sha256() if start == 0 else (running[0] if running and running[1] == start else None)
-        # a single PATCH from offset 0 has its chunk checksum equal to the running hash: hash once
-        chunk_digest = None if checksum is None or (start == 0 and whole is not None) else hashlib.sha256()
-        written = 0
-        path = self._part_path(upload_id)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    async def _count_streaming(self, change: int) -> None:
+        self._streaming += change
+        await self.events.publish(INGEST_UPLOADS, count=self._streaming)
+
+    async def _stream_at(self, upload: dict[str, Any], offset: int) -> IngestStream:
+        """The upload's stream, having taken its first ``offset`` bytes: kept from the last PATCH, or
+        rebuilt from the part file (after a restart, or when it was given up)."""
+        stream = self._streams.pop(upload["id"], None)
+        if stream is not None:
+            if stream.offset == offset:
+                return stream
+            stream.discard()
+        stream = IngestStream(
+            _photo_entry(upload), part=self._part_path(upload["id"]), objects=self.objects,
+            staging_name=upload["id"], seal_keys=self.keys.seal_private_keys, kek_id=self.keys.kek_id,
+            kek=self.keys.kek, max_pixels=self.settings.max_pixels)
+        if offset:
+            try:
+                await asyncio.to_thread(stream.replay, offset)
+            except BaseException:
+                stream.discard()
+                raise
+        return stream
+
+    def _suspend(self, upload_id: str, stream: IngestStream) -> None:
+        stream.suspend()
+        self._streams[upload_id] = stream
+        while len(self._streams) > SUSPENDED_STREAMS:
+            self._streams.popitem(last=False)[1].discard()
+
+    async def _append_body(self, stream: IngestStream, upload_id: str, start: int, length: int,
+                           checksum: bytes | None, body: AsyncIterator[bytes], event: AuditEvent) -> int:
+        """Hand the body to ``stream`` in batches, in a worker thread, while the next batch arrives.
+
+        At most one batch is in the thread and one gathering, so an upload holds about
+        ``2 * HANDOFF_BYTES`` of memory whatever its size.
+        """
+        # from offset 0 the whole blob's running hash is the chunk's: the bytes are hashed once
+        chunk_digest = None if checksum is None or start == 0 else hashlib.sha256()
+        loop = asyncio.get_running_loop()
+        pending: list[bytes] = []
+        pending_size = written = 0
+        feeding: asyncio.Future[None] | None = None
+
+        async def hand_off(last: bool) -> None:
+            nonlocal feeding, pending, pending_size
+            if feeding is not None:
+                running, feeding = feeding, None
+                await running
+            if pending:
+                feeding = loop.run_in_executor(None, stream.feed, pending, chunk_digest)
+                pending, pending_size = [], 0
+            if last and feeding is not None:
+                running, feeding = feeding, None
+                await running
+
+        def cut_back() -> None:
+            os.truncate(self._part_path(upload_id), start)
+
         try:
             try:
                 async for chunk in body:
                     if not chunk:
                         continue
                     if start + written + len(chunk) > length:
-                        os.ftruncate(fd, start)
+                        await hand_off(last=True)
+                        cut_back()
                         raise await self.refuse(ApiError("upload_overflow"), event)
-                    if chunk_digest is not None:
-                        chunk_digest.update(chunk)
-                    if whole is not None:
-                        whole.update(chunk)
-                    os.write(fd, chunk)
+                    pending.append(chunk)
+                    pending_size += len(chunk)
                     written += len(chunk)
+                    if pending_size >= HANDOFF_BYTES:
+                        await hand_off(last=False)
             except ApiError:
                 raise
             except Exception:
                 # the client went away mid-body: without a checksum the prefix is still good (tus core)
+                await hand_off(last=True)
                 if checksum is not None:
-                    os.ftruncate(fd, start)
+                    cut_back()
                     return 0
                 return written
-            if checksum is not None:
-                got = (chunk_digest or whole).digest()  # type: ignore[union-attr]
-                if got != checksum:
-                    os.ftruncate(fd, start)
-                    raise await self.refuse(ApiError("upload_checksum_mismatch"), event)
-            if whole is not None:
-                self._running[upload_id] = (whole, start + written)
-            return written
+            await hand_off(last=True)
         finally:
-            os.close(fd)
+            if feeding is not None:  # cancelled while a batch is in the thread: let it land first
+                await asyncio.shield(feeding)
+        if checksum is not None:
+            got = (chunk_digest.digest() if chunk_digest is not None else stream.sealed_digest())
+            if got != checksum:
+                cut_back()
+                raise await self.refuse(ApiError("upload_checksum_mismatch"), event)
+        return written
 
-    def _sealed_hash(self, upload_id: str, length: int) -> str | None:
-        running = self._running.pop(upload_id, None)
-        return running[0].hexdigest() if running and running[1] == length else None
-
-    async def _finalize(self, upload: dict[str, Any], address: str | None) -> None:
+    async def _finalize(self, upload: dict[str, Any], address: str | None, stream: IngestStream | None = None) -> None:
         """The upload is whole: verify, file, record. A refusal discards the upload's bytes."""
-        photo_row = await self.store.fetch_one(
-            "SELECT p.*, s.patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id WHERE p.id = :id",
-            {"id": upload["photo_id"]})
-        assert photo_row is not None
-        expected = PhotoEntry(photo_id=photo_row["id"], sequence_id=photo_row["sequence_id"], view=photo_row["view"],
-                              captured_at=photo_row["captured_at"], mime=photo_row["mime"], sha256=photo_row["sha256"],
-                              sealed_sha256=photo_row["sealed_sha256"], sealed_size=photo_row["sealed_size"])
+        if stream is None:  # bytes that arrived before a restart
+            stream = await self._stream_at(upload, upload["length"])
+        expected = stream.expected
         event = AuditEvent(action="photo.file", actor=f"device:{upload['device_id']}", device_id=upload["device_id"],
-                           patient_id=photo_row["patient_id"], object=f"photo/{expected.photo_id}", address=address,
+                           patient_id=upload["patient_id"], object=f"photo/{expected.photo_id}", address=address,
                            detail={"batch_id": upload["batch_id"], "upload_id": upload["id"]})
-        part = self._part_path(upload["id"])
-        sealed_sha256 = self._sealed_hash(upload["id"], upload["length"])
         async with self._photo_locks.get(expected.photo_id):
             current = await self.store.fetch_val("SELECT state FROM photo WHERE id = :id", {"id": expected.photo_id})
             if current in FILED_STATES:  # a parallel upload of the same photo won: this copy is redundant
+                stream.discard()
                 await self._close_upload(upload["id"], "done", None)
                 return
             try:
                 async with self._ingest_slots:
-                    filed: FiledPhoto = await asyncio.to_thread(
-                        verify_and_file, part, expected, seal_keys=self.keys.seal_private_keys, objects=self.objects,
-                        kek_id=self.keys.kek_id, kek=self.keys.kek, max_pixels=self.settings.max_pixels,
-                        sealed_sha256=sealed_sha256)
+                    filed: FiledPhoto = await asyncio.to_thread(stream.finish)
             except ApiError as error:
                 await self._close_upload(upload["id"], "failed", error.code)
                 raise await self.refuse(error, event) from None
             async with self.store.write() as db:
-                await db.execute(
+                await db.run(
                     "UPDATE photo SET state = 'filed', size = :size, width = :w, height = :h, storage_key = :key, "
                     "kek_id = :kek, stored_size = :stored, filed_at = :t WHERE id = :id AND state = 'expected'",
                     {"size": filed.size, "w": filed.width, "h": filed.height, "key": filed.storage_key,
                      "kek": filed.kek_id, "stored": filed.stored_size, "t": _iso(_now()), "id": filed.photo_id})
-                await db.execute("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
-                                 {"id": upload["id"]})
+                await db.run("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
+                             {"id": upload["id"]})
                 await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
                                             patient_id=event.patient_id, object=event.object, address=address,
                                             detail={**event.detail, "sha256": expected.sha256, "size": filed.size}))
-            part.unlink(missing_ok=True)
+            self._part_path(upload["id"]).unlink(missing_ok=True)
         await self.events.publish(PHOTO_FILED, photo_id=filed.photo_id)
 
     async def _close_upload(self, upload_id: str, state: str, code: str | None) -> None:
-        self._running.pop(upload_id, None)
+        stream = self._streams.pop(upload_id, None)
+        if stream is not None:
+            stream.discard()
         async with self.store.write() as db:
             await db.execute("UPDATE upload SET state = :s, error_code = :c WHERE id = :id",
                              {"s": state, "c": code, "id": upload_id})
@@ -400,7 +475,7 @@ class SyncService:
 
     async def finalize_complete_uploads(self, batch_id: str | None = None) -> int:
         """File uploads whose bytes all arrived but were not filed (a crash between the two)."""
-        query = "SELECT * FROM upload WHERE state = 'open'" + (" AND batch_id = :b" if batch_id else "")
+        query = _UPLOAD_SELECT + " WHERE u.state = 'open'" + (" AND u.batch_id = :b" if batch_id else "")
         rows = await self.store.fetch_all(query, {"b": batch_id} if batch_id else None)
         done = 0
         for row in rows:
@@ -428,3 +503,9 @@ class SyncService:
             if part.stem not in known:
                 part.unlink(missing_ok=True)
 
+
+def _photo_entry(upload: dict[str, Any]) -> PhotoEntry:
+    """What the manifest says of an upload's photo (from an ``_UPLOAD_SELECT`` row)."""
+    return PhotoEntry(photo_id=upload["photo_id"], sequence_id=upload["sequence_id"], view=upload["view"],
+                      captured_at=upload["captured_at"], mime=upload["mime"], sha256=upload["sha256"],
+                      sealed_sha256=upload["sealed_sha256"], sealed_size=upload["sealed_size"])

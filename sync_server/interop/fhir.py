@@ -1,13 +1,22 @@
-"""Photos and patients as FHIR R4 resources, validated by ``fhir.resources`` before they leave.
+"""Photos and patients as FHIR resources, validated by ``fhir.resources`` before they leave.
 
-``fhir.resources`` 8 models FHIR R5 by default and R4B (4.3.0) in ``fhir.resources.R4B``; R4B's
-Media, Patient and Bundle are the R4 (4.0.1) resources unchanged, so they validate what an R4
-client reads (``fhirVersion`` in the CapabilityStatement says 4.0.1).
+R4 (the default): each photo is a ``Media``. ``fhir.resources`` 8 models FHIR R5 at its top level
+and R4B (4.3.0) in ``fhir.resources.R4B``; R4B's Media, Patient and Bundle are the R4 (4.0.1)
+resources unchanged, so they validate what an R4 client reads (the CapabilityStatement says 4.0.1).
+
+R5 (``CLINPHOTO_FHIR_R5``): R5 withdrew Media; a photo is a ``DocumentReference`` (modality,
+bodySite, author, ``content.attachment`` with its size, width, height and frames), validated with
+the top-level R5 models. The view, which R5 DocumentReference has no element for, travels in the
+standard cross-version extension of R4 ``Media.view``.
 """
 from __future__ import annotations
 
 from typing import Any, Mapping
 
+from fhir.resources.bundle import Bundle as BundleR5
+from fhir.resources.capabilitystatement import CapabilityStatement as CapabilityStatementR5
+from fhir.resources.documentreference import DocumentReference
+from fhir.resources.patient import Patient as PatientR5
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.media import Media
@@ -16,18 +25,48 @@ from fhir.resources.R4B.patient import Patient
 from . import codes
 from .uids import instance_uid, series_uid, study_uid
 
+R4, R5 = "r4", "r5"
+FHIR_VERSION = {R4: "4.0.1", R5: "5.0.0"}
+PHOTO_TYPE = {R4: "Media", R5: "DocumentReference"}
+_MODELS: dict[str, dict[str, Any]] = {
+    R4: {"Bundle": Bundle, "CapabilityStatement": CapabilityStatement, "Patient": Patient, "Media": Media},
+    R5: {"Bundle": BundleR5, "CapabilityStatement": CapabilityStatementR5, "Patient": PatientR5,
+         "DocumentReference": DocumentReference},
+}
+MEDIA_VIEW_EXTENSION = "http://hl7.org/fhir/4.0/StructureDefinition/extension-Media.view"
 _GENDER = {"M": "male", "F": "female", "O": "other", "U": "unknown"}
+_DCM_XC = {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "XC",
+                       "display": "External-camera Photography"}]}
+
+
+def _valid(version: str, resource: dict[str, Any]) -> dict[str, Any]:
+    model = _MODELS[version][resource["resourceType"]]
+    dumped = model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+    return _integer64_as_string(dumped) if version == R5 else dumped
+
+
+def _integer64_as_string(node: Any) -> Any:
+    """R5 JSON writes integer64 (here Attachment.size) as a string; the models dump a number."""
+    if isinstance(node, list):
+        return [_integer64_as_string(v) for v in node]
+    if isinstance(node, dict):
+        out = {k: _integer64_as_string(v) for k, v in node.items()}
+        attachment = out.get("attachment")
+        if isinstance(attachment, dict) and isinstance(attachment.get("size"), int):
+            attachment["size"] = str(attachment["size"])
+        return out
+    return node
 
 
 def _coding(code: codes.Code) -> dict[str, Any]:
     return {"system": code.fhir_system, "code": code.value, "display": code.meaning}
 
 
-def patient(row: Mapping[str, Any], system: str) -> dict[str, Any]:
+def patient(row: Mapping[str, Any], system: str, version: str = R4) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Patient", "id": row["id"],
         "identifier": [{"use": "official", "system": system, "value": row["id"]}],
-        "active": not row.get("merged_into"),
+        "active": not row.get("merged_into") and bool(row.get("active", 1)),
     }
     if row.get("family") or row.get("given"):
         name: dict[str, Any] = {"use": "official"}
@@ -42,83 +81,149 @@ def patient(row: Mapping[str, Any], system: str) -> dict[str, Any]:
         resource["birthDate"] = row["birth_date"]
     if row.get("merged_into"):
         resource["link"] = [{"other": {"reference": f"Patient/{row['merged_into']}"}, "type": "replaced-by"}]
-    return Patient.model_validate(resource).model_dump(mode="json", exclude_none=True)
+    return _valid(version, resource)
+
+
+def _subject(patient_id: str, system: str) -> dict[str, Any]:
+    return {"reference": f"Patient/{patient_id}", "identifier": {"system": system, "value": patient_id}}
+
+
+def _identifiers(photo_id: str) -> list[dict[str, Any]]:
+    return [{"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{photo_id}"},
+            {"system": "urn:dicom:uid", "value": f"urn:oid:{instance_uid(photo_id)}"}]
+
+
+def _wado_url(wado_base: str, form: Mapping[str, Any], photo_id: str) -> str | None:
+    if not wado_base:
+        return None
+    return (f"{wado_base.rstrip('/')}/studies/{study_uid(form['sequence_id'])}"
+            f"/series/{series_uid(form['sequence_id'])}/instances/{instance_uid(photo_id)}")
+
+
+def _view(photo: Mapping[str, Any]) -> dict[str, Any]:
+    view_code, view_label = codes.view(photo["view"])
+    return {"coding": [_coding(view_code)], "text": view_label} if view_code else {"text": view_label}
+
+
+def _body_site(form: Mapping[str, Any]) -> dict[str, Any] | None:
+    region, side = codes.region(form.get("anatomical_region")), codes.laterality(form.get("laterality"))
+    if region is None:
+        return None
+    text = region.meaning if side is None or form.get("laterality") == "not_applicable" \
+        else f"{region.meaning}, {form['laterality']}"
+    return {"coding": [_coding(region)], "text": text}
+
+
+def _title(photo: Mapping[str, Any], form: Mapping[str, Any]) -> str:
+    return f"{codes.view(photo['view'])[1]} ({form.get('performed_on', '')})"
+
+
+def _description(form: Mapping[str, Any]) -> str:
+    phase = form.get("timing", {}).get("phase", "").replace("_", "-")
+    return f"{codes.procedure_label(form.get('procedure'))}, {phase}"
+
+
+def _drop_none(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in node.items() if v is not None}
 
 
 def media(photo: Mapping[str, Any], form: Mapping[str, Any], patient_id: str, *, system: str,
           wado_base: str = "") -> dict[str, Any]:
-    """One photo as Media: subject, view, bodySite, operator, created, content (no bytes inline)."""
+    """One photo as R4 Media: subject, view, bodySite, operator, created, content (no bytes inline)."""
     resource: dict[str, Any] = {
-        "resourceType": "Media", "id": photo["id"],
-        "identifier": [{"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{photo['id']}"},
-                       {"system": "urn:dicom:uid", "value": f"urn:oid:{instance_uid(photo['id'])}"}],
+        "resourceType": "Media", "id": photo["id"], "identifier": _identifiers(photo["id"]),
         "status": "completed",
         "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/media-type", "code": "image",
                              "display": "Image"}]},
-        "modality": {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "XC",
-                                 "display": "External-camera Photography"}]},
-        "subject": {"reference": f"Patient/{patient_id}",
-                    "identifier": {"system": system, "value": patient_id}},
+        "modality": _DCM_XC, "subject": _subject(patient_id, system),
         "createdDateTime": photo["captured_at"],
         "issued": photo.get("filed_at") or photo["captured_at"],
-        "content": {"contentType": photo["mime"], "size": photo.get("size"),
-                    "title": f"{codes.view(photo['view'])[1]} ({form.get('performed_on', '')})",
-                    "creation": photo["captured_at"]},
+        "content": _drop_none({"contentType": photo["mime"], "size": photo.get("size"),
+                               "title": _title(photo, form), "creation": photo["captured_at"],
+                               "url": _wado_url(wado_base, form, photo["id"])}),
         "width": photo.get("width"), "height": photo.get("height"), "frames": 1,
+        "view": _view(photo), "bodySite": _body_site(form),
+        "operator": {"display": form["surgeon"]} if form.get("surgeon") else None,
+        "note": [{"text": _description(form)}],
     }
-    if wado_base:
-        resource["content"]["url"] = (f"{wado_base.rstrip('/')}/studies/{study_uid(form['sequence_id'])}"
-                                      f"/series/{series_uid(form['sequence_id'])}/instances/{instance_uid(photo['id'])}")
-    view_code, view_label = codes.view(photo["view"])
-    resource["view"] = {"coding": [_coding(view_code)], "text": view_label} if view_code else {"text": view_label}
-    region, side = codes.region(form.get("anatomical_region")), codes.laterality(form.get("laterality"))
-    if region is not None:
-        text = region.meaning if side is None or form.get("laterality") == "not_applicable" \
-            else f"{region.meaning}, {form['laterality']}"
-        resource["bodySite"] = {"coding": [_coding(region)], "text": text}
-    if form.get("surgeon"):
-        resource["operator"] = {"display": form["surgeon"]}
-    resource["note"] = [{"text": f"{codes.procedure_label(form.get('procedure'))}, "
-                                 f"{form.get('timing', {}).get('phase', '').replace('_', '-')}"}]
-    resource = {k: v for k, v in resource.items() if v is not None}
-    resource["content"] = {k: v for k, v in resource["content"].items() if v is not None}
-    return Media.model_validate(resource).model_dump(mode="json", exclude_none=True)
+    return _valid(R4, _drop_none(resource))
 
 
-def searchset(resources: list[dict[str, Any]], base: str, self_url: str) -> dict[str, Any]:
+def document_reference(photo: Mapping[str, Any], form: Mapping[str, Any], patient_id: str, *, system: str,
+                       wado_base: str = "") -> dict[str, Any]:
+    """One photo as R5 DocumentReference: the same facts as the R4 Media, in R5's elements."""
+    body_site = _body_site(form)
+    resource: dict[str, Any] = {
+        "resourceType": "DocumentReference", "id": photo["id"], "identifier": _identifiers(photo["id"]),
+        "extension": [{"url": MEDIA_VIEW_EXTENSION, "valueCodeableConcept": _view(photo)}],
+        "status": "current", "docStatus": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "72170-4", "display": "Photographic image"}]},
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/media-type", "code": "image",
+                                  "display": "Image"}]}],
+        "modality": [_DCM_XC], "subject": _subject(patient_id, system),
+        "date": photo.get("filed_at") or photo["captured_at"],
+        "author": [{"display": form["surgeon"]}] if form.get("surgeon") else None,
+        "bodySite": [{"concept": body_site}] if body_site else None,
+        "description": _description(form),
+        "content": [{"attachment": _drop_none({
+            "contentType": photo["mime"], "size": photo.get("size"), "title": _title(photo, form),
+            "creation": photo["captured_at"], "url": _wado_url(wado_base, form, photo["id"]),
+            "width": photo.get("width"), "height": photo.get("height"), "frames": 1})}],
+    }
+    return _valid(R5, _drop_none(resource))
+
+
+def photo_resource(version: str, photo: Mapping[str, Any], form: Mapping[str, Any], patient_id: str, *,
+                   system: str, wado_base: str = "") -> dict[str, Any]:
+    build = media if version == R4 else document_reference
+    return build(photo, form, patient_id, system=system, wado_base=wado_base)
+
+
+def searchset(resources: list[dict[str, Any]], base: str, links: Mapping[str, str], *, total: int,
+              version: str = R4) -> dict[str, Any]:
+    """A searchset Bundle: one page of matches, ``total`` matches in all, and its paging links."""
     bundle = {
-        "resourceType": "Bundle", "type": "searchset", "total": len(resources),
-        "link": [{"relation": "self", "url": self_url}],
+        "resourceType": "Bundle", "type": "searchset", "total": total,
+        "link": [{"relation": relation, "url": url} for relation, url in links.items()],
         "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
                    "search": {"mode": "match"}} for r in resources],
     }
-    return Bundle.model_validate(bundle).model_dump(mode="json", exclude_none=True)
+    if not bundle["entry"]:
+        del bundle["entry"]
+    return _valid(version, bundle)
 
 
-def capability_statement(base: str) -> dict[str, Any]:
-    def resource(kind: str, params: list[tuple[str, str]]) -> dict[str, Any]:
+SEARCH_PARAMS: dict[str, list[tuple[str, str]]] = {
+    "Media": [("_id", "token"), ("subject", "reference"), ("patient", "reference"), ("identifier", "token"),
+              ("created", "date")],
+    "DocumentReference": [("_id", "token"), ("subject", "reference"), ("patient", "reference"),
+                          ("identifier", "token"), ("creation", "date")],
+    "Patient": [("_id", "token"), ("identifier", "token")],
+}
+
+
+def capability_statement(base: str, version: str = R4) -> dict[str, Any]:
+    def resource(kind: str) -> dict[str, Any]:
         return {"type": kind, "interaction": [{"code": "read"}, {"code": "search-type"}],
-                "searchParam": [{"name": n, "type": t} for n, t in params]}
+                "searchParam": [{"name": n, "type": t} for n, t in SEARCH_PARAMS[kind]]}
     statement = {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-27", "kind": "instance",
-        "fhirVersion": "4.0.1", "format": ["json"],
+        "fhirVersion": FHIR_VERSION[version], "format": ["json"],
         "implementation": {"description": "ClinPhoto FHIR read API", "url": base},
-        "rest": [{"mode": "server", "resource": [
-            resource("Media", [("_id", "token"), ("subject", "reference"), ("patient", "reference"),
-                               ("identifier", "token"), ("created", "date")]),
-            resource("Patient", [("_id", "token"), ("identifier", "token")]),
-        ]}],
+        "rest": [{"mode": "server", "resource": [resource(PHOTO_TYPE[version]), resource("Patient")]}],
     }
-    return CapabilityStatement.model_validate(statement).model_dump(mode="json", exclude_none=True)
+    return _valid(version, statement)
 
 
-def transaction(media_resource: dict[str, Any], patient_id: str, system: str) -> dict[str, Any]:
-    """A transaction Bundle that files one Media in an EMR: ``PUT Media/<id>`` is idempotent (exactly once),
-    and the subject is a conditional reference the EMR resolves to its own Patient."""
-    resource = dict(media_resource)
+def transaction(photo: dict[str, Any], patient_id: str, system: str, version: str = R4) -> dict[str, Any]:
+    """A transaction Bundle that files one photo resource in an EMR: ``PUT <type>/<id>`` is idempotent
+    (exactly once, and a merge re-sends it with the new subject), and the subject is a conditional
+    reference the EMR resolves to its own Patient."""
+    resource = dict(photo)
     resource["subject"] = {"reference": f"Patient?identifier={system}|{patient_id}",
                            "identifier": {"system": system, "value": patient_id}}
+    kind = resource["resourceType"]
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
-        "fullUrl": f"Media/{resource['id']}", "resource": resource,
-        "request": {"method": "PUT", "url": f"Media/{resource['id']}"}}]}
-    return Bundle.model_validate(bundle).model_dump(mode="json", exclude_none=True)
+        "fullUrl": f"{kind}/{resource['id']}", "resource": resource,
+        "request": {"method": "PUT", "url": f"{kind}/{resource['id']}"}}]}
+    return _valid(version, bundle)

@@ -6,6 +6,14 @@ worker picks due rows, and the DICOM UIDs derived from the photo id make a repea
 (crash between the PACS's answer and our commit) store the very same instance: exactly once.
 States: pending (due at next_attempt_at), sent, skipped (the original cannot be encapsulated
 bit-exact, e.g. PNG), failed (the PACS refused it for good). Every failure is audited.
+
+Copies follow merges: a row remembers the identity it was delivered under (``sent_patient_id``).
+When an HL7 A40 moves a sequence to the surviving identity, ``follow`` (inside the merge's own
+transaction, so a crash cannot lose it) puts its sent rows back to pending: the PACS receives the
+same instances (same SOP Instance UIDs) under the survivor, then, with ``CLINPHOTO_ORTHANC_URL``,
+the copies Orthanc still files under the old Patient ID are deleted; the EMR receives the same
+``PUT`` with the new subject. A delivery that was in flight while the merge committed is not
+marked sent: it goes again under the survivor.
 """
 from __future__ import annotations
 
@@ -19,7 +27,9 @@ from typing import Any
 import httpx
 
 from ..audit.log import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEvent, append
-from . import dicom, fhir, push, stow
+from ..events import wait_event
+from . import dicom, fhir, orthanc, push, stow
+from .uids import instance_uid
 
 log = logging.getLogger("clinphoto.interop.outbox")
 
@@ -86,6 +96,20 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
+    async def follow(self, db: Any, sequence_ids: list[str]) -> int:
+        """Deliver again, under their new identity, the copies already delivered for these sequences
+        (inside the write that moved them); returns how many rows were put back to pending."""
+        if not self.enabled or not sequence_ids:
+            return 0
+        params = {f"s{i}": s for i, s in enumerate(sequence_ids)}
+        where = ("state = 'sent' AND photo_id IN (SELECT id FROM photo WHERE sequence_id IN ("
+                 + ", ".join(f":{k}" for k in params) + "))")
+        count = int(await db.fetch_val(f"SELECT COUNT(*) FROM interop_outbox WHERE {where}", params))
+        await db.execute(
+            f"UPDATE interop_outbox SET state = 'pending', attempts = 0, next_attempt_at = :t, last_error = NULL, "
+            f"sent_at = NULL WHERE {where}", {**params, "t": _stamp()})
+        return count
+
     async def _run(self) -> None:
         while True:
             try:
@@ -95,8 +119,7 @@ class Outbox:
             except Exception:
                 log.exception("interop outbox round failed; retrying")
             timeout = await self._seconds_to_next()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)
             self._wake.clear()
 
     async def _seconds_to_next(self) -> float:
@@ -126,14 +149,16 @@ class Outbox:
                 elif outcome == "retry":
                     down.add(row["target"])  # down or busy: its backoff decides when to come back
 
-    async def _context(self, photo_id: str) -> dict[str, Any] | None:
+    async def _context(self, photo_id: str, target: str) -> dict[str, Any] | None:
         return await self.store.fetch_one(
-            "SELECT p.*, s.form, si.patient_id AS index_patient_id, si.state AS identity_state "
+            "SELECT p.*, s.form, si.patient_id AS index_patient_id, si.state AS identity_state, o.sent_patient_id "
             "FROM photo p JOIN sequence s ON s.id = p.sequence_id "
-            "LEFT JOIN sequence_identity si ON si.sequence_id = s.id WHERE p.id = :p", {"p": photo_id})
+            "LEFT JOIN sequence_identity si ON si.sequence_id = s.id "
+            "LEFT JOIN interop_outbox o ON o.photo_id = p.id AND o.target = :t WHERE p.id = :p",
+            {"p": photo_id, "t": target})
 
     async def _deliver(self, photo_id: str, target: str, attempts: int) -> str:
-        row = await self._context(photo_id)
+        row = await self._context(photo_id, target)
         if row is None or row["state"] != "verified" or row["identity_state"] != "reconciled":
             return await self._finish(photo_id, target, None, "skipped", "photo is not verified or not reconciled",
                                       MINOR_FAILURE)
@@ -164,9 +189,10 @@ class Outbox:
 
     async def _push(self, row: dict[str, Any]) -> stow.Delivery:
         system = self.settings.patient_id_system
-        media = fhir.media(row, json.loads(row["form"]), row["index_patient_id"], system=system,
-                           wado_base=self.settings.dicomweb_url)
-        bundle = fhir.transaction(media, row["index_patient_id"], system)
+        version = fhir.R5 if self.settings.fhir_r5 else fhir.R4
+        resource = fhir.photo_resource(version, row, json.loads(row["form"]), row["index_patient_id"], system=system,
+                                       wado_base=self.settings.dicomweb_url)
+        bundle = fhir.transaction(resource, row["index_patient_id"], system, version)
         assert self._client is not None
         return await push.post_transaction(self._client, self.settings.fhir_push_url, bundle,
                                            self.settings.fhir_push_token)
@@ -187,16 +213,27 @@ class Outbox:
             return str(exc)
         del original
         assert self._client is not None
-        return await stow.store(self._client, self.settings.dicomweb_url, instance, self.settings.dicomweb_token)
+        stored = await stow.store(self._client, self.settings.dicomweb_url, instance, self.settings.dicomweb_token)
+        moved = row["sent_patient_id"] and row["sent_patient_id"] != row["index_patient_id"]
+        if not stored.ok or not moved or not self.settings.orthanc_url:
+            return stored
+        return await orthanc.withdraw_others(self._client, self.settings.orthanc_url, instance_uid(photo_id),
+                                             row["index_patient_id"], self.settings.dicomweb_token)
 
     async def _finish(self, photo_id: str, target: str, patient_id: str | None, state: str, reason: str,
                       outcome: str) -> str:
         async with self.store.write() as db:
+            sent = state == "sent"
+            if sent and await db.fetch_val(
+                    "SELECT si.patient_id FROM photo p JOIN sequence_identity si ON si.sequence_id = p.sequence_id "
+                    "WHERE p.id = :p AND si.state = 'reconciled'", {"p": photo_id}) != patient_id:
+                state, reason = "pending", "moved to another identity while in flight; delivering again"
             await db.execute(
-                "UPDATE interop_outbox SET state = :s, attempts = attempts + 1, last_error = :e, sent_at = :t "
+                "UPDATE interop_outbox SET state = :s, attempts = attempts + 1, last_error = :e, sent_at = :t, "
+                "next_attempt_at = :n, sent_patient_id = CASE WHEN :sent = 1 THEN :pid ELSE sent_patient_id END "
                 "WHERE photo_id = :p AND target = :target",
                 {"s": state, "e": None if state == "sent" else reason, "t": _stamp() if state == "sent" else None,
-                 "p": photo_id, "target": target})
+                 "n": _stamp(), "sent": 1 if sent else 0, "pid": patient_id, "p": photo_id, "target": target})
             await append(db, AuditEvent(action=f"interop.{target}.store", outcome=outcome, actor="system:outbox",
                                         patient_id=patient_id, object=f"photo/{photo_id}",
                                         detail={"state": state, "reason": reason}))

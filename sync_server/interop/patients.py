@@ -1,9 +1,22 @@
 """The hospital patient index and the reconciliation of each sequence's patient against it.
 
-Identities come from the hospital (HL7 v2 ADT, CSV import), never from a phone. A sequence is
-filed under an index identity only when the identifier the device sent is in the index (a merged
-identifier resolves to its survivor); otherwise it waits in quarantine until an authorised user
-resolves it. Every decision is audited with the patient id; nothing here logs identities.
+Identities come from the hospital (HL7 v2 ADT, CSV import), never from a phone. The sealed form
+carries the patient identifier only (``patient_id`` in ``schemas/sequence.schema.json``: no name,
+birth date or assigning authority), so the consistency that can be checked is the identifier's
+against the index. A sequence is filed under an index identity only when its identifier points to
+exactly one patient, active, not merged away. Otherwise it waits in quarantine, with a reason:
+
+- ``unknown``: no identity in the index holds the identifier;
+- ``merged``: the identifier was merged away (HL7 A40) into another; a phone still using it works
+  from stale data, so a person confirms (the survivor is proposed as the candidate);
+- ``inactive``: the hospital withdrew the identity (HL7 A29, CSV ``active`` 0);
+- ``ambiguous``: two different patients hold the identifier, usually under two assigning
+  authorities (one site's IPP is another site's, or another patient's secondary identifier);
+- ``merge target unknown``, ``merge cycle``: the index's merge links are broken.
+
+Sequences already filed follow a merge to the survivor; a quarantined one is released as soon as
+the index makes its identifier resolve cleanly; an authorised user decides the rest. Every
+decision is audited with the patient id; nothing here logs identities.
 """
 from __future__ import annotations
 
@@ -18,6 +31,7 @@ from ..audit.log import MINOR_FAILURE, SUCCESS, AuditEvent, append
 from ..db import Db
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$")  # sequence.schema.json patient_id; a valid FHIR id
+AUTHORITY_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
 RECONCILED = "reconciled"
 QUARANTINED = "quarantined"
 REJECTED = "rejected"
@@ -27,6 +41,10 @@ class IdentityError(ValueError):
     """A patient identity that cannot enter the index (bad identifier, merge into itself...)."""
 
 
+class InactiveIdentity(IdentityError):
+    """The identity exists but the hospital withdrew it: nothing may be filed under it."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Patient:
     id: str
@@ -34,39 +52,96 @@ class Patient:
     given: str | None = None
     birth_date: str | None = None  # YYYY-MM-DD
     sex: str | None = None  # M, F, O, U
+    authority: str | None = None  # assigning authority of ``id`` (HL7 CX-4), when the source gives it
+    active: bool = True
+    # the hospital's other identifiers for this patient, (value, authority or ''); None: the source
+    # gives no list (CSV), so the index keeps the ones it has
+    other_ids: tuple[tuple[str, str], ...] | None = None
 
     def __post_init__(self) -> None:
         if not ID_RE.match(self.id or ""):
             raise IdentityError("patient identifier is not 3-32 letters, digits or hyphens")
         if self.birth_date and not re.match(r"^\d{4}-\d{2}-\d{2}$", self.birth_date):
             raise IdentityError("birth date is not YYYY-MM-DD")
+        if self.authority is not None and not AUTHORITY_RE.match(self.authority):
+            raise IdentityError("assigning authority is not 1-64 printable characters")
+        for value, authority in self.other_ids or ():
+            if not ID_RE.match(value) or (authority and not AUTHORITY_RE.match(authority)):
+                raise IdentityError("another identifier of the patient is malformed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    """What the index says about a claimed identifier: the identity to file under, or why not."""
+
+    patient_id: str | None
+    reason: str | None
+    candidates: tuple[str, ...] = ()  # index identities a person may choose from (survivor, or the ambiguous ones)
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _in(prefix: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """``:p0, :p1...`` and their values, for an ``IN (...)`` list."""
+    params = {f"{prefix}{i}": v for i, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in params) or "NULL", params
+
+
+async def _identifier_values(db: Any, patient_id: str) -> set[str]:
+    rows = await db.fetch_all("SELECT value FROM patient_identifier WHERE patient_id = :p", {"p": patient_id})
+    return {r["value"] for r in rows}
+
+
+async def _set_identifiers(db: Any, patient: Patient, authority: str) -> None:
+    """The patient's identifiers: its index identifier, and the other ones when the source lists them."""
+    if patient.other_ids is None:
+        await db.execute("DELETE FROM patient_identifier WHERE patient_id = :p AND value = :v",
+                         {"p": patient.id, "v": patient.id})
+        wanted = {(patient.id, authority)}
+    else:
+        await db.execute("DELETE FROM patient_identifier WHERE patient_id = :p", {"p": patient.id})
+        wanted = {(patient.id, authority), *((v, a or "") for v, a in patient.other_ids)}
+    for value, auth in sorted(wanted):
+        await db.execute("INSERT INTO patient_identifier (value, authority, patient_id) VALUES (:v, :a, :p)",
+                         {"v": value, "a": auth, "p": patient.id})
+
+
 async def upsert(db: Any, patient: Patient, *, source: str, actor: str) -> list[str]:
     """Add or update one identity (inside a write); returns sequences this releases from quarantine."""
-    existing = await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": patient.id})
-    values = {**dataclasses.asdict(patient), "source": source, "t": now()}
+    existing = await db.fetch_one("SELECT id, authority, active FROM patient_index WHERE id = :id", {"id": patient.id})
+    if existing is not None and existing["authority"] and patient.authority \
+            and existing["authority"] != patient.authority:
+        # the same identifier from another authority is another patient: never overwrite this one
+        raise IdentityError("this identifier is already indexed under another assigning authority")
+    before = await _identifier_values(db, patient.id)
+    values = {**dataclasses.asdict(patient), "active": 1 if patient.active else 0, "source": source, "t": now()}
+    del values["other_ids"]
     if existing is None:
         await db.execute(
-            "INSERT INTO patient_index (id, family, given, birth_date, sex, merged_into, source, updated_at) "
-            "VALUES (:id, :family, :given, :birth_date, :sex, NULL, :source, :t)", values)
+            "INSERT INTO patient_index (id, family, given, birth_date, sex, merged_into, source, updated_at, "
+            "authority, active) VALUES (:id, :family, :given, :birth_date, :sex, NULL, :source, :t, :authority, "
+            ":active)", values)
     else:
         await db.execute(
             "UPDATE patient_index SET family = :family, given = :given, birth_date = :birth_date, sex = :sex, "
-            "source = :source, updated_at = :t WHERE id = :id", values)
-    await append(db, AuditEvent(action="patient.index.update" if existing else "patient.index.add", actor=actor,
-                                patient_id=patient.id, detail={"source": source}))
-    return await _release(db, patient.id, patient.id, actor, "identity arrived in the index")
+            "source = :source, updated_at = :t, authority = COALESCE(:authority, authority), active = :active "
+            "WHERE id = :id", values)
+    authority = patient.authority or (existing["authority"] if existing is not None else None) or ""
+    await _set_identifiers(db, patient, authority)
+    was_active = existing is None or bool(existing["active"])
+    action = ("patient.index.deactivate" if was_active and not patient.active
+              else "patient.index.update" if existing is not None else "patient.index.add")
+    await append(db, AuditEvent(action=action, actor=actor, patient_id=patient.id,
+                                detail={"source": source, "active": patient.active}))
+    return await _recheck(db, before | await _identifier_values(db, patient.id), actor)
 
 
-async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor: str) -> list[str]:
-    """Merge ``prior_id`` into ``survivor`` (HL7 A40): its sequences move to the survivor.
+async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor: str) -> tuple[list[str], list[str]]:
+    """Merge ``prior_id`` into ``survivor`` (HL7 A40): the sequences filed under it move to the survivor.
 
-    Returns every sequence whose filed identity changed or that left quarantine.
+    Returns (sequences moved, sequences released from quarantine by the survivor's update).
     """
     if prior_id == survivor.id:
         raise IdentityError("a patient cannot be merged into itself")
@@ -75,8 +150,10 @@ async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor
     t = now()
     if await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": prior_id}) is None:
         await db.execute(
-            "INSERT INTO patient_index (id, merged_into, source, updated_at) VALUES (:id, :s, :src, :t)",
+            "INSERT INTO patient_index (id, merged_into, source, updated_at, active) VALUES (:id, :s, :src, :t, 1)",
             {"id": prior_id, "s": survivor.id, "src": source, "t": t})
+        await db.execute("INSERT INTO patient_identifier (value, authority, patient_id) VALUES (:v, '', :v)",
+                         {"v": prior_id})
     else:
         await db.execute("UPDATE patient_index SET merged_into = :s, updated_at = :t WHERE id = :id",
                          {"s": survivor.id, "t": t, "id": prior_id})
@@ -84,7 +161,7 @@ async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor
     await db.execute("UPDATE patient_index SET merged_into = :s, updated_at = :t WHERE merged_into = :p",
                      {"s": survivor.id, "t": t, "p": prior_id})
     moved = [r["sequence_id"] for r in await db.fetch_all(
-        "SELECT sequence_id FROM sequence_identity WHERE patient_id = :p AND state = :r",
+        "SELECT sequence_id FROM sequence_identity WHERE patient_id = :p AND state = :r ORDER BY sequence_id",
         {"p": prior_id, "r": RECONCILED})]
     await db.execute(
         "UPDATE sequence_identity SET patient_id = :s, decided_by = :a, decided_at = :t, reason = :why "
@@ -96,17 +173,27 @@ async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor
     for sequence_id in moved:
         await append(db, AuditEvent(action="sequence.identity.move", actor=actor, patient_id=survivor.id,
                                     object=f"sequence/{sequence_id}", detail={"from_patient_id": prior_id}))
-    released += await _release(db, prior_id, survivor.id, actor, "identity merged into the survivor")
-    return moved + released
+    # sequences waiting on the prior identifier now wait as "merged": a person confirms the survivor
+    released += await _recheck(db, await _identifier_values(db, prior_id) | {prior_id}, actor)
+    return moved, released
 
 
-async def _release(db: Any, claimed_id: str, patient_id: str, actor: str, why: str) -> list[str]:
+async def _recheck(db: Any, claimed_ids: Iterable[str], actor: str) -> list[str]:
+    """Resolve again the quarantined sequences claiming these identifiers; returns those released."""
+    marks, values = _in("c", sorted(set(claimed_ids)))
     rows = await db.fetch_all(
-        "SELECT sequence_id FROM sequence_identity WHERE claimed_id = :c AND state = :q",
-        {"c": claimed_id, "q": QUARANTINED})
+        f"SELECT sequence_id, claimed_id, reason FROM sequence_identity WHERE state = :q AND claimed_id IN ({marks}) "
+        "ORDER BY sequence_id", {"q": QUARANTINED, **values})
+    released = []
     for row in rows:
-        await _decide(db, row["sequence_id"], claimed_id, patient_id, RECONCILED, why, actor)
-    return [r["sequence_id"] for r in rows]
+        resolution = await resolve_identity(db, row["claimed_id"])
+        if resolution.patient_id is not None:
+            await _decide(db, row["sequence_id"], row["claimed_id"], resolution.patient_id, RECONCILED,
+                          "identity arrived in the index", actor)
+            released.append(row["sequence_id"])
+        elif resolution.reason != row["reason"]:
+            await _decide(db, row["sequence_id"], row["claimed_id"], None, QUARANTINED, resolution.reason, actor)
+    return released
 
 
 async def _decide(db: Any, sequence_id: str, claimed_id: str, patient_id: str | None, state: str,
@@ -124,20 +211,45 @@ async def _decide(db: Any, sequence_id: str, claimed_id: str, patient_id: str | 
                                 detail={"claimed_patient_id": claimed_id, "reason": reason}))
 
 
-async def resolve_identity(db: Any, claimed_id: str) -> tuple[str | None, str | None]:
-    """(index identity, None) for a known identifier, following merges; (None, reason) otherwise."""
+async def survivor_of(db: Any, patient_id: str) -> tuple[str | None, str | None]:
+    """(the identity ``patient_id`` ends at after following merges, None) or (None, what is broken)."""
     seen: set[str] = set()
-    current = claimed_id
+    current = patient_id
     while True:
         row = await db.fetch_one("SELECT id, merged_into FROM patient_index WHERE id = :id", {"id": current})
         if row is None:
-            return None, "unknown" if current == claimed_id else "merge target unknown"
+            return None, "unknown" if current == patient_id else "merge target unknown"
         if not row["merged_into"]:
             return current, None
         if current in seen:
             return None, "merge cycle"
         seen.add(current)
         current = row["merged_into"]
+
+
+async def resolve_identity(db: Any, claimed_id: str) -> Resolution:
+    """The index identity a claimed identifier files under, or why a person must decide (see module doc)."""
+    holders = {r["id"] for r in await db.fetch_all("SELECT id FROM patient_index WHERE id = :c", {"c": claimed_id})}
+    holders |= {r["patient_id"] for r in await db.fetch_all(
+        "SELECT patient_id FROM patient_identifier WHERE value = :c", {"c": claimed_id})}
+    if not holders:
+        return Resolution(None, "unknown")
+    survivors: set[str] = set()
+    for holder in sorted(holders):
+        survivor, problem = await survivor_of(db, holder)
+        if survivor is None:
+            return Resolution(None, problem)
+        survivors.add(survivor)
+    if len(survivors) > 1:
+        return Resolution(None, "ambiguous", tuple(sorted(survivors)))
+    survivor = survivors.pop()
+    direct = await db.fetch_one("SELECT merged_into FROM patient_index WHERE id = :c", {"c": claimed_id})
+    if (direct is not None and direct["merged_into"]) or survivor not in holders:
+        return Resolution(None, "merged", (survivor,))
+    row = await db.fetch_one("SELECT active FROM patient_index WHERE id = :id", {"id": survivor})
+    if row is None or not row["active"]:
+        return Resolution(None, "inactive", (survivor,))
+    return Resolution(survivor, None, (survivor,))
 
 
 async def reconcile(store: Db, sequence_id: str, actor: str = "system:reconcile") -> Mapping[str, Any] | None:
@@ -152,13 +264,26 @@ async def reconcile(store: Db, sequence_id: str, actor: str = "system:reconcile"
         if sequence is None:
             return None
         claimed = sequence["patient_id"]
-        patient_id, reason = await resolve_identity(db, claimed)
-        if patient_id is None:
-            await _decide(db, sequence_id, claimed, None, QUARANTINED, reason, actor)
+        resolution = await resolve_identity(db, claimed)
+        if resolution.patient_id is None:
+            await _decide(db, sequence_id, claimed, None, QUARANTINED, resolution.reason, actor)
         else:
-            why = None if patient_id == claimed else "merged"
-            await _decide(db, sequence_id, claimed, patient_id, RECONCILED, why, actor)
+            why = None if resolution.patient_id == claimed else "other identifier"
+            await _decide(db, sequence_id, claimed, resolution.patient_id, RECONCILED, why, actor)
     return await store.fetch_one("SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
+
+
+async def quarantine(store: Db, limit: int = 500) -> list[dict[str, Any]]:
+    """Sequences waiting in quarantine, oldest first, each with what the index proposes now."""
+    rows = await store.fetch_all(
+        "SELECT si.sequence_id, si.claimed_id, si.reason, si.decided_at, s.device_id, s.created_at, "
+        "(SELECT COUNT(*) FROM photo p WHERE p.sequence_id = si.sequence_id) AS photos "
+        "FROM sequence_identity si JOIN sequence s ON s.id = si.sequence_id WHERE si.state = :q "
+        "ORDER BY si.decided_at, si.sequence_id LIMIT :n", {"q": QUARANTINED, "n": limit})
+    for row in rows:
+        row["photos"] = int(row["photos"])
+        row["candidates"] = list((await resolve_identity(store, row["claimed_id"])).candidates)
+    return rows
 
 
 async def decide(store: Db, sequence_id: str, *, patient_id: str | None, actor: str) -> str:
@@ -171,24 +296,32 @@ async def decide(store: Db, sequence_id: str, *, patient_id: str | None, actor: 
         if patient_id is None:
             await _decide(db, sequence_id, row["claimed_id"], None, REJECTED, "rejected by a user", actor)
             return REJECTED
-        resolved, _ = await resolve_identity(db, patient_id)
+        resolved, _ = await survivor_of(db, patient_id)
         if resolved is None:
             raise IdentityError("this patient is not in the index")
+        if not (await db.fetch_one("SELECT active FROM patient_index WHERE id = :id", {"id": resolved}))["active"]:
+            raise InactiveIdentity("this patient identity is inactive in the index")
         await _decide(db, sequence_id, row["claimed_id"], resolved, RECONCILED, "resolved by a user", actor)
         return RECONCILED
 
 
-CSV_COLUMNS = ("id", "family", "given", "birth_date", "sex")
+CSV_COLUMNS = ("id", "family", "given", "birth_date", "sex", "authority")
+_FALSE, _TRUE = frozenset({"0", "false", "no", "n"}), frozenset({"", "1", "true", "yes", "y"})
 
 
 def parse_csv(text: str) -> Iterable[Patient]:
-    """Rows of a CSV with a header naming at least ``id`` (and any of family, given, birth_date, sex)."""
+    """Rows of a CSV with a header naming at least ``id`` (and any of family, given, birth_date, sex,
+    authority, active)."""
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "id" not in reader.fieldnames:
         raise IdentityError("the CSV needs a header row with an 'id' column")
     for line, row in enumerate(reader, start=2):
+        active = (row.get("active") or "").strip().lower()
         try:
-            yield Patient(**{k: (row.get(k) or "").strip() or None for k in CSV_COLUMNS})  # type: ignore[arg-type]
+            if active not in _TRUE | _FALSE:
+                raise IdentityError("active is not 1 or 0")
+            yield Patient(**{k: (row.get(k) or "").strip() or None for k in CSV_COLUMNS},  # type: ignore[arg-type]
+                          active=active in _TRUE)
         except IdentityError as exc:
             raise IdentityError(f"line {line}: {exc}") from None
 
@@ -198,6 +331,9 @@ async def import_csv(store: Db, text: str, actor: str = "cli:admin") -> tuple[in
     patients = list(parse_csv(text))
     released: list[str] = []
     async with store.write() as db:
-        for patient in patients:
-            released += await upsert(db, patient, source="csv", actor=actor)
+        for line, patient in enumerate(patients, start=2):
+            try:
+                released += await upsert(db, patient, source="csv", actor=actor)
+            except IdentityError as exc:
+                raise IdentityError(f"line {line}: {exc}") from None
     return len(patients), released

@@ -90,13 +90,16 @@ class Interop:
         if event.patient is None:
             return  # an ADT event that does not change identities
         actor = "hl7:adt"
+        moved: list[str] = []
         async with self.store.write() as db:
             if event.prior_id is not None:
-                changed = await patients.merge(db, event.prior_id, event.patient, source=f"hl7:{event.trigger}",
-                                               actor=actor)
+                moved, changed = await patients.merge(db, event.prior_id, event.patient,
+                                                      source=f"hl7:{event.trigger}", actor=actor)
+                await self.outbox.follow(db, moved)  # same transaction: the copies cannot miss the move
             else:
                 changed = await patients.upsert(db, event.patient, source=f"hl7:{event.trigger}", actor=actor)
-        await self.queue_sequences(changed)
+        await self.queue_sequences(moved + changed)
+        self.outbox.wake()
 
     async def decide(self, sequence_id: str, patient_id: str | None, actor: str) -> str:
         state = await patients.decide(self.store, sequence_id, patient_id=patient_id, actor=actor)

@@ -18,24 +18,52 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def write_durably(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
+    _replace(tmp, path, created)
+
+
+def rename_durably(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` (written and fsynced) to ``path`` atomically, and make the move durable."""
+    _replace(tmp, path, _make_dirs(path.parent))
+
+
+def _replace(tmp: Path, path: Path, created: list[Path]) -> None:
+    # Directories created for the file are made durable in their parents too, after the file's own
+    # directory: a filesystem with a journal has committed them by then, so those fsyncs are cheap.
     try:
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+    for directory in created:
+        fsync_dir(directory.parent)
+
+
+def _make_dirs(directory: Path) -> list[Path]:
+    """Create ``directory`` and its missing parents; the ones created, innermost first."""
+    if directory.is_dir():
+        return []
+    created = _make_dirs(directory.parent)
+    try:
+        directory.mkdir()
+    except FileExistsError:
+        return created
+    return [directory, *created]
 
 
 def sweep_temp_files(root: Path) -> int:

@@ -2,8 +2,9 @@
 
 Layout under ``<data_dir>/objects/``: ``<aa>/<bb>/<photo_id>.<kind>`` where ``aa``/``bb`` are
 the first hex digits of the photo id (keeps directories small) and kind is ``original``,
-``thumbnail`` or ``preview``. The object id bound into the envelope's AAD is the storage key,
-so one object's file cannot be passed off as another's.
+``thumbnail`` or ``preview``; ``.staging/`` holds objects still being written (an upload's
+original, encrypted as it arrives), renamed into place once verified. The object id bound into
+the envelope's AAD is the storage key, so one object's file cannot be passed off as another's.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from typing import Mapping
 from crypto import decrypt_at_rest, encrypt_at_rest
 
 from ..types import is_uuid
-from .files import write_durably
+from .files import rename_durably, write_durably
+
+_STAGING = ".staging"
 
 
 class ObjectStore:
@@ -34,6 +37,16 @@ class ObjectStore:
         blob = encrypt_at_rest(plaintext, kek_id=kek_id, kek=kek, object_id=key)
         write_durably(self.path(key), blob)
         return len(blob)
+
+    def staging_path(self, name: str) -> Path:
+        """Where an object is written before it is filed: never taken as stored, swept at start."""
+        directory = self.root / _STAGING
+        directory.mkdir(mode=0o700, exist_ok=True)
+        return directory / f".{name}.tmp"
+
+    def adopt(self, key: str, staged: Path) -> None:
+        """File an object written (and fsynced) at ``staging_path``: atomic rename, directory fsync."""
+        rename_durably(staged, self.path(key))
 
     def get(self, key: str, keks: Mapping[str, bytes]) -> bytes:
         return decrypt_at_rest(self.path(key).read_bytes(), keks, object_id=key)

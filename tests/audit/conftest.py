@@ -12,6 +12,13 @@ from sync_server.audit.export import export
 from sync_server.audit.log import AuditEvent, record
 from sync_server.audit.service import log_origin
 from sync_server.audit.tree import issue_checkpoint, log_verifier
+from tests.conftest import both_backends
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every test here that touches the database runs on SQLite and on a real PostgreSQL."""
+    return both_backends(request)
 
 
 class Officer:

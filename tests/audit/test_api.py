@@ -37,9 +37,14 @@ def _b(values):
     return [base64.b64decode(v) for v in values]
 
 
-def test_the_audit_api_is_off_without_a_token(http):
-    response = http.get("/api/v1/audit/checkpoint")
+def test_without_a_token_setting_no_bearer_token_opens_the_audit_api(http):
+    response = http.get("/api/v1/audit/checkpoint", headers={"Authorization": "Bearer anything"})
     assert response.status_code == 404 and response.json()["error"]["code"] == "audit_api_disabled"
+
+
+def test_a_caller_with_neither_session_nor_token_is_told_to_sign_in(audit_http):
+    response = audit_http.get("/api/v1/audit/checkpoint")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "session_required"
 
 
 def test_a_wrong_token_is_refused_and_the_refusal_audited(audit_http):

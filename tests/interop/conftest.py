@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import hl7
+import hl7.mllp
 import pytest
 
 from sync_server.interop.patients import import_csv
 from sync_server.settings import Settings
 from tests.interop.orthanc import Orthanc, dicomweb_plugin, orthanc_binary
+from tests.people.conftest import admin, audit, person  # noqa: F401  (people signed in with passkeys)
 
 PATIENTS_CSV = "id,family,given,birth_date,sex\nIPP-0042,Dupont,Zoé,1980-01-02,F\nIPP-0077,Martin,Paul,1975-05-06,M\n"
 ADMIN = {"Authorization": "Bearer admin-token"}
@@ -57,3 +61,35 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "c
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def adt(trigger: str, pid3: str, name: str = "Dupont^Zoé", birth: str = "19800102", sex: str = "F",
+        mrg: str | None = None, control: str = "MSG0001") -> str:
+    """An HL7 v2.5 ADT message as a hospital's interface engine sends it."""
+    structure = {"A40": "ADT_A39", "A29": "ADT_A21"}.get(trigger, "ADT_A01")
+    segments = [f"MSH|^~\\&|HIS|HOSP|CLINPHOTO|HOSP|20261127100000||ADT^{trigger}^{structure}|{control}|P|2.5",
+                f"EVN|{trigger}|20261127100000",
+                f"PID|1||{pid3}||{name}||{birth}|{sex}"]
+    if mrg:
+        segments.append(f"MRG|{mrg}")
+    return "\r".join(segments)
+
+
+def send_mllp(port: int, *messages: str) -> list[hl7.Message]:
+    """Send messages over MLLP with the hl7 library's standard client; returns the ACKs."""
+    async def run() -> list[hl7.Message]:
+        reader, writer = await hl7.mllp.open_hl7_connection("127.0.0.1", port, encoding="utf-8")
+        acks = []
+        try:
+            for message in messages:
+                writer.writemessage(hl7.parse(message))
+                await writer.drain()
+                acks.append(await asyncio.wait_for(reader.readmessage(), 10))
+        finally:
+            writer.close()
+        return acks
+    return asyncio.run(run())
+
+
+def ack_codes(acks: list[hl7.Message]) -> list[str]:
+    return [str(a.segment("MSA")[1]) for a in acks]

@@ -12,9 +12,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
 import pytest
+from fhir.resources.bundle import Bundle as BundleR5
 from fhir.resources.R4B.bundle import Bundle
 
-from tests.interop.conftest import sync, wait_for
+from tests.interop.conftest import ack_codes, adt, send_mllp, sync, wait_for
+from tests.support.server import free_port
+
+MLLP_PORT = free_port()
+SUBJECT = "Patient?identifier=urn:clinphoto:patient-id|{}"
 
 
 class Emr:
@@ -56,9 +61,19 @@ def emr() -> Iterator[Emr]:
 
 
 @pytest.fixture
-def interop_settings(emr: Emr) -> dict[str, Any]:
+def fhir_r5() -> bool:
+    return False
+
+
+@pytest.fixture
+def interop_settings(emr: Emr, fhir_r5: bool) -> dict[str, Any]:
     return {"fhir_push_url": emr.url, "fhir_push_token": "emr-token", "outbox_retry_seconds": 1,
-            "outbox_retry_max_seconds": 1}
+            "outbox_retry_max_seconds": 1, "fhir_r5": fhir_r5, "hl7_mllp_port": MLLP_PORT}
+
+
+def _sent(call: Any, services: Any) -> int:
+    return call(services.store.fetch_val,
+                "SELECT COUNT(*) FROM interop_outbox WHERE target = 'fhir' AND state = 'sent'")
 
 
 def test_photos_are_pushed_as_transaction_bundles_and_retried_until_the_emr_is_back(emr, index, device, batch_of,
@@ -86,3 +101,36 @@ def test_photos_are_pushed_as_transaction_bundles_and_retried_until_the_emr_is_b
     failures = call(services.store.fetch_all,
                     "SELECT patient_id FROM audit_entry WHERE action = 'interop.fhir.store' AND outcome = '8'")
     assert failures and {f["patient_id"] for f in failures} == {"IPP-0042"}
+
+
+def test_after_an_a40_merge_the_emr_receives_the_same_resources_with_the_new_subject(emr, index, device, batch_of,
+                                                                                    call, services):
+    batch = batch_of(2)
+    sync(device, batch)
+    wait_for(lambda: _sent(call, services) == 2, what="first pushes")
+    assert ack_codes(send_mllp(MLLP_PORT, adt("A40", "IPP-0077^^^HOSP^PI", name="Martin^Paul",
+                                              mrg="IPP-0042^^^HOSP^PI"))) == ["AA"]
+    wait_for(lambda: len(emr.received) == 4 and _sent(call, services) == 2, what="pushes under the survivor")
+    first, again = emr.received[:2], emr.received[2:]
+    ids = sorted(p.photo_id for p in batch.photos)
+    for pushed, patient in ((first, "IPP-0042"), (again, "IPP-0077")):
+        bundles = [Bundle.model_validate(r["bundle"]) for r in pushed]
+        assert sorted(b.entry[0].resource.id for b in bundles) == ids  # PUT Media/<id>: replaced, not duplicated
+        assert {b.entry[0].request.url for b in bundles} == {f"Media/{i}" for i in ids}
+        assert {b.entry[0].resource.subject.reference for b in bundles} == {SUBJECT.format(patient)}
+
+
+@pytest.mark.parametrize("fhir_r5", [True])
+def test_with_r5_on_each_photo_is_pushed_as_a_document_reference(emr, index, device, batch_of, call, services,
+                                                                 fhir_r5):
+    batch = batch_of(1)
+    sync(device, batch)
+    wait_for(lambda: _sent(call, services) == 1, what="R5 push")
+    bundle = BundleR5.model_validate(emr.received[0]["bundle"])
+    entry = bundle.entry[0]
+    assert bundle.type == "transaction" and entry.request.method == "PUT"
+    assert entry.request.url == f"DocumentReference/{batch.photos[0].photo_id}"
+    assert entry.resource.__resource_type__ == "DocumentReference" and entry.resource.docStatus == "final"
+    assert entry.resource.subject.reference == SUBJECT.format("IPP-0042")
+    assert entry.resource.content[0].attachment.contentType == "image/jpeg"
+    assert isinstance(emr.received[0]["bundle"]["entry"][0]["resource"]["content"][0]["attachment"]["size"], str)

@@ -1,22 +1,22 @@
-"""The patient index fed by HL7 v2 ADT over MLLP (sent by the hl7 library's standard client); merges, quarantine."""
+"""The patient index fed by HL7 v2 ADT over MLLP (sent by the hl7 library's standard client); merges, quarantine
+of unknown and inconsistent identities, and the decisions people make on it."""
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any, Callable
 
-import hl7
-import hl7.mllp
 import pytest
 
 from sync_server.interop import patients
 from sync_server.interop.hl7v2 import AdtError, parse_adt
+from tests.conftest import both_backends
+from tests.interop.conftest import ack_codes, adt, send_mllp
 from tests.support.photos import sequence_form
 from tests.support.server import free_port
 
 MLLP_PORT = free_port()
-from tests.conftest import both_backends
+ADMIN_TOKEN = {"Authorization": "Bearer admin-token"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,35 +24,13 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return both_backends(request)
 
 
-def adt(trigger: str, pid3: str, name: str = "Dupont^Zoé", birth: str = "19800102", sex: str = "F",
-        mrg: str | None = None, control: str = "MSG0001") -> str:
-    structure = "ADT_A39" if trigger == "A40" else "ADT_A01"
-    segments = [f"MSH|^~\\&|HIS|HOSP|CLINPHOTO|HOSP|20261127100000||ADT^{trigger}^{structure}|{control}|P|2.5",
-                f"EVN|{trigger}|20261127100000",
-                f"PID|1||{pid3}||{name}||{birth}|{sex}"]
-    if mrg:
-        segments.append(f"MRG|{mrg}")
-    return "\r".join(segments)
-
-
 @pytest.fixture
 def interop_settings() -> dict[str, Any]:
     return {"hl7_mllp_port": MLLP_PORT, "interop_admin_token": "admin-token"}
 
 
-def send(*messages: str) -> list[hl7.Message]:
-    async def run() -> list[hl7.Message]:
-        reader, writer = await hl7.mllp.open_hl7_connection("127.0.0.1", MLLP_PORT, encoding="utf-8")
-        acks = []
-        try:
-            for message in messages:
-                writer.writemessage(hl7.parse(message))
-                await writer.drain()
-                acks.append(await asyncio.wait_for(reader.readmessage(), 10))
-        finally:
-            writer.close()
-        return acks
-    return asyncio.run(run())
+def send(*messages: str) -> list[Any]:
+    return send_mllp(MLLP_PORT, *messages)
 
 
 def _add_sequence(call: Callable[..., Any], services: Any, claimed: str) -> str:
@@ -65,11 +43,24 @@ def _add_sequence(call: Callable[..., Any], services: Any, claimed: str) -> str:
     return sequence_id
 
 
-def test_adt_a01_a04_a08_and_a40_parse_to_index_events():
+def _identity(call: Callable[..., Any], services: Any, sequence_id: str) -> dict[str, Any]:
+    return call(services.store.fetch_one, "SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
+
+
+def _queue(http: Any) -> dict[str, dict[str, Any]]:
+    queue = http.get("/api/v1/interop/quarantine", headers=ADMIN_TOKEN).json()["sequences"]
+    return {q["sequence_id"]: q for q in queue}
+
+
+def test_adt_a01_a04_a08_a29_and_a40_parse_to_index_events():
     event = parse_adt(adt("A01", "123^^^X^NN~IPP-0042^^^HOSP^PI"))
-    assert event.trigger == "A01" and event.patient.id == "IPP-0042"
+    assert event.trigger == "A01" and event.patient.id == "IPP-0042" and event.patient.active
     assert (event.patient.family, event.patient.given, event.patient.birth_date, event.patient.sex) == \
         ("Dupont", "Zoé", "1980-01-02", "F")
+    assert event.patient.authority == "HOSP" and event.patient.other_ids == (("123", "X"),)
+    universal = parse_adt(adt("A08", "IPP-0042^^^&1.2.250.1.71.4.2.7&ISO^PI"))
+    assert universal.patient.authority == "1.2.250.1.71.4.2.7"
+    assert parse_adt(adt("A29", "IPP-0042^^^HOSP^PI")).patient.active is False
     merge = parse_adt(adt("A40", "IPP-0042^^^HOSP^PI", mrg="IPP-0041^^^HOSP^PI"))
     assert merge.prior_id == "IPP-0041" and merge.patient.id == "IPP-0042"
     assert parse_adt(adt("A02", "IPP-0042")).patient is None  # a transfer: acknowledged, ignored
@@ -83,10 +74,11 @@ def test_mllp_adt_feed_fills_the_index_and_acknowledges(http, services, call):
     acks = send(adt("A04", "IPP-0100^^^HOSP^PI", control="C1"),
                 adt("A08", "IPP-0100^^^HOSP^PI", name="Dupont-Durand^Zoé", control="C2"),
                 adt("A01", "!!", control="C3"))
-    assert [str(a.segment("MSA")[1]) for a in acks] == ["AA", "AA", "AR"]
+    assert ack_codes(acks) == ["AA", "AA", "AR"]
     assert [str(a.segment("MSA")[2]) for a in acks] == ["C1", "C2", "C3"]
     row = call(services.store.fetch_one, "SELECT * FROM patient_index WHERE id = 'IPP-0100'")
     assert row["family"] == "Dupont-Durand" and row["birth_date"] == "1980-01-02" and row["source"] == "hl7:A08"
+    assert row["authority"] == "HOSP" and row["active"] == 1
     actions = [r["action"] for r in call(services.store.fetch_all,
                                          "SELECT action FROM audit_entry WHERE patient_id = 'IPP-0100' ORDER BY seq")]
     assert actions == ["patient.index.add", "patient.index.update"]
@@ -95,28 +87,108 @@ def test_mllp_adt_feed_fills_the_index_and_acknowledges(http, services, call):
 def test_unknown_patient_waits_in_quarantine_until_the_adt_feed_brings_it(http, services, call):
     sequence_id = _add_sequence(call, services, "IPP-0200")
     assert call(patients.reconcile, services.store, sequence_id)["state"] == "quarantined"
-    queue = http.get("/api/v1/interop/quarantine", headers={"Authorization": "Bearer admin-token"}).json()
-    assert [s["sequence_id"] for s in queue["sequences"]] == [sequence_id]
-    assert [str(a.segment("MSA")[1]) for a in send(adt("A01", "IPP-0200^^^HOSP^PI"))] == ["AA"]
-    row = call(services.store.fetch_one, "SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
+    queue = _queue(http)
+    assert list(queue) == [sequence_id] and queue[sequence_id]["reason"] == "unknown"
+    assert queue[sequence_id]["candidates"] == []
+    assert ack_codes(send(adt("A01", "IPP-0200^^^HOSP^PI"))) == ["AA"]
+    row = _identity(call, services, sequence_id)
     assert (row["state"], row["patient_id"], row["decided_by"]) == ("reconciled", "IPP-0200", "hl7:adt")
 
 
-def test_a40_merge_moves_sequences_to_the_surviving_identity(http, services, call):
+def test_a40_moves_filed_sequences_and_quarantines_later_claims_of_the_merged_away_identifier(http, services, call):
     send(adt("A01", "IPP-0301^^^HOSP^PI"), adt("A01", "IPP-0302^^^HOSP^PI"))
     moved = _add_sequence(call, services, "IPP-0301")
     assert call(patients.reconcile, services.store, moved)["patient_id"] == "IPP-0301"
-    acks = send(adt("A40", "IPP-0302^^^HOSP^PI", mrg="IPP-0301^^^HOSP^PI"))
-    assert str(acks[0].segment("MSA")[1]) == "AA"
-    row = call(services.store.fetch_one, "SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": moved})
-    assert row["patient_id"] == "IPP-0302" and row["claimed_id"] == "IPP-0301"
-    # a sequence synced later under the old identifier is filed under the survivor too
+    waiting = _add_sequence(call, services, "IPP-0303")  # unknown now; merged away by the A40 below
+    assert call(patients.reconcile, services.store, waiting)["reason"] == "unknown"
+    acks = send(adt("A40", "IPP-0302^^^HOSP^PI", mrg="IPP-0301^^^HOSP^PI", control="M1"),
+                adt("A40", "IPP-0302^^^HOSP^PI", mrg="IPP-0303^^^HOSP^PI", control="M2"))
+    assert ack_codes(acks) == ["AA", "AA"]
+    row = _identity(call, services, moved)
+    assert (row["state"], row["patient_id"], row["claimed_id"]) == ("reconciled", "IPP-0302", "IPP-0301")
+    # a phone still using a merged-away identifier works from stale data: a person confirms the survivor
     late = _add_sequence(call, services, "IPP-0301")
-    assert call(patients.reconcile, services.store, late)["patient_id"] == "IPP-0302"
+    assert (call(patients.reconcile, services.store, late)["state"], _identity(call, services, late)["reason"]) == \
+        ("quarantined", "merged")
+    queue = _queue(http)
+    assert queue[late]["candidates"] == ["IPP-0302"]
+    assert queue[waiting]["reason"] == "merged" and queue[waiting]["candidates"] == ["IPP-0302"]
     audit = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action IN "
                  "('patient.index.merge', 'sequence.identity.move') ORDER BY seq")
-    assert [(a["action"], a["patient_id"]) for a in audit] == [("patient.index.merge", "IPP-0302"),
-                                                                ("sequence.identity.move", "IPP-0302")]
+    assert [(a["action"], a["patient_id"]) for a in audit] == [
+        ("patient.index.merge", "IPP-0302"), ("sequence.identity.move", "IPP-0302"),
+        ("patient.index.merge", "IPP-0302")]
+    reasons = [json.loads(e["detail"])["reason"] for e in call(
+        services.store.fetch_all, "SELECT detail FROM audit_entry WHERE action = 'sequence.identity.quarantine' "
+        "AND object = :o ORDER BY seq", {"o": f"sequence/{waiting}"})]
+    assert reasons == ["unknown", "merged"]
+    decided = http.post(f"/api/v1/interop/quarantine/{late}", json={"patient_id": "IPP-0302"}, headers=ADMIN_TOKEN)
+    assert decided.status_code == 200 and decided.json()["state"] == "reconciled"
+    assert _identity(call, services, late)["patient_id"] == "IPP-0302"
+
+
+def test_a29_withdraws_an_identity_so_new_claims_wait_until_the_hospital_restores_it(http, services, call):
+    send(adt("A01", "IPP-0350^^^HOSP^PI"))
+    filed = _add_sequence(call, services, "IPP-0350")
+    assert call(patients.reconcile, services.store, filed)["state"] == "reconciled"
+    assert ack_codes(send(adt("A29", "IPP-0350^^^HOSP^PI"))) == ["AA"]
+    assert call(services.store.fetch_val, "SELECT active FROM patient_index WHERE id = 'IPP-0350'") == 0
+    assert _identity(call, services, filed)["state"] == "reconciled"  # what was filed stays filed
+    later = _add_sequence(call, services, "IPP-0350")
+    assert _identity(call, services, later) is None
+    assert call(patients.reconcile, services.store, later)["reason"] == "inactive"
+    refused = http.post(f"/api/v1/interop/quarantine/{later}", json={"patient_id": "IPP-0350"}, headers=ADMIN_TOKEN)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "patient_inactive"
+    assert ack_codes(send(adt("A08", "IPP-0350^^^HOSP^PI"))) == ["AA"]  # the hospital restates the identity
+    assert (_identity(call, services, later)["state"], _identity(call, services, later)["patient_id"]) == \
+        ("reconciled", "IPP-0350")
+    actions = [r["action"] for r in call(services.store.fetch_all,
+                                         "SELECT action FROM audit_entry WHERE patient_id = 'IPP-0350' ORDER BY seq")]
+    assert "patient.index.deactivate" in actions
+
+
+def test_an_identifier_two_patients_hold_under_two_authorities_is_ambiguous(http, services, call):
+    # IPP-0500 is one patient's identifier at site A, and another patient's at site C
+    assert ack_codes(send(adt("A01", "IPP-0500^^^SITE-A^PI", name="Durand^Anne"),
+                          adt("A01", "IPP-0600^^^SITE-B^PI~IPP-0500^^^SITE-C^PN", name="Petit^Marc"))) == ["AA", "AA"]
+    assert call(services.store.fetch_all, "SELECT value, authority, patient_id FROM patient_identifier "
+                "WHERE value = 'IPP-0500' ORDER BY patient_id") == [
+        {"value": "IPP-0500", "authority": "SITE-A", "patient_id": "IPP-0500"},
+        {"value": "IPP-0500", "authority": "SITE-C", "patient_id": "IPP-0600"}]
+    sequence_id = _add_sequence(call, services, "IPP-0500")
+    assert call(patients.reconcile, services.store, sequence_id)["reason"] == "ambiguous"
+    assert _queue(http)[sequence_id]["candidates"] == ["IPP-0500", "IPP-0600"]
+    # a patient's other identifier, held by nobody else, files under that patient
+    other = _add_sequence(call, services, "IPP-0601")
+    send(adt("A08", "IPP-0600^^^SITE-B^PI~IPP-0500^^^SITE-C^PN~IPP-0601^^^SITE-D^PN", name="Petit^Marc"))
+    identity = call(patients.reconcile, services.store, other)
+    assert (identity["state"], identity["patient_id"]) == ("reconciled", "IPP-0600")
+    # the same identifier as another authority's index identifier is refused, never overwrites the patient
+    assert ack_codes(send(adt("A01", "IPP-0500^^^SITE-B^PI", name="Autre^Jean"))) == ["AR"]
+    assert call(services.store.fetch_val, "SELECT family FROM patient_index WHERE id = 'IPP-0500'") == "Durand"
+    decided = http.post(f"/api/v1/interop/quarantine/{sequence_id}", json={"patient_id": "IPP-0600"},
+                        headers=ADMIN_TOKEN)
+    assert decided.json()["state"] == "reconciled"
+    entry = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.reconcile' "
+                 "AND object = :o", {"o": f"sequence/{sequence_id}"})[-1]
+    assert entry["actor"] == "token:interop-admin" and entry["patient_id"] == "IPP-0600"
+    assert json.loads(entry["detail"]) == {"claimed_patient_id": "IPP-0500", "reason": "resolved by a user"}
+
+
+def test_csv_import_carries_authority_and_inactive_identities(http, services, call):
+    imported, _ = call(patients.import_csv, services.store,
+                       "id,family,authority,active\nIPP-0700,Blanc,HOSP,1\nIPP-0701,Noir,HOSP,0\n")
+    assert imported == 2
+    rows = call(services.store.fetch_all, "SELECT id, authority, active FROM patient_index "
+                "WHERE id IN ('IPP-0700', 'IPP-0701') ORDER BY id")
+    assert rows == [{"id": "IPP-0700", "authority": "HOSP", "active": 1},
+                    {"id": "IPP-0701", "authority": "HOSP", "active": 0}]
+    sequence_id = _add_sequence(call, services, "IPP-0701")
+    assert call(patients.reconcile, services.store, sequence_id)["reason"] == "inactive"
+    with pytest.raises(patients.IdentityError, match="line 2"):
+        call(patients.import_csv, services.store, "id,active\nIPP-0702,maybe\n")
+    with pytest.raises(patients.IdentityError, match="another assigning authority"):
+        call(patients.import_csv, services.store, "id,authority\nIPP-0700,ELSEWHERE\n")
 
 
 def test_quarantine_decisions_need_the_admin_token_and_a_known_patient(http, services, call):
@@ -124,9 +196,9 @@ def test_quarantine_decisions_need_the_admin_token_and_a_known_patient(http, ser
     call(patients.reconcile, services.store, sequence_id)
     url = f"/api/v1/interop/quarantine/{sequence_id}"
     assert http.post(url, json={"decision": "reject"}).status_code == 401
-    unknown = http.post(url, json={"patient_id": "IPP-0401"}, headers={"Authorization": "Bearer admin-token"})
+    unknown = http.post(url, json={"patient_id": "IPP-0401"}, headers=ADMIN_TOKEN)
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "patient_unknown"
-    rejected = http.post(url, json={"decision": "reject"}, headers={"Authorization": "Bearer admin-token"})
+    rejected = http.post(url, json={"decision": "reject"}, headers=ADMIN_TOKEN)
     assert rejected.json()["state"] == "rejected"
     entry = call(services.store.fetch_one, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.reject'")
     assert entry["actor"] == "token:interop-admin" and entry["patient_id"] == "IPP-0400"
@@ -141,7 +213,8 @@ def test_interop_is_off_when_not_configured(tmp_path):
     settings = Settings(data_dir=tmp_path / "off", pwa_dir=tmp_path / "no-pwa")
     assert not settings.interop_enabled
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8000") as client:
-        for path in ("/fhir/r4/Media", "/api/v1/interop/outbox", "/fhir/r4/metadata"):
+        for path in ("/fhir/r4/Media", "/api/v1/interop/outbox", "/fhir/r4/metadata", "/fhir/r5/metadata",
+                     "/fhir/r5/DocumentReference"):
             response = client.get(path, headers={"Authorization": "Bearer anything"})
             assert response.status_code == 404 and response.json()["error"]["code"] == "interop_disabled"
         interop = client.app.state.services.handles["interop"]

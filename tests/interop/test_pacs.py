@@ -12,9 +12,12 @@ from pydicom.encaps import generate_frames
 
 from sync_server.interop.dicom import VL_PHOTOGRAPHIC_IMAGE
 from sync_server.interop.uids import instance_uid, series_uid, study_uid
-from tests.interop.conftest import ADMIN, sync, wait_for
+from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync, wait_for
 from tests.interop.orthanc import Orthanc
 from tests.conftest import both_backends
+from tests.support.server import free_port
+
+MLLP_PORT = free_port()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,8 +27,8 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def interop_settings(orthanc: Orthanc) -> dict[str, Any]:
-    return {"dicomweb_url": orthanc.dicomweb, "interop_admin_token": "admin-token", "outbox_retry_seconds": 1,
-            "outbox_retry_max_seconds": 2}
+    return {"dicomweb_url": orthanc.dicomweb, "orthanc_url": orthanc.url, "interop_admin_token": "admin-token",
+            "outbox_retry_seconds": 1, "outbox_retry_max_seconds": 2, "hl7_mllp_port": MLLP_PORT}
 
 
 def _outbox(call: Callable[..., Any], services: Any) -> dict[str, dict[str, Any]]:
@@ -146,3 +149,33 @@ def test_a_png_original_is_recorded_skipped_not_converted(orthanc, index, device
     assert _qido(orthanc, "/studies", PatientID="IPP-0042") == []
     status = http.get("/api/v1/interop/outbox", headers=ADMIN).json()
     assert status["counts"] == {"skipped": 1} and status["unsent"][0]["state"] == "skipped"
+
+
+def test_after_an_a40_merge_the_pacs_copies_follow_the_surviving_identity(
+        orthanc, index, device, batch_of, call, services, http):
+    batch = batch_of(2)
+    sync(device, batch)
+    wait_for(lambda: _all_sent(call, services, batch.photos), what="outbox delivery")
+    assert _qido(orthanc, "/studies", PatientID="IPP-0042")
+
+    # the hospital finds IPP-0042 and IPP-0077 are one person and keeps IPP-0077
+    assert ack_codes(send_mllp(MLLP_PORT, adt("A40", "IPP-0077^^^HOSP^PI", name="Martin^Paul", birth="19750506",
+                                              sex="M", mrg="IPP-0042^^^HOSP^PI"))) == ["AA"]
+    wait_for(lambda: _all_sent(call, services, batch.photos)
+             and all(r["sent_patient_id"] == "IPP-0077" for r in _outbox(call, services).values()),
+             what="delivery under the survivor")
+    studies = _qido(orthanc, "/studies", PatientID="IPP-0077")
+    assert [s["0020000D"]["Value"][0] for s in studies] == [study_uid(batch.sequence_id)]
+    assert _qido(orthanc, "/studies", PatientID="IPP-0042") == []
+    assert len(httpx.get(orthanc.url + "/instances", timeout=10).json()) == 2  # no copy left behind
+    for photo in batch.photos:
+        ds = _wado_instance(orthanc, batch.sequence_id, photo.photo_id)
+        assert ds.SOPInstanceUID == instance_uid(photo.photo_id)  # the same instance, filed under the survivor
+        assert ds.PatientID == "IPP-0077" and str(ds.PatientName) == "Martin^Paul" and ds.PatientSex == "M"
+        assert next(generate_frames(ds.PixelData, number_of_frames=1))[:len(photo.plaintext)] == photo.plaintext
+    stored = call(services.store.fetch_all, "SELECT patient_id, detail FROM audit_entry "
+                  "WHERE action = 'interop.pacs.store' AND outcome = '0' ORDER BY seq")
+    assert [s["patient_id"] for s in stored] == ["IPP-0042"] * 2 + ["IPP-0077"] * 2
+    assert all("copies under other Patient IDs removed: 1" in s["detail"] for s in stored[2:])
+    moved = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.move'")
+    assert [(m["patient_id"], m["object"]) for m in moved] == [("IPP-0077", f"sequence/{batch.sequence_id}")]

@@ -9,9 +9,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from sync_server.auth import people
+from tests.conftest import both_backends
 from tests.people.authenticator import SoftAuthenticator
 
 ORIGIN = "http://127.0.0.1:8000"  # the TestClient's base URL, the default public URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Every test here that touches the database runs on SQLite and on a real PostgreSQL."""
+    return both_backends(request)
 
 
 class Person:

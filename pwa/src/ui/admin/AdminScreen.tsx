@@ -1,31 +1,38 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { t } from "../../i18n/index.ts";
 import { Header, Message } from "../common.tsx";
 import {
-  enrolDevice, invitePerson, listDevices, listPeople, revokeDevice, revokePerson,
+  enrolDevice, invitePerson, listDevices, listPeople, reinvitePerson, revokeDevice, revokePerson,
   type Device, type Enrolment, type Invitation, type PersonRow,
 } from "../people/api.ts";
-import { when } from "../people/format.ts";
+import type { Chrome } from "../people/Console.tsx";
+import { problem, when } from "../people/format.ts";
 
 const ROLES = ["surgeon", "nurse", "security_officer", "administrator"] as const;
 
-/** Administrators: enrol (code + QR) and revoke devices; invite (link + QR) and revoke people. */
-export function AdminScreen(props: { right: preact.ComponentChildren }) {
+type Link = Omit<Invitation, "person_id"> & { name: string; again: boolean };
+
+/** Administrators: enrol (code + QR) and revoke devices; invite, invite again (link + QR) and revoke people. */
+export function AdminScreen(props: Chrome) {
   const [devices, setDevices] = useState<Device[]>([]);
   const [people, setPeople] = useState<PersonRow[]>([]);
   const [label, setLabel] = useState("");
   const [name, setName] = useState("");
   const [role, setRole] = useState<string>("surgeon");
   const [enrolment, setEnrolment] = useState<Enrolment | null>(null);
-  const [invitation, setInvitation] = useState<Invitation | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [invitation, setInvitation] = useState<Link | null>(null);
+  const [error, setError] = useState<unknown>(null); // worded at render, in the current language
+  const [loadFailed, setLoadFailed] = useState(false);
+  const linkCard = useRef<HTMLDivElement>(null);
+  useEffect(() => linkCard.current?.scrollIntoView({ block: "nearest" }), [invitation]);
 
   const reload = async () => {
     try {
       setDevices((await listDevices()).devices);
       setPeople((await listPeople()).people);
+      setLoadFailed(false);
     } catch {
-      setError(t("people.loadFailed"));
+      setLoadFailed(true);
     }
   };
   useEffect(() => void reload(), []);
@@ -36,15 +43,17 @@ export function AdminScreen(props: { right: preact.ComponentChildren }) {
     try {
       await work();
       await reload();
-    } catch {
-      setError(t("people.actionFailed"));
+    } catch (err) {
+      setError(err ?? new Error("failed"));
     }
   };
 
   return (
     <main class="screen" data-screen="admin">
       <Header title={t("admin.title")} right={props.right} />
-      {error ? <Message kind="error">{error}</Message> : null}
+      {props.top}
+      {error !== null ? <Message kind="error">{problem(error)}</Message> : null}
+      {loadFailed ? <Message kind="error">{t("people.loadFailed")}</Message> : null}
       <section class="card">
         <h2>{t("admin.devices")}</h2>
         <form class="actions" onSubmit={act(async () => label.trim() && setEnrolment(await enrolDevice(label.trim())))}>
@@ -79,7 +88,7 @@ export function AdminScreen(props: { right: preact.ComponentChildren }) {
       </section>
       <section class="card">
         <h2>{t("admin.people")}</h2>
-        <form class="actions" onSubmit={act(async () => name.trim() && setInvitation(await invitePerson(name.trim(), [role])))}>
+        <form class="actions invite-form" onSubmit={act(async () => name.trim() && setInvitation({ ...(await invitePerson(name.trim(), [role])), name: name.trim(), again: false }))}>
           <input class="input" name="person-name" maxLength={120} placeholder={t("admin.personName")} value={name}
             onInput={(e) => setName((e.target as HTMLInputElement).value)} />
           <select class="input" name="role" value={role} onChange={(e) => setRole((e.target as HTMLSelectElement).value)}>
@@ -88,7 +97,8 @@ export function AdminScreen(props: { right: preact.ComponentChildren }) {
           <button type="submit" class="btn btn-primary">{t("admin.invite")}</button>
         </form>
         {invitation ? (
-          <div class="card-info" data-testid="invitation">
+          <div class="card-info" data-testid="invitation" ref={linkCard}>
+            {invitation.again ? <p><strong>{t("admin.reinviteFor", { name: invitation.name })}</strong></p> : null}
             <p>{t("admin.inviteShow", { when: when(invitation.expires_at) })}</p>
             <p class="mono small" style={{ wordBreak: "break-all" }}>{invitation.registration_url}</p>
             <img src={invitation.qr_svg} width={220} height={220} alt={t("admin.qrAlt")} />
@@ -96,17 +106,27 @@ export function AdminScreen(props: { right: preact.ComponentChildren }) {
         ) : null}
         <ul class="list">
           {people.map((p) => (
-            <li class="list-row" key={p.id}>
-              <div>
-                <strong>{p.name}</strong>
+            <li class="list-row list-row-wrap" key={p.id} data-testid="admin-person">
+              <div class="grow">
+                <strong class="wrap">{p.name}</strong>
                 <div class="small muted">
                   {p.roles.map((r) => t(`role.${r as (typeof ROLES)[number]}`)).join(", ")} · {p.revoked_at ? t("admin.revoked") : t("admin.passkeys", { count: p.passkeys })}
+                  {!p.revoked_at && p.invitation_expires_at ? ` · ${t("admin.linkPending", { when: when(p.invitation_expires_at) })}` : ""}
                 </div>
               </div>
               {p.revoked_at ? null : (
-                <button type="button" class="btn btn-small" onClick={() => confirm(t("admin.revokePersonConfirm", { name: p.name })) && void act(() => revokePerson(p.id))()}>
-                  {t("admin.revoke")}
-                </button>
+                <div class="row-actions">
+                  <button type="button" class="btn btn-small" data-testid="reinvite"
+                    onClick={() => confirm(t("admin.reinviteConfirm", { name: p.name })) && void act(async () => {
+                      setInvitation({ ...(await reinvitePerson(p.id)), name: p.name, again: true });
+                    })()}>
+                    {t("admin.reinvite")}
+                  </button>
+                  <button type="button" class="btn btn-small" data-testid="revoke-person"
+                    onClick={() => confirm(t("admin.revokePersonConfirm", { name: p.name })) && void act(() => revokePerson(p.id))()}>
+                    {t("admin.revoke")}
+                  </button>
+                </div>
               )}
             </li>
           ))}

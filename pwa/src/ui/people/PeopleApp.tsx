@@ -1,15 +1,19 @@
-// The people's console, reached by URL fragment (#/signin, #/register/<token>, #/admin, #/station):
-// separate from the capture app, which keeps its device state; a desk or station computer never
-// becomes an enrolled device by opening it.
+// The people's console, reached by URL fragment (#/signin, #/register/<token>, #/admin, #/station,
+// #/account, #/break-glass, #/officer...): separate from the capture app, which keeps its device
+// state; a desk or station computer never becomes an enrolled device by opening it.
 import { useEffect, useState } from "preact/hooks";
 import { t } from "../../i18n/index.ts";
+import { AccountScreen } from "../account/AccountScreen.tsx";
+import { BreakGlassScreen } from "../account/BreakGlassScreen.tsx";
 import { AdminScreen } from "../admin/AdminScreen.tsx";
 import { useLang } from "../common.tsx";
+import type { OfficerApp as OfficerAppType } from "../officer/OfficerApp.tsx";
 import { SignInScreen } from "../signin/SignInScreen.tsx";
 import { StationScreen } from "../station/StationScreen.tsx";
-import { signOut, whoami, type Person } from "./api.ts";
+import { account, signOut, type Account } from "./api.ts";
+import { BreakGlassBanner, homeFor, mayOpen, Tabs, type Chrome } from "./Console.tsx";
 
-export const PEOPLE_HASH = /^#\/(signin|register\/[A-Za-z0-9_-]+|admin|station)$/;
+export const PEOPLE_HASH = /^#\/(signin|register\/[A-Za-z0-9_-]+|admin|station|account|break-glass|officer(\/(alerts|restricted|entry\/[1-9][0-9]{0,15}))?)$/;
 
 export function isPeopleHash(hash: string = location.hash): boolean {
   return PEOPLE_HASH.test(hash);
@@ -25,34 +29,56 @@ function useHash(): string {
   return hash;
 }
 
+/** The officer's screens are loaded only when an officer opens them: the shell stays small. */
+function useOfficerApp(wanted: boolean): typeof OfficerAppType | null {
+  const [component, setComponent] = useState<typeof OfficerAppType | null>(null);
+  useEffect(() => {
+    if (wanted && !component) void import("../officer/OfficerApp.tsx").then((m) => setComponent(() => m.OfficerApp));
+  }, [wanted]);
+  return component;
+}
+
 export function PeopleApp() {
   useLang();
   const hash = useHash();
-  const [person, setPerson] = useState<Person | null | undefined>(undefined);
-  useEffect(() => void whoami().then(setPerson, () => setPerson(null)), []);
-
+  const [me, setMe] = useState<Account | null | undefined>(undefined);
+  const reload = () => account().then(setMe, () => setMe(null));
+  useEffect(() => void reload(), []);
+  const OfficerApp = useOfficerApp(hash.startsWith("#/officer") && !!me?.person.roles.includes("security_officer"));
   const token = /^#\/register\/(.+)$/.exec(hash)?.[1];
-  if (person === undefined) return <main class="screen" data-screen="loading" />;
-  if (!person || token) {
-    return <SignInScreen token={token} onSignedIn={(p) => {
-      setPerson(p);
-      location.hash = p.roles.includes("administrator") ? "#/admin" : p.roles.includes("nurse") ? "#/station" : "#/signin";
+  const lost = !!me && !token && !mayOpen(me.person.roles, hash); // #/signin once signed in, or a screen the roles do not open
+  useEffect(() => {
+    if (lost && me) location.replace(`${location.pathname}${location.search}${homeFor(me.person.roles)}`);
+  }, [lost]);
+
+  if (me === undefined || lost) return <main class="screen" data-screen="loading" />;
+  if (!me || token) {
+    return <SignInScreen token={token} onSignedIn={async (p) => {
+      if (token) location.hash = homeFor(p.roles);
+      await reload();
     }} />;
   }
-  const right = (
-    <button type="button" class="link" data-testid="signout" onClick={() => void signOut().finally(() => setPerson(null))}>
-      {t("people.signout")}
-    </button>
-  );
-  if (hash === "#/admin" && person.roles.includes("administrator")) return <AdminScreen right={right} />;
-  if (hash === "#/station" && (person.roles.includes("nurse") || person.roles.includes("administrator"))) return <StationScreen right={right} />;
-  return (
-    <main class="screen" data-screen="signed-in">
-      <section class="card">
-        <p>{t("people.signedInAs", { name: person.name })}</p>
-        <p class="muted">{person.roles.map((r) => t(`role.${r as "surgeon"}`)).join(", ")}</p>
-        {right}
-      </section>
-    </main>
-  );
+  const roles = me.person.roles;
+  const leave = () => void signOut().finally(() => setMe(null));
+  const chrome: Chrome = {
+    right: (
+      <button type="button" class="link" data-testid="signout" onClick={leave}>
+        {t("people.signout")}
+      </button>
+    ),
+    top: (
+      <>
+        <BreakGlassBanner until={me.break_glass_until} onEnded={() => setMe({ ...me, break_glass_until: null })} />
+        <Tabs roles={roles} hash={hash} />
+      </>
+    ),
+  };
+  if (hash === "#/admin") return <AdminScreen {...chrome} />;
+  if (hash === "#/station") return <StationScreen {...chrome} />;
+  if (hash === "#/account") return <AccountScreen {...chrome} right={null} account={me} onChanged={setMe} onSignOut={leave} />;
+  if (hash === "#/break-glass") {
+    return <BreakGlassScreen {...chrome} until={me.break_glass_until} onOpened={(until) => setMe({ ...me, break_glass_until: until })} />;
+  }
+  if (!OfficerApp) return <main class="screen" data-screen="loading" />;
+  return <OfficerApp {...chrome} hash={hash} person={me.person} />;
 }

@@ -10,6 +10,16 @@ export type Device = {
 export type PersonRow = Person & { created_at: string; revoked_at: string | null; passkeys: number; invitation_expires_at: string | null };
 export type Enrolment = { code: string; expires_at: string; enrol_url: string; qr_svg: string };
 export type Invitation = { person_id: string; registration_url: string; expires_at: string; qr_svg: string };
+export type Passkey = { credential_id: string; label: string | null; created_at: string; last_used_at: string | null; sign_count: number };
+/** GET /api/v1/me: who is signed in, their passkeys, the session's limits and any open emergency access. */
+export type Account = {
+  person: Person; passkeys: Passkey[]; session: { created_at: string; expires_at: string; idle_seconds: number };
+  break_glass_until: string | null;
+};
+/** Roles that may open an emergency access (nurses move data, never read it). */
+export const BREAK_GLASS_ROLES = ["surgeon", "security_officer", "administrator"];
+/** The server's minimum length of a break-glass reason (endpoints/people.py BREAK_GLASS_MIN_REASON). */
+export const BREAK_GLASS_MIN_REASON = 20;
 
 export class PeopleError extends Error {
   constructor(readonly code: string, message: string, readonly status: number) {
@@ -19,7 +29,8 @@ export class PeopleError extends Error {
 
 let csrf = "";
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** One request with the session cookie (and the CSRF token on changes); a refusal becomes a PeopleError. */
+export async function request(method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = csrf;
@@ -29,19 +40,27 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   } catch {
     throw new PeopleError("offline", "offline", 0);
   }
+  if (!res.ok) {
+    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
+    throw new PeopleError(json.error?.code ?? "http", json.error?.message ?? res.statusText, res.status);
+  }
+  return res;
+}
+
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await request(method, path, body);
   if (res.status === 204) return undefined as T;
-  const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-  if (!res.ok) throw new PeopleError(json.error?.code ?? "http", json.error?.message ?? res.statusText, res.status);
-  return json as T;
+  return (await res.json().catch(() => ({}))) as T;
 }
 
 type Signed = { person: Person; csrf_token: string };
 
-export async function whoami(): Promise<Person | null> {
+/** The signed-in person's account, or null when nobody is signed in. */
+export async function account(): Promise<Account | null> {
   try {
-    const me = await call<Signed>("GET", "/api/v1/me");
+    const me = await call<Account & { csrf_token: string }>("GET", "/api/v1/me");
     csrf = me.csrf_token;
-    return me.person;
+    return { person: me.person, passkeys: me.passkeys, session: me.session, break_glass_until: me.break_glass_until };
   } catch (err) {
     if (err instanceof PeopleError && err.status === 401) return null;
     throw err;
@@ -66,11 +85,22 @@ export async function registerPasskey(token: string, label: string): Promise<Per
   return done.person;
 }
 
+/** One more passkey for the signed-in person; answers all their passkeys. */
+export async function addPasskey(label: string): Promise<Passkey[]> {
+  const begin = await call<{ challenge_id: string; options: Parameters<typeof startRegistration>[0]["optionsJSON"] }>(
+    "POST", "/api/v1/me/passkeys/begin", {});
+  const credential = await startRegistration({ optionsJSON: begin.options });
+  return (await call<{ passkeys: Passkey[] }>("POST", "/api/v1/me/passkeys/finish", { challenge_id: begin.challenge_id, credential, label })).passkeys;
+}
+
+export const removePasskey = (credentialId: string) => call<void>("DELETE", `/api/v1/me/passkeys/${encodeURIComponent(credentialId)}`);
+export const openBreakGlass = (reason: string) => call<{ break_glass_until: string }>("POST", "/api/v1/me/break-glass", { reason });
 export const signOut = () => call<void>("POST", "/api/v1/auth/signout");
 export const listDevices = () => call<{ devices: Device[]; pending_enrollments: { label: string; expires_at: string }[] }>("GET", "/api/v1/admin/devices");
 export const enrolDevice = (label: string) => call<Enrolment>("POST", "/api/v1/admin/devices", { label });
 export const revokeDevice = (id: string) => call<void>("POST", `/api/v1/admin/devices/${id}/revoke`);
 export const listPeople = () => call<{ people: PersonRow[] }>("GET", "/api/v1/admin/people");
 export const invitePerson = (name: string, roles: string[]) => call<Invitation>("POST", "/api/v1/admin/people", { name, roles });
+export const reinvitePerson = (id: string) => call<Omit<Invitation, "person_id">>("POST", `/api/v1/admin/people/${id}/invitation`);
 export const revokePerson = (id: string) => call<void>("POST", `/api/v1/admin/people/${id}/revoke`);
 export const station = () => call<{ devices: Device[] }>("GET", "/api/v1/station/devices");

@@ -2,10 +2,11 @@ import { useEffect, useState } from "preact/hooks";
 import { t } from "../../i18n/index.ts";
 import { Header, Message } from "../common.tsx";
 import { station, type Device } from "../people/api.ts";
+import type { Chrome } from "../people/Console.tsx";
 import { when } from "../people/format.ts";
 
 /** The docking station: every active device, what it still has to send, when it last synced, what failed. */
-export function StationScreen(props: { right: preact.ComponentChildren }) {
+export function StationScreen(props: Chrome) {
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -20,6 +21,7 @@ export function StationScreen(props: { right: preact.ComponentChildren }) {
   return (
     <main class="screen" data-screen="station">
       <Header title={t("station.title")} right={props.right} />
+      {props.top}
       {error ? <Message kind="error">{error}</Message> : null}
       <section class="card">
         <p class="muted">{t("station.intro")}</p>
