@@ -22,16 +22,6 @@ FORM = {"sequence_id": SEQUENCE, "patient_id": "IPP-0042", "procedure": "rhinopl
 
 
 @pytest.fixture(scope="module")
-def key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture(scope="module")
-def keys(key):
-    return {key_id(key.public_key()): key}
-
-
-@pytest.fixture(scope="module")
 def blob(key):
     return seal_form(FORM, key.public_key(), key_id(key.public_key()))
 

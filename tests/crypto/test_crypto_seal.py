@@ -21,16 +21,6 @@ SHA = hashlib.sha256(PLAINTEXT).hexdigest()
 
 
 @pytest.fixture(scope="module")
-def key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture(scope="module")
-def keys(key):
-    return {key_id(key.public_key()): key}
-
-
-@pytest.fixture(scope="module")
 def blob(key):
     return seal_photo(PLAINTEXT, key.public_key(), key_id(key.public_key()), PHOTO, SEQUENCE)
 

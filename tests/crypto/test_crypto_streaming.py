@@ -32,16 +32,6 @@ PIECES = [1, 7, 16, 17, 113, 4096, 65536, 1 << 20]
 
 
 @pytest.fixture(scope="module")
-def key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-@pytest.fixture(scope="module")
-def keys(key):
-    return {key_id(key.public_key()): key}
-
-
-@pytest.fixture(scope="module")
 def blob(key):
     return seal_photo(PLAINTEXT, key.public_key(), key_id(key.public_key()), PHOTO, SEQUENCE)
 
