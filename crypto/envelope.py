@@ -110,8 +110,9 @@ def encrypt_at_rest(plaintext: bytes, *, kek_id: str, kek: bytes, object_id: str
 class AtRestEncryptor:
     """``encrypt_at_rest`` in pieces, for an object written as it is produced.
 
-    ``header``, then every ``update``'s output, then ``finalize()`` (the GCM tag) are, end to end,
-    an envelope ``decrypt_at_rest`` opens: the same format, a fresh data key and nonce of its own.
+    Everything ``update`` returns, then what ``finalize`` returns, is, end to end, one envelope
+    ``decrypt_at_rest`` opens: the same format (the first output starts with the header), with
+    a fresh data key and nonce of its own. The caller writes the bytes; it never builds them.
     """
 
     def __init__(self, *, kek_id: str, kek: bytes, object_id: str) -> None:
@@ -119,15 +120,19 @@ class AtRestEncryptor:
         aad = _aad(object_id)
         dek = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(NONCE_LEN)
-        self.header = _header(kid, aes_key_wrap(bytes(kek), dek), nonce)
+        self._header: bytes | None = _header(kid, aes_key_wrap(bytes(kek), dek), nonce)
         self._context = Cipher(algorithms.AES(dek), modes.GCM(nonce)).encryptor()
         self._context.authenticate_additional_data(aad)
 
     def update(self, plaintext: bytes | memoryview) -> bytes:
-        return self._context.update(plaintext)
+        return self._take_header() + self._context.update(plaintext)
 
     def finalize(self) -> bytes:
-        return self._context.finalize() + self._context.tag
+        return self._take_header() + self._context.finalize() + self._context.tag
+
+    def _take_header(self) -> bytes:
+        header, self._header = self._header, None
+        return header or b""
 
 
 def decrypt_at_rest(blob: bytes, keks: Mapping[str, bytes], *, object_id: str) -> bytes:

@@ -14,23 +14,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from crypto._sealing import ENC_LEN, TAG_LEN, HeaderFormat, check_public_key, hpke_open, hpke_seal, uuid_bytes
 from crypto.errors import CryptoError
 from crypto.jcs import canonical_json
-from crypto.seal import _KID_RE, _SUITE, ENC_LEN, KID_MAX, TAG_LEN, _uuid_bytes
 
 MAGIC = b"CPF1"
 VERSION = 0x01
 INFO_LABEL = b"clinphoto/seal-form/v1"
-# magic + version + kid_len + kid + sequence_id + sha256
-HEADER_MIN = 4 + 1 + 1 + 1 + 16 + 32
-HEADER_MAX = 4 + 1 + 1 + KID_MAX + 16 + 32  # 118
+HEADER = HeaderFormat(MAGIC, VERSION, uuids=1, name="form seal")
+HEADER_MIN = HEADER.min_length  # 55
+HEADER_MAX = HEADER.max_length  # 118
 PLAINTEXT_MAX = 32 * 1024  # a form is a few hundred bytes; refuse anything absurd before parsing
 
 
@@ -53,45 +51,18 @@ def _canonical_form(form: Mapping[str, Any]) -> bytes:
 
 def seal_form(form: Mapping[str, Any], public_key: ec.EllipticCurvePublicKey, key_id: str) -> bytes:
     """Seal ``form`` (its ``sequence_id`` is bound into the header) to ``public_key``."""
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
-        raise CryptoError("invalid_argument", "public_key must be a P-256 public key")
-    if not isinstance(key_id, str) or not _KID_RE.fullmatch(key_id):
-        raise CryptoError("invalid_argument", "key_id must be 1..64 base64url characters")
+    check_public_key(public_key)
     plaintext = _canonical_form(form)
-    sequence = _uuid_bytes(form.get("sequence_id"), "sequence_id")  # type: ignore[arg-type]
-    kid = key_id.encode("ascii")
-    header = (
-        MAGIC + bytes([VERSION, len(kid)]) + kid + sequence + hashlib.sha256(plaintext).digest()
-    )
-    return header + _SUITE.encrypt(plaintext, public_key, info=INFO_LABEL + header)
+    header = HEADER.build(key_id, ((form.get("sequence_id"), "sequence_id"),),  # type: ignore[arg-type]
+                          hashlib.sha256(plaintext).digest())
+    return header + hpke_seal(plaintext, public_key, INFO_LABEL + header)
 
 
 def parse_form_seal_header(blob: bytes) -> FormSealHeader:
     """Read the clear header; nothing here is authenticated until :func:`open_form` succeeds."""
-    view = memoryview(blob)
-    if len(view) < HEADER_MIN or bytes(view[:4]) != MAGIC:
-        raise CryptoError("malformed", "not a ClinPhoto form seal")
-    if view[4] != VERSION:
-        raise CryptoError("malformed", "unsupported form seal version")
-    kid_len = view[5]
-    length = 6 + kid_len + 16 + 32
-    if not 1 <= kid_len <= KID_MAX or len(view) < length:
-        raise CryptoError("malformed", "bad key id length or truncated header")
-    try:
-        kid = bytes(view[6 : 6 + kid_len]).decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise CryptoError("malformed", "key id is not ASCII") from exc
-    if not _KID_RE.fullmatch(kid):
-        raise CryptoError("malformed", "key id is not base64url")
-    at = 6 + kid_len
-    return FormSealHeader(
-        key_id=kid,
-        sequence_id=str(uuid.UUID(bytes=bytes(view[at : at + 16]))),
-        plaintext_sha256=bytes(view[at + 16 : at + 48]).hex(),
-        length=length,
-    )
+    header = HEADER.parse(blob)
+    return FormSealHeader(key_id=header.key_id, sequence_id=header.ids[0],
+                          plaintext_sha256=header.plaintext_sha256, length=header.length)
 
 
 def _reject_constant(name: str) -> Any:
@@ -111,7 +82,7 @@ def open_form(
     plaintext is the canonical JSON of an object (``malformed``), and the form's own
     ``sequence_id`` is the expected one (``wrong_sequence``).
     """
-    _uuid_bytes(sequence_id, "sequence_id")
+    uuid_bytes(sequence_id, "sequence_id")
     header = parse_form_seal_header(blob)
     if header.sequence_id != sequence_id:
         raise CryptoError("wrong_sequence")
@@ -122,11 +93,7 @@ def open_form(
         raise CryptoError("malformed", "truncated form seal")
     if len(blob) > header.length + ENC_LEN + PLAINTEXT_MAX + TAG_LEN:
         raise CryptoError("malformed", "form seal too large")
-    info = INFO_LABEL + bytes(blob[: header.length])
-    try:
-        plaintext = _SUITE.decrypt(bytes(blob[header.length :]), private_key, info=info)
-    except (InvalidTag, ValueError) as exc:
-        raise CryptoError("decrypt_failed") from exc
+    plaintext = hpke_open(bytes(blob[header.length :]), private_key, INFO_LABEL + bytes(blob[: header.length]))
     if not hmac.compare_digest(hashlib.sha256(plaintext).hexdigest(), header.plaintext_sha256):
         raise CryptoError("hash_mismatch", "plaintext hash differs from the header")
     try:

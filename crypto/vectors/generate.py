@@ -13,19 +13,22 @@ import base64
 import hashlib
 import io
 import json
+import os
 import struct
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from crypto.envelope import decrypt_at_rest, encrypt_at_rest, rewrap_header
 from crypto.errors import CryptoError
 from crypto.form_seal import open_form, parse_form_seal_header, seal_form
 from crypto.keys import b64url_encode, key_id, public_jwk
-from crypto.seal import open_photo, parse_seal_header, seal_photo
+from crypto import seal
+from crypto._sealing import hpke_seal
 from crypto.signing import canonical_json, sign_document
 
 HERE = Path(__file__).resolve().parent
@@ -81,52 +84,195 @@ def _write(name: str, data: dict[str, Any]) -> None:
     (HERE / name).write_text(json.dumps(data, indent=2, ensure_ascii=True) + "\n", "utf-8")
 
 
+def pattern(length: int) -> bytes:
+    """The plaintext of a vector given as ``{"pattern_length": n}``: byte i is i mod 251."""
+    return bytes(i % 251 for i in range(251)) * (length // 251) + bytes(range(length % 251))
+
+
+def vector_plaintext(case: dict[str, Any]) -> bytes:
+    plaintext = case["plaintext"]
+    return bytes.fromhex(plaintext["hex"]) if "hex" in plaintext else pattern(plaintext["pattern_length"])
+
+
+def _forge(plaintext: bytes, public_key: ec.EllipticCurvePublicKey, kid: str, photo_id: str, sequence_id: str,
+           chunks: list[tuple[int, int, bool]], header_hash_of: bytes | None = None) -> bytes:
+    """A seal built by hand: ``chunks`` lists (start, end, last flag) of the plaintext, in blob order,
+    each sealed under the counter of its position; the header hash is that of ``header_hash_of``
+    (default: the plaintext). For reject vectors only."""
+    header = seal.HEADER.build(kid, ((photo_id, "photo_id"), (sequence_id, "sequence_id")),
+                               hashlib.sha256(plaintext if header_hash_of is None else header_hash_of).digest())
+    secret = os.urandom(seal.PAYLOAD_KEY_LEN + seal.NONCE_PREFIX_LEN)
+    aead, prefix = AESGCM(secret[: seal.PAYLOAD_KEY_LEN]), secret[seal.PAYLOAD_KEY_LEN:]
+    out = [header, hpke_seal(secret, public_key, seal.INFO_LABEL + header)]
+    for counter, (start, end, last) in enumerate(chunks):
+        nonce = prefix + counter.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
+        out.append(aead.encrypt(nonce, plaintext[start:end], None))
+    return b"".join(out)
+
+
+def _chunk_spans(blob: bytes) -> list[tuple[int, int]]:
+    """(start, end) of every chunk of a well-formed blob."""
+    at = seal.parse_seal_header(blob).length + seal.WRAPPED_LEN
+    spans = []
+    while at < len(blob):
+        spans.append((at, min(len(blob), at + seal.CHUNK_CT_SIZE)))
+        at = spans[-1][1]
+    return spans
+
+
+def _photo_reason(blob: bytes, keys: dict[str, Any], expected: dict[str, str]) -> str | None:
+    try:
+        seal.open_photo(blob, keys, photo_id=expected["photo_id"], sequence_id=expected["sequence_id"],
+                        plaintext_sha256=expected["plaintext_sha256"])
+    except CryptoError as exc:
+        return exc.reason
+    return None
+
+
+_C = seal.CHUNK_SIZE
+_SEAL_INPUTS: list[tuple[str, dict[str, Any], str]] = [
+    ("empty", {"hex": ""}, "a0000000-0000-4000-8000-000000000003"),
+    ("short-bytes", {"hex": b"ClinPhoto test plaintext".hex()}, "a0000000-0000-4000-8000-000000000001"),
+    ("tiny-jpeg", {"hex": TINY_JPEG.hex()}, "0b7f6a1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b"),
+    ("one-chunk-minus-one-byte", {"pattern_length": _C - 1}, "a0000000-0000-4000-8000-000000000011"),
+    ("exactly-one-chunk", {"pattern_length": _C}, "a0000000-0000-4000-8000-000000000012"),
+    ("one-chunk-plus-one-byte", {"pattern_length": _C + 1}, "a0000000-0000-4000-8000-000000000013"),
+    ("exactly-two-chunks", {"pattern_length": 2 * _C}, "a0000000-0000-4000-8000-000000000014"),
+    ("multi-chunk", {"pattern_length": 2 * _C + 1000}, "a0000000-0000-4000-8000-000000000015"),
+]
+_SEQUENCE = "b0000000-0000-4000-8000-000000000002"
+
+
 def seal_vectors() -> dict[str, Any]:
-    key = test_seal_key(1)
-    kid = key_id(key.public_key())
+    key, other_key = test_seal_key(1), test_seal_key(2)
+    kid, other_kid = key_id(key.public_key()), key_id(other_key.public_key())
     keys = {kid: key}
-    old = {c["name"]: c["blob"] for c in _load("seal-test-vectors.json").get("cases", [])}
-    inputs = [
-        ("tiny-jpeg", TINY_JPEG, "0b7f6a1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b", "5d4c3b2a-1f0e-4d9c-8b7a-695847362514"),
-        ("short-bytes", b"ClinPhoto test plaintext", "a0000000-0000-4000-8000-000000000001", "b0000000-0000-4000-8000-000000000002"),
-        ("empty", b"", "a0000000-0000-4000-8000-000000000003", "b0000000-0000-4000-8000-000000000002"),
-    ]
+    old = _load("seal-test-vectors.json")
     cases = []
-    for name, plaintext, photo_id, sequence_id in inputs:
-        sha = hashlib.sha256(plaintext).hexdigest()
-        blob_hex = old.get(name)
-        try:
-            assert blob_hex is not None
-            opened = open_photo(bytes.fromhex(blob_hex), keys, photo_id=photo_id,
-                                sequence_id=sequence_id, plaintext_sha256=sha)
-            assert opened == plaintext
-        except (AssertionError, CryptoError, ValueError):
-            blob_hex = seal_photo(plaintext, key.public_key(), kid, photo_id, sequence_id).hex()
-        header_len = parse_seal_header(bytes.fromhex(blob_hex)).length
-        cases.append({
-            "name": name, "photo_id": photo_id, "sequence_id": sequence_id,
-            "plaintext": plaintext.hex(), "plaintext_sha256": sha,
-            "header_length": header_len, "blob": blob_hex,
-        })
-    a, b = bytes.fromhex(cases[0]["blob"]), bytes.fromhex(cases[1]["blob"])
-    la, lb = cases[0]["header_length"], cases[1]["header_length"]
-    flipped = bytearray(a)
-    flipped[-1] ^= 0x01
+    for name, plaintext_spec, photo_id in _SEAL_INPUTS:
+        case: dict[str, Any] = {"name": name, "photo_id": photo_id, "sequence_id": _SEQUENCE, "plaintext": plaintext_spec}
+        plaintext = vector_plaintext(case)
+        case["plaintext_sha256"] = hashlib.sha256(plaintext).hexdigest()
+        blob = seal.seal_photo(plaintext, key.public_key(), kid, photo_id, _SEQUENCE)
+        case["header_length"] = seal.parse_seal_header(blob).length
+        case["chunks"] = max(1, -(-len(plaintext) // _C))
+        case["blob_b64"] = base64.b64encode(blob).decode()
+        cases.append(case)
+    by_name = {c["name"]: c for c in cases}
+
+    def expect(name: str) -> dict[str, str]:
+        c = by_name[name]
+        return {"photo_id": c["photo_id"], "sequence_id": c["sequence_id"], "plaintext_sha256": c["plaintext_sha256"]}
+
+    def blob_of(name: str) -> bytes:
+        return base64.b64decode(by_name[name]["blob_b64"])
+
+    short, two = blob_of("short-bytes"), blob_of("exactly-two-chunks")
+    # multi-chunk rejects start from the smallest two-chunk blob, to keep this file small
+    base = "one-chunk-plus-one-byte"
+    multi, spans, two_spans = blob_of(base), _chunk_spans(blob_of(base)), _chunk_spans(two)
+    m_plain, m_photo = vector_plaintext(by_name[base]), by_name[base]["photo_id"]
+    one_plain = vector_plaintext(by_name["exactly-one-chunk"])
+    one_photo = by_name["exactly-one-chunk"]["photo_id"]
+    short_plain = vector_plaintext(by_name["short-bytes"])
+    short_len = by_name["short-bytes"]["header_length"]
+
+    def flipped(blob: bytes, at: int) -> bytes:
+        out = bytearray(blob)
+        out[at] ^= 0x01
+        return bytes(out)
+
+    (c0, c1) = spans
     rejects = [
-        {"name": "ciphertext-bit-flipped", "blob": bytes(flipped).hex(), "expect_as": cases[0]["name"], "reason": "decrypt_failed"},
-        {"name": "truncated-inside-enc", "blob": a[: la + 30].hex(), "expect_as": cases[0]["name"], "reason": "malformed"},
-        {"name": "header-of-another-photo", "blob": (b[:lb] + a[la:]).hex(), "expect_as": cases[1]["name"], "reason": "decrypt_failed"},
-        {"name": "expected-as-another-photo", "blob": a.hex(), "expect_as": cases[1]["name"], "reason": "wrong_photo"},
+        ("truncated-at-a-chunk-boundary", multi[: c1[0]], base, "decrypt_failed",
+         "the first chunk only: it was not sealed as the last"),
+        ("truncated-inside-a-chunk", multi[: c0[0] + 100], base, "decrypt_failed",
+         "ends 100 bytes into the first chunk"),
+        ("truncated-inside-the-last-tag", multi[: c1[0] + 10], base, "malformed",
+         "the last chunk is 10 bytes, shorter than a tag"),
+        ("truncated-inside-the-wrapped-key", multi[: by_name[base]["header_length"] + 30], base,
+         "malformed", "ends inside enc"),
+        ("truncated-inside-the-header", multi[:50], base, "malformed", "ends inside the header"),
+        ("chunks-reordered", multi[: c0[0]] + multi[c1[0]:c1[1]] + multi[c0[0]:c0[1]],
+         base, "decrypt_failed", "chunk 1 before chunk 0"),
+        ("chunk-from-another-blob", multi[: c0[0]] + two[two_spans[0][0]:two_spans[0][1]] + multi[c1[0]:],
+         base, "decrypt_failed", "chunk 0 of exactly-two-chunks (same plaintext bytes) in place of chunk 0"),
+        ("last-flag-missing", _forge(m_plain, key.public_key(), kid, m_photo, _SEQUENCE,
+                                     [(0, _C, False), (_C, len(m_plain), False)]),
+         base, "decrypt_failed", "every chunk sealed with last flag 0"),
+        ("last-flag-on-the-first-chunk", _forge(m_plain, key.public_key(), kid, m_photo, _SEQUENCE,
+                                                [(0, _C, True), (_C, len(m_plain), True)]),
+         base, "decrypt_failed", "chunk 0 sealed as the last, then chunk 1"),
+        ("extra-chunk-appended", _forge(one_plain + b"extra", key.public_key(), kid, one_photo, _SEQUENCE,
+                                        [(0, _C, True), (_C, _C + 5, True)], header_hash_of=one_plain),
+         "exactly-one-chunk", "decrypt_failed", "exactly-one-chunk's header and last chunk, then a 5-byte chunk"),
+        ("empty-last-chunk-after-a-full-one", _forge(one_plain, key.public_key(), kid, one_photo, _SEQUENCE,
+                                                     [(0, _C, False), (_C, _C, True)]),
+         "exactly-one-chunk", "malformed", "a full chunk, then an empty last chunk: not the one encoding"),
+        ("first-chunk-tag-flipped", flipped(multi, c0[1] - 1), base, "decrypt_failed", "last byte of chunk 0"),
+        ("last-chunk-tag-flipped", flipped(short, len(short) - 1), "short-bytes", "decrypt_failed", "last byte of the blob"),
+        ("wrapped-key-flipped", flipped(short, short_len + 65 + 3), "short-bytes", "decrypt_failed",
+         "a byte of the sealed payload key"),
+        ("enc-flipped", flipped(short, short_len + 10), "short-bytes", "decrypt_failed", "a byte of enc"),
+        ("header-of-another-photo", blob_of("tiny-jpeg")[: by_name["tiny-jpeg"]["header_length"]] + short[short_len:],
+         "tiny-jpeg", "decrypt_failed", "tiny-jpeg's header on short-bytes' payload"),
+        ("wrong-photo-id", short, None, "wrong_photo", "short-bytes opened as tiny-jpeg"),
+        ("sealed-to-another-key", seal.seal_photo(short_plain, other_key.public_key(), kid,
+                                                  by_name["short-bytes"]["photo_id"], _SEQUENCE),
+         "short-bytes", "decrypt_failed", "sealed to TEST-ONLY seal key 2 under key 1's kid"),
+        ("unknown-key-id", seal.seal_photo(short_plain, other_key.public_key(), other_kid,
+                                           by_name["short-bytes"]["photo_id"], _SEQUENCE),
+         "short-bytes", "unknown_key", "sealed to TEST-ONLY seal key 2 under its own kid"),
+        ("version-1", short[:4] + b"\x01" + short[5:], "short-bytes", "malformed", "the removed v1 format"),
+        ("expected-hash-differs", short, None, "hash_mismatch", "short-bytes expected with the hash of tiny-jpeg"),
     ]
-    return {
-        "description": "TEST-ONLY key. Photo seals (crypto/FORMAT.md, CPS1): open every case with the private key and its expected ids/hash; every reject must fail with its reason when opened with the ids/hash of case expect_as.",
+    expectations = {"wrong-photo-id": {**expect("tiny-jpeg"), "sequence_id": _SEQUENCE},
+                    "expected-hash-differs": {**expect("short-bytes"), "plaintext_sha256": by_name["tiny-jpeg"]["plaintext_sha256"]}}
+    reject_docs = []
+    for name, blob, as_case, reason, why in rejects:
+        expected = expectations.get(name) or expect(as_case)
+        got = _photo_reason(blob, keys, expected)
+        assert got == reason, (name, got, reason)
+        reject_docs.append({"name": name, "why": why, "expected": expected, "reason": reason,
+                            "blob_b64": base64.b64encode(blob).decode()})
+    doc = {
+        "description": ("TEST-ONLY keys. Photo seals v2 (crypto/FORMAT.md, CPS1 version 2). cases: open blob_b64 "
+                        "(standard base64) with the recipient key and the case's photo_id, sequence_id and "
+                        "plaintext_sha256; the result is the plaintext: {hex} or {pattern_length: n}, byte i = i mod 251. "
+                        "rejects: opening blob_b64 with 'expected' must fail with 'reason'."),
         "suite": {"mode": 0, "kem_id": 16, "kdf_id": 1, "aead_id": 2},
-        "info_label": "clinphoto/seal/v1",
+        "version": seal.VERSION,
+        "info_label": seal.INFO_LABEL.decode(),
+        "chunk_size": seal.CHUNK_SIZE,
         "recipient": {"kid": kid, "private_jwk": _private_jwk(key), "pkcs8_b64": _pkcs8_b64(key),
                       "public_jwk": public_jwk(key.public_key(), use="enc")},
         "cases": cases,
-        "rejects": rejects,
+        "rejects": reject_docs,
     }
+    return _keep_if_still_true(old, doc, keys)
+
+
+def _keep_if_still_true(old: dict[str, Any], new: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+    """Seals are randomised: keep the old file when it says the same things and every blob in it
+    still opens (or fails with its reason), so regenerating changes nothing unless the inputs did."""
+    def shape(doc: dict[str, Any]) -> Any:
+        return ({k: v for k, v in doc.items() if k not in ("cases", "rejects")},
+                [{k: v for k, v in c.items() if k != "blob_b64"} for c in doc.get("cases", [])],
+                [{k: v for k, v in r.items() if k != "blob_b64"} for r in doc.get("rejects", [])])
+    if not old or shape(old) != shape(new):
+        return new
+    try:
+        for case in old["cases"]:
+            blob = base64.b64decode(case["blob_b64"])
+            if seal.open_photo(blob, keys, photo_id=case["photo_id"], sequence_id=case["sequence_id"],
+                               plaintext_sha256=case["plaintext_sha256"]) != vector_plaintext(case):
+                return new
+        for reject in old["rejects"]:
+            if _photo_reason(base64.b64decode(reject["blob_b64"]), keys, reject["expected"]) != reject["reason"]:
+                return new
+    except (CryptoError, ValueError, KeyError):
+        return new
+    return old
 
 
 def form_seal_vectors() -> dict[str, Any]:
@@ -168,7 +314,7 @@ def form_seal_vectors() -> dict[str, Any]:
     la, lb = cases[0]["header_length"], cases[1]["header_length"]
     flipped = bytearray(a)
     flipped[-1] ^= 0x01
-    photo = bytes.fromhex(next(c for c in seal_vectors()["cases"] if c["name"] == "short-bytes")["blob"])
+    photo = base64.b64decode(next(c for c in seal_vectors()["cases"] if c["name"] == "short-bytes")["blob_b64"])
     rejects = [
         {"name": "ciphertext-bit-flipped", "blob": bytes(flipped).hex(), "expect_as": cases[0]["name"], "reason": "decrypt_failed"},
         {"name": "truncated-inside-enc", "blob": a[: la + 30].hex(), "expect_as": cases[0]["name"], "reason": "malformed"},

@@ -6,8 +6,10 @@ the seal opener (HPKE, streaming) and its plaintext encrypted at rest into a sta
 byte is read twice, and a photo is held whole in memory only in the rare case where its image
 header runs past the first ``HEADER_PREFIX`` bytes.
 
-``finish`` then checks, in this order: size, sealed hash, seal header, seal (GCM tag, then the
-plaintext hash), image header. Only when every check has passed is the staged object made
+The opener checks the seal header (ids, expected plaintext hash, key) as soon as it arrives and
+releases a chunk's plaintext only once that chunk's tag is checked, so nothing unauthenticated is
+ever staged. ``finish`` then checks, in this order: size, sealed hash, the end of the seal (last
+chunk, plaintext hash), image header. Only when every check has passed is the staged object made
 durable (fsync, atomic rename into place, directory fsync); before that the staging file is never
 taken as stored: a refusal removes it, and one left by a crash is swept at start. The caller
 records the photo only after ``finish`` returns.
@@ -23,9 +25,9 @@ from typing import Any, Mapping, Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crypto import CryptoError, decrypt_at_rest, parse_seal_header
-from crypto.envelope import TAG_LEN, AtRestEncryptor
-from crypto.seal import HEADER_MAX, PhotoOpener
+from crypto import CryptoError, decrypt_at_rest
+from crypto.envelope import AtRestEncryptor
+from crypto.seal import PhotoOpener
 
 from ..errors import ApiError
 from ..protocol.manifest import PhotoEntry
@@ -76,12 +78,12 @@ class IngestStream:
         self._keks = {kek_id: kek}
         self._max_pixels = max_pixels
         self._sealed = hashlib.sha256()
-        self._first = bytearray()  # the blob's first HEADER_MAX bytes: its seal header
         self._opener = PhotoOpener(seal_keys, photo_id=expected.photo_id, sequence_id=expected.sequence_id,
-                                   plaintext_sha256=expected.sha256, size=expected.sealed_size)
+                                   plaintext_sha256=expected.sha256)
         self._opening = True  # False once the opener refused: it keeps the reason for finish()
         self._at_rest = AtRestEncryptor(kek_id=kek_id, kek=kek, object_id=self._key)
         self._size = 0  # plaintext bytes so far
+        self._stored = 0  # envelope bytes staged so far
         self._prefix = bytearray()  # the plaintext's first HEADER_PREFIX bytes, for the image header check
         self._part_fd: int | None = None
         self._staged_fd: int | None = None
@@ -117,8 +119,6 @@ class IngestStream:
 
     def _take(self, chunk: bytes) -> None:
         self._sealed.update(chunk)
-        if len(self._first) < HEADER_MAX:
-            self._first += chunk[: HEADER_MAX - len(self._first)]
         self.offset += len(chunk)
         if not self._opening:
             return
@@ -127,18 +127,25 @@ class IngestStream:
         except CryptoError:
             self._opening = False
             return
+        self._stage(plaintext)
+
+    def _stage(self, plaintext: bytes) -> None:
+        """Encrypt authenticated plaintext at rest into the staging file."""
         if plaintext:
             if len(self._prefix) < HEADER_PREFIX:
                 self._prefix += plaintext[: HEADER_PREFIX - len(self._prefix)]
             self._size += len(plaintext)
-            write_all(self._staged_file(), self._at_rest.update(plaintext))
+            self._write_staged(self._at_rest.update(plaintext))
+
+    def _write_staged(self, data: bytes) -> None:
+        write_all(self._staged_file(), data)
+        self._stored += len(data)
 
     def _staged_file(self) -> int:
         if self._staged_fd is None:
             if not self._staged:
                 self._staged_fd = os.open(self._staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 self._staged = True
-                write_all(self._staged_fd, self._at_rest.header)
             else:
                 self._staged_fd = os.open(self._staging, os.O_WRONLY | os.O_APPEND)
         return self._staged_fd
@@ -150,8 +157,8 @@ class IngestStream:
             try:
                 self._close_part()
                 self._check_seal()
+                self._write_staged(self._at_rest.finalize())
                 fd = self._staged_file()
-                write_all(fd, self._at_rest.finalize())
                 info = self._inspect_image()
                 if info.mime != self.expected.mime:
                     raise ApiError("image_unsupported",
@@ -165,7 +172,7 @@ class IngestStream:
             self._gone = True
         return FiledPhoto(
             photo_id=self.expected.photo_id, storage_key=self._key, kek_id=self._kek_id,
-            stored_size=len(self._at_rest.header) + self._size + TAG_LEN, size=self._size,
+            stored_size=self._stored, size=self._size,
             width=info.width, height=info.height, mime=info.mime,
         )
 
@@ -176,10 +183,7 @@ class IngestStream:
         if self._sealed.hexdigest() != expected.sealed_sha256:
             raise ApiError("sealed_hash_mismatch")
         try:
-            header = parse_seal_header(bytes(self._first))
-            if header.plaintext_sha256 != expected.sha256:
-                raise ApiError("plaintext_hash_mismatch")
-            self._opener.finish()
+            self._stage(self._opener.finalize())
         except CryptoError as exc:
             raise ApiError(_SEAL_REASONS.get(exc.reason, "seal_invalid")) from None
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import load_der_private_key
 import crypto
 from crypto import CryptoError, canonical_json, key_id, open_form, open_photo, parse_form_seal_header, seal_form, seal_photo
 from crypto.form_seal import HEADER_MAX, INFO_LABEL, MAGIC
-from crypto.seal import ENC_LEN
+from crypto._sealing import ENC_LEN
 from crypto.seal import INFO_LABEL as PHOTO_INFO_LABEL
 
 VECTORS = json.loads((Path(crypto.__file__).parent / "vectors" / "form-seal-test-vectors.json").read_text())
@@ -96,12 +96,12 @@ def test_a_photo_seal_is_not_a_form_and_a_form_seal_is_not_a_photo(blob, key, ke
 
 def test_a_form_naming_another_sequence_than_its_header_is_refused(key, keys):
     from crypto.form_seal import VERSION
-    from crypto.seal import _SUITE
+    from crypto._sealing import hpke_seal
     import hashlib
     kid = key_id(key.public_key())
     plaintext = canonical_json({**FORM, "sequence_id": OTHER})
     header = MAGIC + bytes([VERSION, len(kid)]) + kid.encode() + uuid.UUID(SEQUENCE).bytes + hashlib.sha256(plaintext).digest()
-    blob = header + _SUITE.encrypt(plaintext, key.public_key(), info=INFO_LABEL + header)
+    blob = header + hpke_seal(plaintext, key.public_key(), INFO_LABEL + header)
     with pytest.raises(CryptoError) as error:
         open_form(blob, keys, sequence_id=SEQUENCE)
     assert error.value.reason == "wrong_sequence"
@@ -110,11 +110,11 @@ def test_a_form_naming_another_sequence_than_its_header_is_refused(key, keys):
 @pytest.mark.parametrize("plaintext", [b'{"b":1,"a":2}', b"[1]", b'{"a":NaN}', b"\xff", b'{"a": 1}'])
 def test_a_plaintext_that_is_not_canonical_json_of_an_object_is_malformed(key, keys, plaintext):
     from crypto.form_seal import VERSION
-    from crypto.seal import _SUITE
+    from crypto._sealing import hpke_seal
     import hashlib
     kid = key_id(key.public_key())
     header = MAGIC + bytes([VERSION, len(kid)]) + kid.encode() + uuid.UUID(SEQUENCE).bytes + hashlib.sha256(plaintext).digest()
-    blob = header + _SUITE.encrypt(plaintext, key.public_key(), info=INFO_LABEL + header)
+    blob = header + hpke_seal(plaintext, key.public_key(), INFO_LABEL + header)
     with pytest.raises(CryptoError) as error:
         open_form(blob, keys, sequence_id=SEQUENCE)
     assert error.value.reason == "malformed"

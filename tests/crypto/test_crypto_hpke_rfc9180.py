@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import crypto
-from crypto import _hpke_reference as ref
+from tests.support import hpke_reference as ref
 
 VECTORS = json.loads(
     (Path(crypto.__file__).parent / "vectors" / "rfc9180-base-p256-sha256-aes256gcm.json").read_text()

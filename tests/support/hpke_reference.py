@@ -1,14 +1,12 @@
 """A small, test-only reference of the RFC 9180 pieces our seal suite uses.
 
-``cryptography``'s ``hpke.Suite`` is what seals and opens photos; it offers no
-deterministic encapsulation, so the RFC 9180 test vectors cannot be fed to it
-directly. This module re-derives every intermediate value (DeriveKeyPair,
-Encap with a given ikmE, KeySchedule, nonces, Seal/Open with aad and sequence
-numbers) from primitives, so tests can (1) reproduce the published vectors
-byte for byte and (2) show the library and this reference interoperate in
-both directions. Together that is the evidence that the suite we ship matches
-RFC 9180. Never use it to seal real photos: it does no input hardening beyond
-the RFC and does not zeroise secrets.
+The one HPKE that seals and opens is ``cryptography``'s ``hpke.Suite`` (``crypto/_sealing.py``);
+it offers no deterministic encapsulation, so the RFC 9180 test vectors cannot be fed to it
+directly. This module re-derives every intermediate value (DeriveKeyPair, Encap with a given
+ikmE, KeySchedule, nonces, Seal/Open with aad and sequence numbers) from primitives, so tests
+can (1) reproduce the published vectors byte for byte and (2) show the library and this
+reference interoperate in both directions. Together that is the evidence that the suite we
+ship matches RFC 9180. It lives under ``tests/`` because nothing in ``crypto/`` may use it.
 
 Scope: base mode (mode 0) only; KEM 0x0010 DHKEM(P-256, HKDF-SHA256); KDF
 0x0001 HKDF-SHA256; AEAD 0x0001 AES-128-GCM or 0x0002 AES-256-GCM.
