@@ -25,7 +25,7 @@ describe("capture pipeline", () => {
     if (!r.ok) return;
     const blob = new Uint8Array((await store.blob(r.value.photo.id))!);
     expect(blob[0]).not.toBe(0xff);
-    const opened = await openSeal(blob, kp.privateKey);
+    const opened = await openSeal(blob, [{ kid: "k1", key: kp.privateKey }], { photoId: r.value.photo.id, sequenceId, sha256: r.value.photo.sha256 });
     expect(hasAppSegment(opened)).toBe(false);
     expect(new TextDecoder().decode(opened)).not.toContain("GPS");
     expect(r.value.photo.sha256).toBe(await sha256Hex(opened));

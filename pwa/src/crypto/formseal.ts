@@ -3,16 +3,14 @@
 // bytes for sync: it can sync without unlocking, and a copy of its profile yields no patient
 // identity. Same HPKE suite as the photo seal, its own magic and info label, so a photo can never
 // pass for a form or the reverse. openForm exists for tests and interop checks only.
-import { concat, sha256, toBase64Url, toHex, utf8, uuidBytes } from "./bytes.ts";
+import { concat, sha256, toBase64Url, toHex, utf8 } from "./bytes.ts";
 import { canonicalize } from "./jcs.ts";
-import { hpke, SealError, uuidText, type SealingKey } from "./seal.ts";
+import { clearHeader, hpke, parseClearHeader, SealError, type SealingKey } from "./seal.ts";
 
 const MAGIC = utf8("CPF1");
 const VERSION = 0x01;
 const INFO_LABEL = utf8("clinphoto/seal-form/v1");
 const ENC_LEN = 65;
-const KID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const FORM_PLAINTEXT_MAX = 32 * 1024;
 
 export interface SequenceForm {
@@ -27,10 +25,7 @@ export interface SealedForm {
 }
 
 function header(kid: string, sequenceId: string, digest: Uint8Array): Uint8Array<ArrayBuffer> {
-  if (!KID_RE.test(kid)) throw new SealError("invalid_argument", "kid must be 1..64 base64url characters");
-  if (!UUID_RE.test(sequenceId)) throw new SealError("invalid_argument", "sequence_id must be a canonical lowercase UUID");
-  const kidBytes = utf8(kid);
-  return concat(MAGIC, new Uint8Array([VERSION, kidBytes.length]), kidBytes, uuidBytes(sequenceId), digest);
+  return clearHeader(MAGIC, VERSION, kid, [sequenceId], digest);
 }
 
 /** Seal `form` (RFC 8785 canonical JSON) for the hospital; its sequence_id is bound into the header. */
@@ -51,24 +46,14 @@ export interface FormSealHeader {
 }
 
 export function parseFormSealHeader(blob: Uint8Array): FormSealHeader {
-  if (blob.length < 55 || toHex(blob.subarray(0, 4)) !== toHex(MAGIC)) throw new SealError("malformed", "not a ClinPhoto form seal");
-  if (blob[4] !== VERSION) throw new SealError("malformed", "unsupported form seal version");
-  const kidLen = blob[5]!;
-  const length = 6 + kidLen + 48;
-  if (kidLen < 1 || kidLen > 64 || blob.length < length) throw new SealError("malformed", "bad header");
-  const at = 6 + kidLen;
-  return {
-    kid: new TextDecoder().decode(blob.subarray(6, at)),
-    sequenceId: uuidText(blob.subarray(at, at + 16)),
-    sha256: toHex(blob.subarray(at + 16, at + 48)),
-    length,
-  };
+  const { kid, ids, sha256, length } = parseClearHeader(blob, MAGIC, VERSION, 1, "form seal");
+  return { kid, sequenceId: ids[0]!, sha256, length };
 }
 
 /** Tests and interop only: open a sealed form with the hospital's private key (ECDH P-256). */
 export async function openForm(blob: Uint8Array<ArrayBuffer>, privateKey: CryptoKey, sequenceId: string): Promise<SequenceForm> {
   const h = parseFormSealHeader(blob);
-  if (h.sequenceId !== sequenceId) throw new SealError("open_failed", "the form was sealed for another sequence");
+  if (h.sequenceId !== sequenceId) throw new SealError("wrong_sequence", "the form was sealed for another sequence");
   if (blob.length < h.length + ENC_LEN + 16) throw new SealError("malformed", "truncated form seal");
   let pt: ArrayBuffer;
   try {
@@ -77,12 +62,21 @@ export async function openForm(blob: Uint8Array<ArrayBuffer>, privateKey: Crypto
       blob.slice(h.length + ENC_LEN).buffer,
     );
   } catch {
-    throw new SealError("open_failed", "form seal does not open");
+    throw new SealError("decrypt_failed", "form seal does not open");
   }
   const bytes = new Uint8Array(pt);
-  if (toHex(await sha256(bytes)) !== h.sha256) throw new SealError("open_failed", "plaintext hash mismatch");
-  const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  const form = JSON.parse(text) as SequenceForm;
-  if (canonicalize(form) !== text || form.sequence_id !== sequenceId) throw new SealError("open_failed", "not the canonical form of this sequence");
+  if (toHex(await sha256(bytes)) !== h.sha256) throw new SealError("hash_mismatch", "plaintext hash differs from the header");
+  let text: string;
+  let form: SequenceForm;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    form = JSON.parse(text) as SequenceForm;
+  } catch {
+    throw new SealError("malformed", "the form is not JSON");
+  }
+  if (typeof form !== "object" || form === null || Array.isArray(form) || canonicalize(form) !== text) {
+    throw new SealError("malformed", "the form is not the canonical JSON of an object");
+  }
+  if (form.sequence_id !== sequenceId) throw new SealError("wrong_sequence", "the form names another sequence");
   return form;
 }
