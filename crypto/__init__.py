@@ -9,7 +9,7 @@ from crypto.errors import REASONS, CryptoError
 from crypto.form_seal import FormSealHeader, open_form, parse_form_seal_header, seal_form
 from crypto.keys import b64url_decode, b64url_encode, key_id, public_jwk, public_key_from_jwk
 from crypto.keystore import KeyStore
-from crypto.seal import SealHeader, open_photo, parse_seal_header, seal_photo
+from crypto.seal import PhotoOpener, SealHeader, open_photo, parse_seal_header, seal_photo
 from crypto.signing import canonical_json, sign_document, verify_document
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "CryptoError",
     "FormSealHeader",
     "KeyStore",
+    "PhotoOpener",
     "SealHeader",
     "b64url_decode",
     "b64url_encode",

@@ -97,3 +97,13 @@ def test_the_aes256_vector_opens_with_the_library_when_its_aad_is_empty():
     plaintext = h(vector["encryptions"][0]["pt"])
     blob = enc + context.seal(b"", plaintext)
     assert SUITE.decrypt(blob, sk_r, info=h(vector["info"])) == plaintext
+
+
+def test_one_hpke_in_the_crypto_package():
+    # One key schedule: only crypto/_sealing.py touches HPKE, through the library, and no module
+    # of the package derives RFC 9180 labels itself (the reference lives under tests/).
+    package = Path(crypto.__file__).parent
+    assert [p.name for p in package.glob("*.py") if "primitives import hpke" in p.read_text()] == ["_sealing.py"]
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        assert "HPKE-v1" not in text and "base_nonce" not in text and "eae_prk" not in text, path
