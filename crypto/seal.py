@@ -157,12 +157,13 @@ class PhotoOpener:
                 return b""
             out = []
             at = 0
-            # a full chunk followed by at least one more byte is not the last one
-            while len(self._pending) - at > CHUNK_CT_SIZE:
-                out.append(self._open_chunk(bytes(self._pending[at:at + CHUNK_CT_SIZE]), last=False))
-                at += CHUNK_CT_SIZE
+            with memoryview(self._pending) as pending:
+                # a full chunk followed by at least one more byte is not the last one
+                while len(pending) - at > CHUNK_CT_SIZE:
+                    out.append(self._open_chunk(pending[at:at + CHUNK_CT_SIZE], last=False))
+                    at += CHUNK_CT_SIZE
             del self._pending[:at]
-            return b"".join(out)
+            return out[0] if len(out) == 1 else b"".join(out)
         except CryptoError as exc:
             self._fail(exc)
 
@@ -223,7 +224,7 @@ class PhotoOpener:
         del self._pending[:length + WRAPPED_LEN]
         return True
 
-    def _open_chunk(self, chunk: bytes, *, last: bool) -> bytes:
+    def _open_chunk(self, chunk: bytes | memoryview, *, last: bool) -> bytes:
         if self._counter >= MAX_CHUNKS:
             raise CryptoError("malformed", "too many chunks")
         assert self._aead is not None
