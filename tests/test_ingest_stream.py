@@ -150,3 +150,38 @@ def test_a_jpeg_holding_several_pictures_is_refused_as_unsupported():
     with pytest.raises(ApiError) as refused:
         inspect_header(out.getvalue(), 40_000_000)
     assert refused.value.code == "image_unsupported"
+
+
+def _chunks_swapped(blob: bytes) -> bytes:
+    from crypto.seal import CHUNK_CT_SIZE, WRAPPED_LEN, parse_seal_header
+
+    start = parse_seal_header(blob).length + WRAPPED_LEN
+    first, second = blob[start:start + CHUNK_CT_SIZE], blob[start + CHUNK_CT_SIZE:start + 2 * CHUNK_CT_SIZE]
+    return blob[:start] + second + first + blob[start + 2 * CHUNK_CT_SIZE:]
+
+
+def _cut_at_a_chunk_boundary(blob: bytes) -> bytes:
+    from crypto.seal import CHUNK_CT_SIZE, WRAPPED_LEN, parse_seal_header
+
+    return blob[: parse_seal_header(blob).length + WRAPPED_LEN + 2 * CHUNK_CT_SIZE]
+
+
+@pytest.mark.parametrize("damage", [_chunks_swapped, _cut_at_a_chunk_boundary], ids=["swapped", "cut"])
+@pytest.mark.parametrize("chunk_size", [1 << 20, 7_001])
+def test_a_seal_with_chunks_moved_or_cut_is_refused_with_nothing_staged(device, call, services, settings, damage,
+                                                                      chunk_size):
+    # the manifest describes the damaged bytes, so only the seal itself can catch it
+    public, kid = device.seal_key()
+    sequence_id = str(uuid.uuid4())
+    photo = seal(make_jpeg(1600, 1200, seed=21), public, kid, sequence_id)
+    assert len(photo.plaintext) > 3 * (64 << 10)
+    photo.sealed = damage(photo.sealed)
+    doc = manifest(device.device_id or "", [sequence_form(sequence_id)], [photo], seal_key=(public, kid))
+    assert device.propose(doc).status_code == 201
+    answer = device.upload(doc["batch_id"], photo.photo_id, photo.sealed, chunk_size=chunk_size)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "seal_invalid"
+    assert staged(settings) == []
+    assert not services.objects.exists(ObjectStore.key_for(photo.photo_id, "original"))
+    state = call(services.store.fetch_val, "SELECT state FROM photo WHERE id = :id", {"id": photo.photo_id})
+    assert state == "expected"
