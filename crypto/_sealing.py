@@ -59,7 +59,7 @@ class HeaderFormat:
     def max_length(self) -> int:
         return 6 + KID_MAX + self.uuids * UUID_LEN + SHA256_LEN
 
-    def build(self, key_id: str, ids: tuple[tuple[str, str], ...], digest: bytes) -> bytes:
+    def build(self, key_id: str, ids: tuple[tuple[object, str], ...], digest: bytes) -> bytes:
         """The header for ``ids`` (pairs of value and argument name, for errors)."""
         if not isinstance(key_id, str) or not KID_RE.fullmatch(key_id):
             raise CryptoError("invalid_argument", "key_id must be 1..64 base64url characters")

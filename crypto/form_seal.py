@@ -53,8 +53,7 @@ def seal_form(form: Mapping[str, Any], public_key: ec.EllipticCurvePublicKey, ke
     """Seal ``form`` (its ``sequence_id`` is bound into the header) to ``public_key``."""
     check_public_key(public_key)
     plaintext = _canonical_form(form)
-    header = HEADER.build(key_id, ((form.get("sequence_id"), "sequence_id"),),  # type: ignore[arg-type]
-                          hashlib.sha256(plaintext).digest())
+    header = HEADER.build(key_id, ((form.get("sequence_id"), "sequence_id"),), hashlib.sha256(plaintext).digest())
     return header + hpke_seal(plaintext, public_key, INFO_LABEL + header)
 
 
