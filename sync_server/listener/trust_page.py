@@ -26,7 +26,7 @@ from .tls import Certificates, fingerprint
 _STYLE = (
     "body{font:16px/1.45 system-ui,sans-serif;margin:0;padding:1rem;max-width:40rem;margin:auto;color:#1b1f24}"
     "h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.5rem}ol{padding-left:1.3rem}li{margin:.3rem 0}"
-    ".fp{font-family:ui-monospace,monospace;font-size:.8rem;word-break:break-all;background:#f1f3f5;padding:.5rem}"
+    ".fp{font-family:ui-monospace,monospace;font-size:.8rem;background:#f1f3f5;padding:.5rem}"
     ".btn{display:inline-block;padding:.6rem 1rem;margin:.2rem 0;background:#0b5cad;color:#fff;border-radius:.4rem;"
     "text-decoration:none}.go{background:#1f7a3a;font-size:1.1rem}.lang{float:right}img{width:12rem;height:12rem}"
 )
@@ -84,6 +84,15 @@ TEXT = {
 }
 
 
+def _french_spacing(text: str) -> str:
+    """No line break inside « guillemets » or before a colon (a narrow no-break space in print)."""
+    return text.replace("« ", "«\u00a0").replace(" »", "\u00a0»").replace(" :", "\u00a0:")
+
+
+TEXT["fr"] = {key: [_french_spacing(v) for v in value] if isinstance(value, list) else _french_spacing(value)
+              for key, value in TEXT["fr"].items()}
+
+
 def pick_language(request: Request) -> str:
     chosen = request.query_params.get("lang")
     if chosen in TEXT:
@@ -122,6 +131,7 @@ def page(lang: str, https_url: str, ca_fingerprint: str) -> str:
     other = "en" if lang == "fr" else "fr"
     qr = segno.make(https_url + "/", error="m").svg_data_uri(scale=6, border=4, light="white")
     url = html.escape(https_url + "/")
+    fingerprint_html = ca_fingerprint.replace(":", ":<wbr>")  # breaks lines between pairs only
 
     def steps(items: list[str]) -> str:
         return "".join(f"<li>{html.escape(s)}</li>" for s in items)
@@ -131,7 +141,7 @@ def page(lang: str, https_url: str, ca_fingerprint: str) -> str:
         f"initial-scale=1\"><title>{html.escape(t['title'])}</title><style>{_STYLE}</style>"
         f"<a class=lang href=\"/?lang={other}\" hreflang={other}>{t['other']}</a>"
         f"<h1>{html.escape(t['title'])}</h1><p>{html.escape(t['intro'])}</p>"
-        f"<p>{html.escape(t['fp'])}</p><p class=fp>{ca_fingerprint}</p>"
+        f"<p>{html.escape(t['fp'])}</p><p class=fp>{fingerprint_html}</p>"
         f"<h2>{t['ios']}</h2><p><a class=btn href=/ca.mobileconfig>{html.escape(t['ios_btn'])}</a></p>"
         f"<ol>{steps(t['ios_steps'])}</ol>"
         f"<h2>{t['android']}</h2><p><a class=btn href=/ca.crt download=clinphoto-ward-ca.crt>"
