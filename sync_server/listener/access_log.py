@@ -15,6 +15,8 @@ from typing import Any
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..auth.web import match
+
 FORMATS = ("text", "json", "off")
 log = logging.getLogger("clinphoto.access")
 
@@ -36,8 +38,8 @@ def configure(format: str, stream: Any = None) -> None:
 def _template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
-    if path is None:
-        return "(no route)"
+    if path is None:  # refused before routing (access control): the template it matched
+        return match(scope["method"], scope["path"]) or "(no route)"
     if isinstance(route, Mount):
         return (path or "") + "/{path}"  # the capture app's files
     return path or "/"
