@@ -44,12 +44,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from .app import create_app
     from .listener.banner import banner
     from .listener.plan import PlanError, make_plan
-    from .listener.serve import serve
+    from .listener.serve import BindError, bind, serve
     from .listener.tls import Certificates, TlsError
 
     try:
         plan = make_plan(settings)
-    except PlanError as exc:
+        sockets = bind(plan)
+    except (PlanError, BindError) as exc:
         print(f"clinphoto: {exc}", file=sys.stderr)
         return 2
     KeyStore.open(settings.resolved_keys_dir)  # keys exist before the first request
@@ -77,7 +78,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     asyncio.run(_with_db(settings, first_start))
     print(banner(plan, certificates.ca_fingerprint if certificates else None), end="", flush=True)
-    serve(settings, plan, create_app(settings), certificates)
+    serve(settings, plan, create_app(settings), certificates, sockets)
     return 0
 
 

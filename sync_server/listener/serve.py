@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import uvicorn
@@ -63,6 +65,42 @@ class _Main(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+class BindError(Exception):
+    """A port cannot be opened; the message says which and what to do."""
+
+
+@dataclass
+class Sockets:
+    main: socket.socket
+    plain: socket.socket | None
+
+
+def _bind(host: str, port: int, setting: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = (" Ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (systemd: "
+                "AmbientCapabilities=CAP_NET_BIND_SERVICE)." if port < 1024 else "")
+        raise BindError(f"cannot listen on {host}:{port} ({setting}): {exc.strerror}.{hint} Choose another port with "
+                        f"{setting}.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def bind(plan: ListenPlan) -> Sockets:
+    """Open the ports first, so a port in use stops the start with a clear message before anything runs."""
+    main = _bind(plan.host, plan.port, "CLINPHOTO_PORT")
+    try:
+        plain = _bind(plan.host, plan.http_port, "CLINPHOTO_HTTP_PORT") if plan.tls and plan.http_port else None
+    except BindError:
+        main.close()
+        raise
+    return Sockets(main, plain)
+
+
 def limits_from(settings: Settings) -> Limits:
     return Limits(max_header_bytes=settings.max_header_bytes, max_headers=settings.max_headers,
                   header_timeout=settings.header_timeout_seconds, body_timeout=settings.body_timeout_seconds,
@@ -81,7 +119,8 @@ async def keep_certificates(certificates: Certificates, every: float = RENEWAL_C
             log.exception("TLS certificate check failed")
 
 
-def serve(settings: Settings, plan: ListenPlan, app: ASGIApp, certificates: Certificates | None) -> None:
+def serve(settings: Settings, plan: ListenPlan, app: ASGIApp, certificates: Certificates | None,
+          sockets: Sockets) -> None:
     configure_access_log(settings.access_log)
     limits = limits_from(settings)
     common: dict[str, Any] = dict(log_level=settings.log_level, timeout_keep_alive=settings.keep_alive_seconds,
@@ -90,7 +129,7 @@ def serve(settings: Settings, plan: ListenPlan, app: ASGIApp, certificates: Cert
     main_config = WardConfig(wrapped, ssl_context=certificates.context if certificates else None, limits=limits,
                              host=plan.host, port=plan.port, timeout_graceful_shutdown=5, **common)
     companions: list[uvicorn.Server] = []
-    if plan.tls and plan.http_port and certificates is not None:
+    if sockets.plain is not None and certificates is not None:
         trust = TrustPage(plan.public_url, plan.public_host, certificates, wrapped)
         companions.append(_Companion(WardConfig(AccessLog(trust, settings.access_log), ssl_context=None,
                                                 limits=limits, host=plan.host, port=plan.http_port,
@@ -98,11 +137,11 @@ def serve(settings: Settings, plan: ListenPlan, app: ASGIApp, certificates: Cert
     main = _Main(main_config, companions)
 
     async def run() -> None:
-        tasks = [asyncio.create_task(c.serve()) for c in companions]
+        tasks = [asyncio.create_task(c.serve(sockets=[sockets.plain])) for c in companions]
         if certificates is not None:
             tasks.append(asyncio.create_task(keep_certificates(certificates)))
         try:
-            await main.serve()
+            await main.serve(sockets=[sockets.main])
         finally:
             for companion in companions:
                 companion.should_exit = True

@@ -16,7 +16,7 @@ from crypto.keystore import write_private_file
 from sync_server.listener.tls import WardPaths, fingerprint, issue_server_cert, make_ca, utc_now
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
-from tests.support.server import CLINPHOTO, REPO, ServerProcess
+from tests.support.server import CLINPHOTO, REPO, ServerProcess, free_port
 from tests.ward.conftest import NAME, ca_certificate, log_lines, served_certificate
 
 
@@ -198,3 +198,17 @@ def test_the_loopback_try_out_stays_plain_http_with_rp_id_localhost(tmp_path):
     proxied = make_plan(Settings.from_env({"CLINPHOTO_PUBLIC_URL": "https://photo.hospital.local",
                                            "CLINPHOTO_FORWARDED_ALLOW_IPS": "10.0.0.5"}))
     assert (proxied.tls, proxied.host, proxied.port, proxied.http_port) == (False, "127.0.0.1", 8000, 0)
+
+
+def test_a_port_in_use_stops_the_start_with_a_clear_message(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {**os.environ, "CLINPHOTO_DATA_DIR": str(tmp_path / "data"), "CLINPHOTO_HOST": "127.0.0.1",
+               "CLINPHOTO_PUBLIC_URL": f"https://{NAME}:{free_port()}",
+               "CLINPHOTO_HTTP_PORT": str(taken.getsockname()[1])}
+        done = subprocess.run([*CLINPHOTO, "serve"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "cannot listen on" in done.stderr and "CLINPHOTO_HTTP_PORT" in done.stderr and "Traceback" not in done.stderr

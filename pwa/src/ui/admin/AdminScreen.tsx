@@ -1,3 +1,4 @@
+import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { t } from "../../i18n/index.ts";
 import { Header, Message } from "../common.tsx";
@@ -56,7 +57,6 @@ export function AdminScreen(props: Chrome) {
       {props.top}
       {error !== null ? <Message kind="error">{problem(error)}</Message> : null}
       {loadFailed ? <Message kind="error">{t("people.loadFailed")}</Message> : null}
-      {ward ? <WardPanel ward={ward} /> : null}
       <section class="card">
         <h2>{t("admin.devices")}</h2>
         <form class="actions" onSubmit={act(async () => label.trim() && setEnrolment(await enrolDevice(label.trim())))}>
@@ -135,6 +135,7 @@ export function AdminScreen(props: Chrome) {
           ))}
         </ul>
       </section>
+      {ward ? <WardPanel ward={ward} /> : null}
     </main>
   );
 }
@@ -145,13 +146,15 @@ function WardPanel({ ward }: { ward: WardAddress }) {
   return (
     <section class="card" data-testid="ward-address">
       <h2>{t("admin.ward")}</h2>
-      <p>{t("admin.wardOpen")}</p>
+      <p>{local ? t("admin.wardHere") : t("admin.wardOpen")}</p>
       <p class="mono small" style={{ wordBreak: "break-all" }}><a href={ward.public_url}>{ward.public_url}</a></p>
-      <img src={ward.qr_svg} width={180} height={180} alt={t("admin.wardQrAlt")} />
+      {local ? null : <img src={ward.qr_svg} width={200} height={200} alt={t("admin.wardQrAlt")} />}
       {ward.ca_fingerprint ? (
         <>
           <p>{t("admin.wardCa")}</p>
-          <p class="mono small" style={{ wordBreak: "break-all" }} data-testid="ca-fingerprint">{ward.ca_fingerprint}</p>
+          <p class="mono small" data-testid="ca-fingerprint">
+            {ward.ca_fingerprint.split(":").map((pair, i) => <Fragment key={i}>{i ? <>:<wbr /></> : null}{pair}</Fragment>)}
+          </p>
         </>
       ) : null}
       {ward.trust_url ? <p class="small">{t("admin.wardTrust", { url: ward.trust_url })}</p> : null}
