@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import datetime as dt
 import ssl
 import time
@@ -111,3 +112,32 @@ def test_the_daily_check_renews_while_the_server_runs(tmp_path):
     assert renewed != first
     assert _served(certificates.context, paths.ca_cert, verify=False) == renewed
     assert renewed.not_valid_after_utc > clock.now + dt.timedelta(days=390)  # type: ignore[union-attr]
+
+
+def test_the_hospitals_renewed_files_are_loaded_at_the_next_check(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    from crypto.keystore import write_private_file
+    from sync_server.listener.tls import issue_server_cert, make_ca
+
+    now = utc_now()
+    ca, ca_key = make_ca(NAME, now)
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+
+    def deliver() -> x509.Certificate:
+        cert, key = issue_server_cert(NAME, ca, ca_key, now)
+        write_private_file(tmp_path / "key.pem", key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        return cert
+
+    first = deliver()
+    certificates = Certificates(NAME, cert_file=tmp_path / "cert.pem", key_file=tmp_path / "key.pem")
+    assert certificates.refresh() and certificates.ca is None  # no ward CA with the hospital's files
+    assert not certificates.refresh()  # unchanged files are not read again
+    assert _served(certificates.context, tmp_path / "ca.pem") == first
+    second = deliver()
+    stamp = (tmp_path / "cert.pem").stat().st_mtime_ns + 1_000_000_000
+    os.utime(tmp_path / "cert.pem", ns=(stamp, stamp))  # a later delivery, even within the same second
+    assert certificates.refresh()
+    assert _served(certificates.context, tmp_path / "ca.pem") == second
