@@ -130,7 +130,7 @@ def serve(settings: Settings, plan: ListenPlan, app: ASGIApp, certificates: Cert
                              host=plan.host, port=plan.port, timeout_graceful_shutdown=5, **common)
     companions: list[uvicorn.Server] = []
     if sockets.plain is not None and certificates is not None:
-        trust = TrustPage(plan.public_url, plan.public_host, certificates, wrapped)
+        trust = TrustPage(plan.public_url, plan.public_host, certificates, app)  # logged once, by its own AccessLog
         companions.append(_Companion(WardConfig(AccessLog(trust, settings.access_log), ssl_context=None,
                                                 limits=limits, host=plan.host, port=plan.http_port,
                                                 lifespan="off", timeout_graceful_shutdown=1, **common)))
