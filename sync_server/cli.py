@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    add("serve", "Start the server (API and capture app); prints an enrolment code and an administrator link on first start.", cmd_serve)
+    add("serve", "Start the server (API and capture app); prints the address phones open with its QR code (and the ward "
+        "CA's fingerprint), and on first start an enrolment code and an administrator link.", cmd_serve)
     p = add("enroll-device", "Print a one-time code that enrols one device.", cmd_enroll_device)
     p.add_argument("--label", required=True, help="Who or where the device is, e.g. 'Bloc 3 phone'.")
     p.add_argument("--ttl", type=int, default=None, help="Seconds the code stays valid.")
