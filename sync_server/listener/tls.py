@@ -195,7 +195,12 @@ class Certificates:
         """Make sure a valid certificate is loaded; ``True`` when a new one was put in place."""
         if self.ward is None:
             return self._load_hospital()
-        return self._refresh_ward(self.ward)
+        try:
+            return self._refresh_ward(self.ward)
+        except (OSError, ValueError, ssl.SSLError) as exc:
+            raise TlsError(f"cannot use the ward CA in {self.ward.tls_dir} and {self.ward.keys_dir}: {exc}. Restore "
+                           "ward-ca.key from the keys backup, or move ca.crt and ward-ca.key aside to make a new CA "
+                           "(phones must then install it again).") from None
 
     # hospital files -------------------------------------------------------------------------
     def _load_hospital(self) -> bool:

@@ -141,3 +141,17 @@ def test_the_hospitals_renewed_files_are_loaded_at_the_next_check(tmp_path):
     os.utime(tmp_path / "cert.pem", ns=(stamp, stamp))  # a later delivery, even within the same second
     assert certificates.refresh()
     assert _served(certificates.context, tmp_path / "ca.pem") == second
+
+
+def test_a_damaged_ward_ca_key_is_reported_not_replaced(tmp_path):
+    import pytest
+
+    from sync_server.listener.tls import TlsError
+
+    paths = WardPaths(tmp_path / "tls", tmp_path / "keys")
+    Certificates(NAME, ward=paths).refresh()
+    ca = paths.ca_cert.read_bytes()
+    paths.ca_key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(TlsError, match="cannot use the ward CA"):
+        Certificates(NAME, ward=paths).refresh()
+    assert paths.ca_cert.read_bytes() == ca  # phones that trust it are not silently cut off
