@@ -17,7 +17,7 @@ from sync_server.listener.tls import WardPaths, fingerprint, issue_server_cert, 
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
 from tests.support.server import CLINPHOTO, REPO, ServerProcess, free_port
-from tests.ward.conftest import NAME, ca_certificate, log_lines, served_certificate
+from tests.ward.conftest import NAME, ca_certificate, served_certificate
 
 
 def _names(cert):  # type: ignore[no-untyped-def]
