@@ -80,7 +80,7 @@ describe("sync by itself, and a dock that shows it", () => {
     await station.getByRole("button", { name: "Synchroniser Téléphone du bloc maintenant" }).click();
     const bar = station.getByRole("progressbar", { name: "Synchronisation de Téléphone du bloc" });
     await bar.waitFor({ timeout: 30_000 });
-    expect(await station.textContent('[data-testid="station-progress"]')).toMatch(/Envoi : 0 photos sur 3/);
+    expect(await station.textContent('[data-testid="station-progress"]')).toMatch(/Envoyées : 0 sur 3 photos/);
     await bothSizes(station, "st-station-syncing");
     open();
     await expect.poll(filed, { timeout: 60_000, interval: 250 }).toBe(5);

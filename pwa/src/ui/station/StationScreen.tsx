@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { t } from "../../i18n/index.ts";
+import { lang, t } from "../../i18n/index.ts";
 import { Header, Message, Progress } from "../common.tsx";
 import type { Chrome } from "../people/Console.tsx";
 import { problem, when } from "../people/format.ts";
@@ -73,7 +73,7 @@ export function StationScreen(props: Chrome) {
                   </p>
                   {syncing && d.progress ? (
                     <div data-testid="station-progress" aria-live="polite">
-                      <div class="small">{t("station.syncing", { done: d.progress.done, total: d.progress.total })}</div>
+                      <div class="small">{t("station.syncing", { done: d.progress.done.toLocaleString(lang()), photos: counted("station.photos", d.progress.total) })}</div>
                       <Progress value={d.progress.done} max={d.progress.total} label={t("station.syncingNamed", { label: d.label })} />
                     </div>
                   ) : null}
