@@ -1,6 +1,7 @@
 """The docking station: phones report what they hold (counts only), a nurse asks a phone to sync now."""
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -116,12 +117,17 @@ def test_sync_request_for_an_unknown_or_revoked_device_is_refused(http, device, 
     ({"last_error_code": "Bad Code!"}, "/last_error_code"),
     ({"patient_id": "IPP-0042"}, "/patient_id"),
 ])
-def test_device_status_is_validated_strictly_and_violations_never_echo_values(http, device, changes, path):
+def test_device_status_is_validated_strictly_and_violations_never_echo_values(http, device, changes, path, services,
+                                                                            call):
     answer = _report(http, device, **changes)
     assert answer.status_code == 422
     body = answer.json()["error"]
     assert body["code"] == "schema_invalid" and path in [v["path"] for v in body["details"]["violations"]]
     assert "IPP-0042" not in answer.text and "yesterday" not in answer.text
+    (last,) = call(services.store.fetch_all, "SELECT * FROM audit_entry ORDER BY seq DESC LIMIT 1")
+    assert last["outcome"] == "4" and json.loads(last["detail"])["code"] == "schema_invalid"
+    assert last["actor"] == f"device:{device.device_id}" and "IPP-0042" not in str(last)
+    assert call(services.store.fetch_all, "SELECT * FROM device_status") == []  # nothing kept
 
 
 def test_device_status_refuses_a_body_that_is_not_an_object(http, device):
