@@ -88,6 +88,23 @@ describe("sync by itself, and a dock that shows it", () => {
     await expect.poll(() => outboxPhotos(phone), { timeout: 30_000, interval: 250 }).toBe(0);
     await expect.poll(() => row.locator('[data-testid="station-holds"]').textContent(), { timeout: 10_000 }).toBe("Plus rien à envoyer");
     await bothSizes(station, "st-station-synced");
+
+    // 4. A failed sync shows on the station in words; once the server is back, "Sync now" again.
+    await newSequence(phone, patientId, 1);
+    await phoneCtx.route("**/api/v1/batches", (route) => route.fulfill({
+      status: 503, contentType: "application/json",
+      body: JSON.stringify({ error: { code: "server_unavailable", message: "Down for maintenance." } }),
+    }));
+    await expect.poll(() => row.getAttribute("data-photos"), { timeout: 30_000, interval: 250 }).toBe("1");
+    await station.getByRole("button", { name: "Synchroniser Téléphone du bloc maintenant" }).click();
+    await expect.poll(() => station.locator('[data-testid="station-error"]').textContent().catch(() => ""), { timeout: 30_000, interval: 250 })
+      .toBe("Dernière synchronisation échouée : le serveur était occupé ou arrêté");
+    await bothSizes(station, "st-station-error");
+    await phoneCtx.unroute("**/api/v1/batches");
+    await station.getByRole("button", { name: "Synchroniser Téléphone du bloc maintenant" }).click();
+    await expect.poll(() => row.getAttribute("data-photos"), { timeout: 60_000, interval: 250 }).toBe("0");
+    expect(filed()).toBe(6);
+    expect(await station.locator('[data-testid="station-error"]').count()).toBe(0);
     await stationCtx.close();
     await phoneCtx.close();
   });
