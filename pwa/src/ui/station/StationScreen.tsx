@@ -58,7 +58,7 @@ export function StationScreen(props: Chrome) {
                 data-photos={d.pending_photos ?? ""} data-state={d.sync_state ?? ""}>
                 <div class="grow">
                   <strong>{d.label}</strong>{" "}
-                  <span class={connected ? "badge badge-ok" : "badge"}>{connected ? t("station.connected") : t("station.away")}</span>
+                  <span class={connected ? "badge badge-ok" : "badge badge-away"}>{connected ? t("station.connected") : t("station.away")}</span>
                   <div class="small muted">
                     {t("station.lastSeen", { when: when(d.last_seen_at) })} · {t("station.lastSync", { when: when(d.last_sync_at) })}
                   </div>
