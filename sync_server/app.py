@@ -14,7 +14,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .auth.web import MIDDLEWARE as AUTH_MIDDLEWARE
+<<<<<<< HEAD
 from .endpoints import audit, batches, devices, health, interop, keys, people, uploads, ward
+=======
+from .endpoints import audit, batches, devices, health, interop, keys, people, station, uploads
+>>>>>>> station
 from .endpoints.openapi import openapi
 from .audit.log import MINOR_FAILURE, AuditEvent, record
 from .errors import ApiError
@@ -30,6 +34,7 @@ API_ROUTES: list[Route] = [
     Route("/api/v1/keys", keys.public_keys, methods=["GET"]),
     Route("/api/v1/devices/enroll", devices.enroll_device, methods=["POST"]),
     Route("/api/v1/devices/me", devices.whoami, methods=["GET"]),
+    Route("/api/v1/devices/me/status", station.report_status, methods=["PUT"]),
     Route("/api/v1/batches", batches.propose_batch, methods=["POST"]),
     Route("/api/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
     Route("/api/v1/batches/{batch_id}/commit", batches.commit_batch, methods=["POST"]),

@@ -7,6 +7,7 @@ import { Session } from "./session/session.ts";
 import { DEFAULT_LOCK_AFTER_MS } from "./session/unlock.ts";
 import { DB_NAME, Store, type DeviceRecord, type PublicJwk } from "./storage/db.ts";
 import { requestPersistence } from "./storage/health.ts";
+import { AutoSync } from "./sync/auto.ts";
 import { SyncError } from "./sync/protocol.ts";
 import { SyncRunner } from "./sync/runner.ts";
 import { callJson } from "./sync/transport.ts";
@@ -82,6 +83,7 @@ export async function startServices(onWipe: (reason: SyncError) => void): Promis
   const session = new Session(unlockRec?.lockAfterMs ?? DEFAULT_LOCK_AFTER_MS);
   const base = location.origin;
   const sync = new SyncRunner(store, base, onWipe);
+  new AutoSync(store, sync, base).start(); // syncs when the network returns, on view, when the station asks
   // Previews are short-lived: a day with a passkey, four hours with a PIN.
   const keepMs = unlockRec?.method === "pin" ? 4 * 3600_000 : 24 * 3600_000;
   void store.purgePreviews(new Date(Date.now() - keepMs).toISOString());

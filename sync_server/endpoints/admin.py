@@ -12,6 +12,7 @@ from ..auth import devices, people
 from ..errors import ApiError
 from ..types import is_uuid
 from .common import audit_answer, json, json_body, services
+from .station import EMPTY_STATUS, request_sync, statuses
 
 
 def _qr_svg(text: str) -> str:
@@ -105,7 +106,7 @@ async def revoke_device(request: Request) -> Response:
 
 
 async def station_devices(request: Request) -> Response:
-    """The docking station: each active device, its open batches, last sync and recent upload errors."""
+    """The docking station: each active device, its open batches, last sync, upload errors and its last report."""
     s = services(request)
     rows = [r for r in await _device_rows(s.store) if r["revoked_at"] is None]
     errors = await s.store.fetch_all(
@@ -114,8 +115,10 @@ async def station_devices(request: Request) -> Response:
     by_device: dict[str, list[dict[str, Any]]] = {}
     for e in errors:
         by_device.setdefault(e["device_id"], []).append({"code": e["error_code"], "count": e["count"]})
+    held = await statuses(s.store)
     await audit_answer(request, "station.list", detail={"results": len(rows)}, polled_every=60)
-    return json({"devices": [{**r, "errors": by_device.get(r["id"], [])} for r in rows]})
+    return json({"devices": [{**r, "errors": by_device.get(r["id"], []), **held.get(r["id"], EMPTY_STATUS)}
+                             for r in rows]})
 
 
 ROUTES: list[Route] = [
@@ -127,4 +130,5 @@ ROUTES: list[Route] = [
     Route("/api/v1/admin/devices", enroll_device, name="admin_enroll_device", methods=["POST"]),
     Route("/api/v1/admin/devices/{device_id}/revoke", revoke_device, name="admin_revoke_device", methods=["POST"]),
     Route("/api/v1/station/devices", station_devices, name="admin_station_devices", methods=["GET"]),
+    Route("/api/v1/station/devices/{device_id}/sync", request_sync, name="station_request_sync", methods=["POST"]),
 ]

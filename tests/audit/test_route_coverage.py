@@ -218,6 +218,10 @@ RECIPES: dict[tuple[str, str], Callable[[World], Call]] = {
         ADMIN, url=f"/api/v1/admin/devices/{_fresh_device_id(w)}/revoke"),
     ("GET", "/api/v1/station/devices"): lambda w: w.as_person(NURSE),
     ("GET", "/api/v1/admin/ward"): lambda w: w.as_person(ADMIN),
+    ("POST", "/api/v1/station/devices/{device_id}/sync"): lambda w: w.as_person(
+        NURSE, url=f"/api/v1/station/devices/{w.device.device_id}/sync"),
+    ("PUT", "/api/v1/devices/me/status"): lambda w: w.as_device(
+        json={"pending_photos": 0, "pending_sequences": 0, "sync_state": "idle"}),
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): lambda w: w.as_person(
         SURGEON, url=f"/api/v1/photos/{w.filed.photos[0].photo_id}/thumbnail"),
     ("GET", "/api/v1/audit/checkpoint"): lambda w: w.as_person(OFFICER),

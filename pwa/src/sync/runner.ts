@@ -11,6 +11,9 @@ export interface SyncState {
   outcome?: SyncOutcome;
   error?: SyncError;
   retryAt?: number;
+  /** Photos this run settled or sent so far, of the photos waiting when it started (the station shows it). */
+  done?: number;
+  total?: number;
 }
 
 export class SyncRunner {
@@ -36,13 +39,21 @@ export class SyncRunner {
     if (this.state.running) return;
     clearTimeout(this.retryTimer);
     this.controller = new AbortController();
-    this.set({ running: true, error: undefined, outcome: undefined, progress: undefined, retryAt: undefined });
+    this.set({ running: true, error: undefined, outcome: undefined, progress: undefined, retryAt: undefined, done: 0, total: undefined });
     try {
       const device = await this.store.device();
       if (!device) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
+      const total = (await this.store.photos()).length;
+      let settled = 0;
+      this.set({ total });
       const outcome = await syncAll(this.store, new HttpTransport(this.base, device.credential), {
         signal: this.controller.signal,
-        onProgress: (progress) => this.set({ progress }),
+        onProgress: (progress) => {
+          const inBatch = progress.photos.filter((p) => p.state === "sent" || p.state === "had").length;
+          if (progress.phase === "done") settled += progress.photos.length;
+          const done = Math.min(total, progress.phase === "done" ? settled : settled + inBatch);
+          this.set({ progress, done });
+        },
       });
       this.attempt = 0;
       this.set({ running: false, outcome });

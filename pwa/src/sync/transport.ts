@@ -16,8 +16,10 @@ export interface UploadRequest {
   signal?: AbortSignal;
 }
 
+export type Method = "GET" | "POST" | "PUT";
+
 export interface Transport {
-  call<T = unknown>(method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal): Promise<ApiAnswer<T>>;
+  call<T = unknown>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiAnswer<T>>;
   upload(req: UploadRequest): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ function offline(e: unknown): SyncError {
 
 /** Calls that answer with a non-2xx status are turned into SyncErrors, except those listed in `accept`. */
 export async function callJson<T>(
-  base: string, credential: string | undefined, method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal,
+  base: string, credential: string | undefined, method: Method, path: string, body?: unknown, signal?: AbortSignal,
   accept: number[] = [],
 ): Promise<ApiAnswer<T>> {
   let res: Response;
@@ -60,7 +62,7 @@ export async function callJson<T>(
 export class HttpTransport implements Transport {
   constructor(private base: string, private credential: string, private chunkSize = 1 << 20) {}
 
-  call<T>(method: "GET" | "POST", path: string, body?: unknown, signal?: AbortSignal): Promise<ApiAnswer<T>> {
+  call<T>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiAnswer<T>> {
     return callJson<T>(this.base, this.credential, method, path, body, signal, [404, 409]);
   }
 
