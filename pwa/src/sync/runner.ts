@@ -1,6 +1,6 @@
 // The "Sync" action as the UI sees it: one run at a time, progress, errors in words, automatic
 // retry with back-off for failures that may pass (Wi-Fi, server busy), and remote wipe.
-import type { Store } from "../storage/db.ts";
+import { isConfirmed, type Store } from "../storage/db.ts";
 import { syncAll, type SyncOutcome, type SyncProgress } from "./engine.ts";
 import { retryDelayMs, SyncError } from "./protocol.ts";
 import { HttpTransport } from "./transport.ts";
@@ -39,7 +39,7 @@ export class SyncRunner {
     this.set({ running: true, error: undefined, outcome: undefined, progress: undefined, retryAt: undefined });
     try {
       const device = await this.store.device();
-      if (!device) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
+      if (!isConfirmed(device)) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
       const outcome = await syncAll(this.store, new HttpTransport(this.base, device.credential), {
         signal: this.controller.signal,
         onProgress: (progress) => this.set({ progress }),
