@@ -41,12 +41,29 @@ def _print_admin_link(link: str, expires: str) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from .app import create_app
+    from .listener.banner import banner
+    from .listener.plan import PlanError, make_plan
+    from .listener.serve import BindError, bind, serve
+    from .listener.tls import Certificates, TlsError
 
+    try:
+        plan = make_plan(settings)
+        sockets = bind(plan)
+    except (PlanError, BindError) as exc:
+        print(f"clinphoto: {exc}", file=sys.stderr)
+        return 2
     KeyStore.open(settings.resolved_keys_dir)  # keys exist before the first request
     load_keys(settings.resolved_keys_dir)  # and the session cookie keys
+    certificates = None
+    if plan.tls:
+        certificates = Certificates(plan.public_host, ward=plan.ward_ca, cert_file=plan.cert_file,
+                                    key_file=plan.key_file)
+        try:
+            certificates.refresh()
+        except TlsError as exc:
+            print(f"clinphoto: {exc}", file=sys.stderr)
+            return 2
 
     async def first_start(store: Db) -> None:
         if not await devices.has_devices(store):
@@ -54,15 +71,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 store, "first device", settings.enrollment_code_ttl_seconds, actor="system:first-start")
             print("No device is enrolled yet.", flush=True)
             _print_code(code, expires, "first device")
-            print(f"Open {settings.resolved_public_url}/ on the phone and type this code.", flush=True)
+            print(f"Open {plan.public_url}/ on the phone and type this code.", flush=True)
         if not await people.has_administrator(store):
             link, expires = await people.first_admin_link(store, settings)
             _print_admin_link(link, expires)
 
     asyncio.run(_with_db(settings, first_start))
-    sys.stdout.flush()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=args.access_log, timeout_graceful_shutdown=5)
+    print(banner(plan, certificates.ca_fingerprint if certificates else None), end="", flush=True)
+    serve(settings, plan, create_app(settings), certificates, sockets)
     return 0
 
 
@@ -167,8 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = add("serve", "Start the server (API and capture app); prints an enrolment code and an administrator link on first start.", cmd_serve)
-    p.add_argument("--access-log", action="store_true", help="Log each request line (paths carry no patient data).")
+    add("serve", "Start the server (API and capture app); prints an enrolment code and an administrator link on first start.", cmd_serve)
     p = add("enroll-device", "Print a one-time code that enrols one device.", cmd_enroll_device)
     p.add_argument("--label", required=True, help="Who or where the device is, e.g. 'Bloc 3 phone'.")
     p.add_argument("--ttl", type=int, default=None, help="Seconds the code stays valid.")

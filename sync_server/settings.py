@@ -6,6 +6,7 @@ Each setting carries its help text: the README table is checked against it by
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -77,6 +78,44 @@ def _timezone(text: str) -> str:
     return text
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a TCP port, 0 to 65535")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``"10.0.0.5, 192.168.0.0/24, ::1"`` as networks (a bare address is a /32 or /128)."""
+    networks = []
+    for part in (p.strip() for p in text.split(",")):
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+    return tuple(networks)
+
+
+def _networks(text: str) -> str:
+    parse_networks(text)
+    return text.strip()
+
+
+def _access_log(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("text", "json", "off"):
+        raise ValueError("must be text, json or off")
+    return value
+
+
 def _flag(text: str) -> bool:
     value = text.strip().lower()
     if value not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
@@ -86,8 +125,14 @@ def _flag(text: str) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    host: str = _setting("127.0.0.1", "Address the server listens on.")
-    port: int = _setting(8000, "TCP port the server listens on.", int)
+    host: str = _setting(
+        "", "Address the server listens on. Default: `127.0.0.1`, or `0.0.0.0` (every interface: phones must reach "
+        "it) when the server terminates TLS itself for an `https://` public URL."
+    )
+    port: int | None = _setting(
+        None, "TCP port the server listens on. Default: `8000`, or when the server terminates TLS itself the "
+        "public URL's port (`443` if it names none).", _port
+    )
     data_dir: Path = _setting(
         REPO_ROOT / "var",
         "Folder holding the database (SQLite default), filed photos and upload temp files.",
@@ -108,7 +153,54 @@ class Settings:
         REPO_ROOT / "pwa" / "dist", "Built capture app served at `/` (output of `npm run build`).", Path
     )
     public_url: str = _setting(
-        "", "Origin the phones reach the server at, written into receipts. Default: `http://<host>:<port>`."
+        "", "Origin the phones reach the server at, written into receipts; its host name is the passkeys' relying "
+        "party id. `https://<name>[:port]`: the server terminates TLS itself (ward CA or `CLINPHOTO_TLS_CERT`) "
+        "unless `CLINPHOTO_FORWARDED_ALLOW_IPS` says a TLS proxy is in front; an `https://` address must be a "
+        "name, never an IP address. Default: `http://<host>:<port>` (loopback try-out)."
+    )
+    tls_cert: Path | None = _setting(
+        None, "The hospital's TLS certificate for the public host name (PEM, chain included), used instead of the "
+        "ward CA when the server terminates TLS. Set with `CLINPHOTO_TLS_KEY`; reloaded when the files change "
+        "(checked daily).", Path
+    )
+    tls_key: Path | None = _setting(
+        None, "Private key of `CLINPHOTO_TLS_CERT` (PEM, unencrypted; keep it 0600).", Path
+    )
+    http_port: int | None = _setting(
+        None, "Plain-HTTP port beside HTTPS when the server terminates TLS: answers the page that explains how to "
+        "trust the ward CA (`/`, `/ca.crt`, `/ca.mobileconfig`) and `/healthz`, and 308-redirects everything else "
+        "to HTTPS. Default: `80` when the HTTPS port is `443`, else `8080`. `0`: no plain-HTTP listener.", _port
+    )
+    forwarded_allow_ips: str = _setting(
+        "", "Comma-separated IP addresses or networks (CIDR) of the hospital's TLS proxies. Their "
+        "`X-Forwarded-For`, `-Proto` and `-Host` headers are believed (audit and log addresses are then the real "
+        "client's); from anyone else those headers are dropped. Non-empty: a proxy terminates TLS, so the server "
+        "listens plain HTTP on `CLINPHOTO_HOST:CLINPHOTO_PORT` even for an `https://` public URL.", _networks
+    )
+    access_log: str = _setting(
+        "text", "One line per request on standard output: method, route template (never the path or query "
+        "string), status, duration, device or person id, client address. `text`, `json` (one object per line) "
+        "or `off`.", _access_log
+    )
+    max_header_bytes: int = _setting(
+        16_384, "Largest request head (request line and header fields) accepted, in bytes; larger: 431.",
+        _positive_int
+    )
+    max_headers: int = _setting(100, "Most header fields in one request; more: 431.", _positive_int)
+    header_timeout_seconds: float = _setting(
+        10.0, "Seconds a client has to send a whole request head, from its first byte (or from connecting); "
+        "slower: 408 and the connection is closed.", _positive_float
+    )
+    body_timeout_seconds: float = _setting(
+        30.0, "Seconds a request body may pause between two bytes; longer: 408 (or the connection is closed if "
+        "the answer has started). A tus upload cut this way resumes.", _positive_float
+    )
+    keep_alive_seconds: int = _setting(
+        5, "Seconds an idle keep-alive connection stays open between two requests.", _positive_int
+    )
+    max_requests_per_connection: int = _setting(
+        1_000, "Requests served on one connection; the last one is answered with `Connection: close`.",
+        _positive_int
     )
     max_blob_bytes: int = _setting(
         64 * 1024 * 1024, "Largest sealed photo accepted, in bytes.", _positive_int
@@ -270,7 +362,7 @@ class Settings:
 
     @property
     def resolved_public_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"http://{self.host or '127.0.0.1'}:{self.port or 8000}"
 
     @property
     def interop_enabled(self) -> bool:

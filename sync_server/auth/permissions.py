@@ -76,6 +76,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/admin/devices"): _r(ADMIN),
     ("POST", "/api/v1/admin/devices"): _r(ADMIN),
     ("POST", "/api/v1/admin/devices/{device_id}/revoke"): _r(ADMIN),
+    ("GET", "/api/v1/admin/ward"): _r(ADMIN),
     # docking station
     ("GET", "/api/v1/station/devices"): _r(NURSE, ADMIN),
     # interop (issue 6; who and why: endpoints/interop.py). FHIR read API: clinicians (surgeons, or anyone

@@ -224,6 +224,7 @@ RECIPES: dict[tuple[str, str], Callable[[World], Call]] = {
     ("POST", "/api/v1/admin/devices/{device_id}/revoke"): lambda w: w.as_person(
         ADMIN, url=f"/api/v1/admin/devices/{_fresh_device_id(w)}/revoke"),
     ("GET", "/api/v1/station/devices"): lambda w: w.as_person(NURSE),
+    ("GET", "/api/v1/admin/ward"): lambda w: w.as_person(ADMIN),
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): lambda w: w.as_person(
         SURGEON, url=f"/api/v1/photos/{w.filed.photos[0].photo_id}/thumbnail"),
     ("GET", "/api/v1/audit/checkpoint"): lambda w: w.as_person(OFFICER),

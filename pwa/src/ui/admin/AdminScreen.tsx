@@ -1,9 +1,10 @@
+import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { t } from "../../i18n/index.ts";
 import { Header, Message } from "../common.tsx";
 import {
-  enrolDevice, invitePerson, listDevices, listPeople, reinvitePerson, revokeDevice, revokePerson,
-  type Device, type Enrolment, type Invitation, type PersonRow,
+  enrolDevice, invitePerson, listDevices, listPeople, reinvitePerson, revokeDevice, revokePerson, wardAddress,
+  type Device, type Enrolment, type Invitation, type PersonRow, type WardAddress,
 } from "../people/api.ts";
 import type { Chrome } from "../people/Console.tsx";
 import { problem, when } from "../people/format.ts";
@@ -23,6 +24,7 @@ export function AdminScreen(props: Chrome) {
   const [invitation, setInvitation] = useState<Link | null>(null);
   const [error, setError] = useState<unknown>(null); // worded at render, in the current language
   const [loadFailed, setLoadFailed] = useState(false);
+  const [ward, setWard] = useState<WardAddress | null>(null);
   const linkCard = useRef<HTMLDivElement>(null);
   useEffect(() => linkCard.current?.scrollIntoView({ block: "nearest" }), [invitation]);
 
@@ -36,6 +38,7 @@ export function AdminScreen(props: Chrome) {
     }
   };
   useEffect(() => void reload(), []);
+  useEffect(() => void wardAddress().then(setWard, () => setLoadFailed(true)), []);
 
   const act = (work: () => Promise<unknown>) => async (e?: Event) => {
     e?.preventDefault();
@@ -132,6 +135,32 @@ export function AdminScreen(props: Chrome) {
           ))}
         </ul>
       </section>
+      {ward ? <WardPanel ward={ward} /> : null}
     </main>
+  );
+}
+
+/** Where phones reach the server: the address and its QR code, and the ward CA's fingerprint to compare. */
+function WardPanel({ ward }: { ward: WardAddress }) {
+  const local = ward.tls === "none" && /^http:\/\/(127\.|localhost|\[::1\])/.test(ward.public_url);
+  return (
+    <section class="card" data-testid="ward-address">
+      <h2>{t("admin.ward")}</h2>
+      <p>{local ? t("admin.wardHere") : t("admin.wardOpen")}</p>
+      <p class="mono small" style={{ wordBreak: "break-all" }}><a href={ward.public_url}>{ward.public_url}</a></p>
+      {local ? null : <img src={ward.qr_svg} width={200} height={200} alt={t("admin.wardQrAlt")} />}
+      {ward.ca_fingerprint ? (
+        <>
+          <p>{t("admin.wardCa")}</p>
+          <p class="mono small" data-testid="ca-fingerprint">
+            {ward.ca_fingerprint.split(":").map((pair, i) => <Fragment key={i}>{i ? <>:<wbr /></> : null}{pair}</Fragment>)}
+          </p>
+        </>
+      ) : null}
+      {ward.trust_url ? <p class="small">{t("admin.wardTrust", { url: ward.trust_url })}</p> : null}
+      {ward.tls === "hospital" ? <p class="small muted">{t("admin.wardHospital")}</p> : null}
+      {ward.tls === "proxy" ? <p class="small muted">{t("admin.wardProxy")}</p> : null}
+      {local ? <p class="small muted">{t("admin.wardLocal")}</p> : null}
+    </section>
   );
 }

@@ -103,4 +103,10 @@ export const listPeople = () => call<{ people: PersonRow[] }>("GET", "/api/v1/ad
 export const invitePerson = (name: string, roles: string[]) => call<Invitation>("POST", "/api/v1/admin/people", { name, roles });
 export const reinvitePerson = (id: string) => call<Omit<Invitation, "person_id">>("POST", `/api/v1/admin/people/${id}/invitation`);
 export const revokePerson = (id: string) => call<void>("POST", `/api/v1/admin/people/${id}/revoke`);
+/** The address phones open, its QR code, and the ward CA to compare (`GET /api/v1/admin/ward`). */
+export type WardAddress = {
+  public_url: string; qr_svg: string; tls: "ward_ca" | "hospital" | "proxy" | "none";
+  ca_fingerprint: string | null; trust_url: string | null;
+};
+export const wardAddress = () => call<WardAddress>("GET", "/api/v1/admin/ward");
 export const station = () => call<{ devices: Device[] }>("GET", "/api/v1/station/devices");
