@@ -33,7 +33,10 @@ export function EnrolScreen(props: { store: Store; base: string; pending?: Devic
   const [code, setCode] = useState(fromLink ?? "");
   const [label, setLabel] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  // worded at render, so that switching the language rewords it
+  const [problem, setProblem] = useState<{ word: () => string } | null>(null);
+  const setError = (word: (() => string) | null) => setProblem(word ? { word } : null);
+  const error = problem?.word() ?? null;
   const [info, setInfo] = useState<string | null>(fromLink ? t("enrol.fromLink") : null);
   const [scanning, setScanning] = useState(false);
   const [notCode, setNotCode] = useState(false);
@@ -52,7 +55,7 @@ export function EnrolScreen(props: { store: Store; base: string; pending?: Devic
       (err: unknown) => {
         if (controller.signal.aborted) return;
         console.warn("scan failed", err);
-        setError(t("enrol.scanFailed"));
+        setError(() => t("enrol.scanFailed"));
         setScanning(false);
       },
     );
@@ -73,11 +76,12 @@ export function EnrolScreen(props: { store: Store; base: string; pending?: Devic
         if (err instanceof SyncError && ENROLMENT_REFUSED.has(err.code)) {
           setPending(undefined);
           setInfo(null);
-          setError(t("enrol.refused"));
+          setError(() => t("enrol.refused"));
           return;
         }
-        const why = err instanceof SyncError && err.code === "offline" ? t("enrol.offline") : (err as Error).message;
-        setError(t("enrol.confirmFailed", { message: why }));
+        setError(() => t("enrol.confirmFailed", {
+          message: err instanceof SyncError && err.code === "offline" ? t("enrol.offline") : (err as Error).message,
+        }));
         timer = setTimeout(() => setAttempt((n) => n + 1), retryDelayMs(attempt));
       },
     );
@@ -90,14 +94,14 @@ export function EnrolScreen(props: { store: Store; base: string; pending?: Devic
   async function submit(e: Event) {
     e.preventDefault();
     const normal = normaliseCode(code);
-    if (!CODE_RE.test(normal)) return setError(t("enrol.badCode"));
+    if (!CODE_RE.test(normal)) return setError(() => t("enrol.badCode"));
     setBusy(true);
     setError(null);
     try {
       // Stored before it is confirmed: a lost answer here is retried with the same code.
       setPending(await enrol(props.store, props.base, normal, label.trim() || t("enrol.labelDefault")));
     } catch (err) {
-      setError(failure(err));
+      setError(() => failure(err));
       setBusy(false);
     }
   }
