@@ -50,6 +50,7 @@ describe("people: passkeys, administration, docking station", () => {
     await page.reload();
     await screen(page, "admin");
     await page.waitForSelector('[data-testid="admin-pending"][data-state="awaiting_confirmation"]');
+    await bothSizes(page, "p1b-admin-awaiting-confirmation");
     const confirmed = await fetch(`${server.origin}/api/v1/devices/enroll/confirm`, {
       method: "POST", headers: { Authorization: `Bearer ${credential}` },
     });
