@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PWA_SOURCES := $(shell find pwa/src pwa/index.html pwa/vite.config.ts pwa/public -type f 2>/dev/null) $(wildcard schemas/*.json)
 
-.PHONY: run test test-python test-pwa bench venv pwa clean
+.PHONY: run test test-python test-pwa deps bench venv pwa clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -26,12 +26,21 @@ pwa: $(if $(wildcard pwa/package.json),pwa/dist/index.html,)
 run: venv pwa
 	$(BIN)/clinphoto serve
 
-test: test-python test-pwa
+# What the tests need from Debian (Chromium, Orthanc, PostgreSQL, nginx, ...): installed when run
+# as root, otherwise the exact apt-get command is printed. Instant when everything is there.
+deps:
+	@[ -n "$(DEPS_CHECKED)" ] || scripts/test-deps.sh
 
-test-python: venv pwa
+test: deps
+	@$(MAKE) --no-print-directory test-python test-pwa DEPS_CHECKED=1
+
+# deps first even under -j: the venv and the app's build need python3-venv and npm
+test-python: deps
+	@$(MAKE) --no-print-directory venv pwa
 	$(BIN)/pytest -q
 
-test-pwa: venv pwa
+test-pwa: deps
+	@$(MAKE) --no-print-directory venv pwa
 	@if [ -f pwa/package.json ]; then cd pwa && npm test && npm run e2e; fi
 
 bench: venv pwa

@@ -33,6 +33,7 @@ API_ROUTES: list[Route] = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/v1/keys", keys.public_keys, methods=["GET"]),
     Route("/api/v1/devices/enroll", devices.enroll_device, methods=["POST"]),
+    Route("/api/v1/devices/enroll/confirm", devices.confirm_enrollment, methods=["POST"]),
     Route("/api/v1/devices/me", devices.whoami, methods=["GET"]),
     Route("/api/v1/devices/me/status", station.report_status, methods=["PUT"]),
     Route("/api/v1/batches", batches.propose_batch, methods=["POST"]),

@@ -98,13 +98,19 @@ def cmd_revoke_device(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
-    rows = asyncio.run(_with_db(settings, devices.list_devices))
+    async def both(store: Db) -> tuple[list[dict], list[dict]]:
+        return await devices.list_devices(store), await devices.list_pending(store)
+
+    rows, pending = asyncio.run(_with_db(settings, both))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([{**r, "state": "revoked" if r["revoked_at"] else "active"} for r in rows]
+                         + [{**p, "state": "pending"} for p in pending], indent=2))
         return 0
     for row in rows:
         state = "revoked" if row["revoked_at"] else "active"
         print(f"{row['id']}  {state:8}  last seen {row['last_seen_at'] or 'never':20}  {row['label']}")
+    for row in pending:  # answered, not confirmed: not a device; dies with its code
+        print(f"{row['id']}  {'pending':8}  until {row['expires_at']:24}  {row['label']}")
     return 0
 
 
@@ -184,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=None, help="Seconds the code stays valid.")
     p = add("revoke-device", "Revoke a device: its next contact gets 401 and it wipes its data.", cmd_revoke_device)
     p.add_argument("device_id")
-    p = add("list-devices", "List enrolled devices, their state and last contact.", cmd_list_devices)
+    p = add("list-devices", "List enrolled devices, their state and last contact, and enrolments awaiting confirmation.", cmd_list_devices)
     p.add_argument("--json", action="store_true")
     p = add("import-patients", "Import the hospital patient index from a CSV file (id,family,given,birth_date,sex).",
             cmd_import_patients)

@@ -21,6 +21,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "device_unauthenticated": (401, "No valid device credential: enrol this device again."),
     "device_revoked": (401, "This device has been revoked; its local data is being erased."),
     "enrollment_code_invalid": (400, "This enrolment code is unknown, already used or expired: ask for a new one."),
+    "device_enrollment_unconfirmed": (403, "This device's enrolment is not confirmed yet: the app confirms it "
+                                      "(POST /api/v1/devices/enroll/confirm) before it can sync."),
     "enrollment_throttled": (429, "Too many enrolment attempts; wait a minute and try again."),
     # people, sessions, permissions
     "session_required": (401, "Sign in with your passkey first."),

@@ -20,7 +20,7 @@ from tests.support.postgres import PostgresCluster, postgres_bin
 def pg_cluster() -> Iterator[PostgresCluster]:
     if postgres_bin() is None:
         if os.environ.get("CI"):
-            raise RuntimeError("CI must test PostgreSQL: .ci/run installs it")
+            raise RuntimeError("CI must test PostgreSQL: make test installs it (scripts/test-deps.sh)")
         pytest.skip("PostgreSQL is not installed here")
     cluster = PostgresCluster().start()
     yield cluster

@@ -15,11 +15,26 @@ export function newProfileDir(): string {
   return mkdtempSync(join(tmpdir(), "clinphoto-profile-"));
 }
 
-export async function launch(userDataDir: string, opts: { locale?: string; offline?: boolean } = {}): Promise<BrowserContext> {
+/**
+ * `ward`: reach a test host name as a phone on the ward would: the name resolves to 127.0.0.1
+ * (--host-resolver-rules) and the server's certificate is trusted by its public key
+ * (--ignore-certificate-errors-spki-list), so the page is a real secure context over HTTPS.
+ */
+export interface WardAccess {
+  name: string;
+  spki: string[];
+}
+
+export function wardArgs(ward: WardAccess | undefined): string[] {
+  if (!ward) return [];
+  return [`--host-resolver-rules=MAP ${ward.name} 127.0.0.1`, ...(ward.spki.length ? [`--ignore-certificate-errors-spki-list=${ward.spki.join(",")}`] : [])];
+}
+
+export async function launch(userDataDir: string, opts: { locale?: string; offline?: boolean; ward?: WardAccess } = {}): Promise<BrowserContext> {
   return chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     headless: false, // --headless=new is in ARGS
-    args: ARGS,
+    args: [...ARGS, ...wardArgs(opts.ward)],
     viewport: { width: 390, height: 844 },
     deviceScaleFactor: 1,
     locale: opts.locale ?? "en-GB",

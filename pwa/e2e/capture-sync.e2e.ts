@@ -4,7 +4,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch, newProfileDir, shot } from "./browser.ts";
-import { enrol, newSequence, outboxPhotos, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
+import { enrol, enrolWithPasskey, newSequence, outboxPhotos, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
 import { dumpStorage, leaks } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
 
@@ -29,9 +29,7 @@ describe("capture offline, sync later", () => {
     let page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
 
-    await enrol(page, server.origin, server.enrolmentCode());
-    await page.click('[data-testid="setup-passkey"]');
-    await screen(page, "home");
+    await enrolWithPasskey(page, server.origin, server.enrolmentCode());
     await serviceWorkerReady(page);
 
     await ctx.setOffline(true);

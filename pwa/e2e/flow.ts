@@ -1,6 +1,8 @@
 // Steps a person takes in the app, shared by the end-to-end tests.
 import type { Page } from "playwright-core";
+import { expect } from "vitest";
 import { shot } from "./browser.ts";
+import type { TestServer } from "./server.ts";
 
 export async function screen(page: Page, name: string): Promise<void> {
   await page.waitForSelector(`[data-screen="${name}"]`, { timeout: 30_000 });
@@ -33,6 +35,13 @@ export async function enrol(page: Page, origin: string, code: string): Promise<v
   await page.click('button[type="submit"]');
   await screen(page, "setup");
   await shots(page, "02-setup");
+}
+
+/** Enrol, then protect the phone with a passkey (PRF): the home screen, unlocked. */
+export async function enrolWithPasskey(page: Page, origin: string, code: string): Promise<void> {
+  await enrol(page, origin, code);
+  await page.click('[data-testid="setup-passkey"]');
+  await screen(page, "home");
 }
 
 export async function serviceWorkerReady(page: Page): Promise<void> {
@@ -86,4 +95,28 @@ export async function syncAndWait(page: Page): Promise<void> {
   await page.waitForSelector(".msg-ok, .msg-error", { timeout: 60_000 });
   const err = await page.$(".msg-error");
   if (err) throw new Error(`sync failed: ${await err.textContent()}`);
+}
+
+/**
+ * The first day on a ward, on one phone: the first administrator registers a passkey from the
+ * link `clinphoto serve` printed, enrols this phone from the admin screen, the phone enrols
+ * (enrol, then confirm) and sets its passkey, the service worker takes over, a sequence of
+ * `photos` photos is taken and synced; the server holds them. Returns the photo ids.
+ */
+export async function wardDay(page: Page, server: TestServer, patientId: string, photos = 2): Promise<string[]> {
+  await page.goto(server.firstAdminLink());
+  await screen(page, "register");
+  await page.click('[data-testid="passkey"]');
+  await screen(page, "admin");
+  await page.fill('input[name="device-label"]', "Bloc 3 phone");
+  await page.click('form:has(input[name="device-label"]) button[type="submit"]');
+  const code = (await (await page.waitForSelector('[data-testid="enrolment"] .mono')).textContent())!.trim();
+
+  await enrolWithPasskey(page, server.origin, code);
+  await serviceWorkerReady(page);
+  await newSequence(page, patientId, photos);
+  expect(await outboxPhotos(page)).toBe(photos);
+  await syncAndWait(page);
+  expect(await outboxPhotos(page)).toBe(0);
+  return server.photos().filter((p) => p.patient_id === patientId && p.state !== "expected").map((p) => p.id);
 }

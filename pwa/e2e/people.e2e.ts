@@ -46,6 +46,15 @@ describe("people: passkeys, administration, docking station", () => {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code, label: "Bloc 3 phone" }),
     });
     expect(enrolled.status).toBe(201);
+    const { credential } = (await enrolled.json()) as { credential: string };
+    await page.reload();
+    await screen(page, "admin");
+    await page.waitForSelector('[data-testid="admin-pending"][data-state="awaiting_confirmation"]');
+    await bothSizes(page, "p1b-admin-awaiting-confirmation");
+    const confirmed = await fetch(`${server.origin}/api/v1/devices/enroll/confirm`, {
+      method: "POST", headers: { Authorization: `Bearer ${credential}` },
+    });
+    expect(confirmed.status).toBe(200);
 
     await page.fill('input[name="person-name"]', "Nurse Ratched");
     await page.selectOption('select[name="role"]', "nurse");

@@ -1,7 +1,8 @@
 // Starts the real sync server (clinphoto serve) on a free port with a fresh data folder, serving
 // the built app from pwa/dist; enrols devices and reads its database the way an operator would.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,7 @@ export const REPO = new URL("../../", import.meta.url).pathname;
 const CLI = join(REPO, ".venv/bin/clinphoto");
 const PYTHON = join(REPO, ".venv/bin/python");
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.listen(0, "127.0.0.1", () => {
@@ -30,13 +31,47 @@ export interface ServerPhoto {
   patient_id: string;
 }
 
+/** base64 SHA-256 of a PEM certificate's SubjectPublicKeyInfo: what Chromium's --ignore-certificate-errors-spki-list takes. */
+export function spkiHash(certPem: string): string {
+  const spki = new X509Certificate(certPem).publicKey.export({ type: "spki", format: "der" });
+  return createHash("sha256").update(spki).digest("base64");
+}
+
+/**
+ * On a ward: the app at `https://<name>:<port>`. `tls`: the server terminates TLS itself (ward CA)
+ * and answers its plain-HTTP page on `httpPort`; `proxy`: a TLS proxy (nginx) listens on
+ * `publicPort` and the server listens plain HTTP on the loopback, believing the proxy's headers.
+ */
+export type Ward = { name: string; mode: "tls" } | { name: string; mode: "proxy"; publicPort: number };
+
 export class TestServer {
   private constructor(readonly port: number, readonly dataDir: string, private proc: ChildProcess, private log: string[],
-    private extraEnv: Record<string, string> = {}) {}
+    private extraEnv: Record<string, string> = {}, readonly publicUrl?: string, readonly httpPort?: number) {}
 
-  /** The app's origin. localhost (not 127.0.0.1): WebAuthn needs a domain as relying party id. */
+  /** The app's origin. localhost (not 127.0.0.1): WebAuthn needs a domain as relying party id. On a ward, its public URL. */
   get origin(): string {
-    return `http://localhost:${this.port}`;
+    return this.publicUrl ?? `http://localhost:${this.port}`;
+  }
+
+  /** The server's plain-HTTP page by name (ward, server terminating TLS). */
+  get plainOrigin(): string {
+    if (!this.publicUrl || !this.httpPort) throw new Error("no plain-HTTP listener");
+    return `http://${new URL(this.publicUrl).hostname}:${this.httpPort}`;
+  }
+
+  /** The certificate the server presents (written under <data_dir>/tls at start). */
+  serverCertificate(): string {
+    return readFileSync(join(this.dataDir, "tls", "server.crt"), "utf8");
+  }
+
+  /** A server as on a ward, reached by `ward.name` (the browser maps it to 127.0.0.1). */
+  static async startWard(ward: Ward, env: Record<string, string> = {}): Promise<TestServer> {
+    if (ward.mode === "tls") {
+      const [port, httpPort] = [await freePort(), await freePort()];
+      return TestServer.start({ ...env, CLINPHOTO_PUBLIC_URL: `https://${ward.name}:${port}`, CLINPHOTO_HTTP_PORT: String(httpPort) },
+        { port, httpPort, health: `http://127.0.0.1:${httpPort}/healthz` });
+    }
+    return TestServer.start({ ...env, CLINPHOTO_PUBLIC_URL: `https://${ward.name}:${ward.publicPort}`, CLINPHOTO_FORWARDED_ALLOW_IPS: "127.0.0.1" });
   }
 
   private get env(): NodeJS.ProcessEnv {
@@ -44,20 +79,21 @@ export class TestServer {
   }
 
   /** `env`: more CLINPHOTO_* settings, for the server and the CLI commands run against it. */
-  static async start(env: Record<string, string> = {}): Promise<TestServer> {
+  static async start(env: Record<string, string> = {}, at: { port?: number; httpPort?: number; health?: string } = {}): Promise<TestServer> {
     const dataDir = mkdtempSync(join(tmpdir(), "clinphoto-e2e-"));
-    const port = await freePort();
+    const port = at.port ?? (await freePort());
     const log: string[] = [];
     const fullEnv = { ...process.env, ...env, CLINPHOTO_DATA_DIR: dataDir, CLINPHOTO_PORT: String(port), CLINPHOTO_HOST: "127.0.0.1", CLINPHOTO_PWA_DIR: join(REPO, "pwa/dist") };
     const proc = spawn(CLI, ["serve"], { cwd: REPO, env: fullEnv, stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout!.on("data", (d) => log.push(String(d)));
     proc.stderr!.on("data", (d) => log.push(String(d)));
-    const server = new TestServer(port, dataDir, proc, log, env);
+    const server = new TestServer(port, dataDir, proc, log, env, env.CLINPHOTO_PUBLIC_URL, at.httpPort);
+    const health = at.health ?? `http://127.0.0.1:${port}/healthz`;
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`server exited: ${log.join("")}`);
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        const res = await fetch(health);
         if (res.ok) return server;
       } catch {
         /* not yet */
@@ -84,11 +120,23 @@ export class TestServer {
     return link.replace(/^https?:\/\/[^/]+/, this.origin);
   }
 
+  /** The first administrator's link printed by `clinphoto serve` on first start, on this server's origin. */
+  firstAdminLink(): string {
+    const link = /https?:\/\/[^\s/]+\/#\/register\/[A-Za-z0-9_-]+/.exec(this.logs())?.[0];
+    if (!link) throw new Error(`no administrator link in the server's output: ${this.logs()}`);
+    return link.replace(/^https?:\/\/[^/]+/, this.origin);
+  }
+
   /** Feed the hospital patient index as an operator would (`clinphoto import-patients`): each one is audited. */
   importPatients(rows: { id: string; family: string; given: string }[]): void {
     const file = join(this.dataDir, "patients.csv");
     writeFileSync(file, ["id,family,given,birth_date,sex", ...rows.map((r) => `${r.id},${r.family},${r.given},,`)].join("\n") + "\n");
     execFileSync(CLI, ["import-patients", file], { cwd: REPO, env: this.env, encoding: "utf8" });
+  }
+
+  /** `clinphoto list-devices --json`: devices (active, revoked) and enrolments awaiting confirmation (pending). */
+  devices(): { id: string; state: "active" | "revoked" | "pending"; label: string }[] {
+    return JSON.parse(execFileSync(CLI, ["list-devices", "--json"], { cwd: REPO, env: this.env, encoding: "utf8" }));
   }
 
   revoke(deviceId: string): void {

@@ -44,17 +44,48 @@ export function normaliseCode(text: string): string {
   return raw.match(/.{1,4}/g)?.join("-") ?? "";
 }
 
+/**
+ * Step 1 of enrolment: exchange the code for a credential and store it durably, *unconfirmed*.
+ * The server keeps the code usable until `confirmEnrolment`; if this answer is lost, enrolling
+ * again with the same code gets a fresh one (the earlier credential stops working).
+ */
 export async function enrol(store: Store, base: string, code: string, label: string, signal?: AbortSignal): Promise<DeviceRecord> {
   const res = await callJson<{ device_id: string; credential: string; keys: { keys: PublicJwk[] } | PublicJwk[] }>(
     base, undefined, "POST", "/api/v1/devices/enroll", { code: normaliseCode(code), label }, signal,
   );
   const keys = Array.isArray(res.body.keys) ? res.body.keys : res.body.keys.keys;
   await checkKeys(keys);
-  const device: DeviceRecord = { deviceId: res.body.device_id, credential: res.body.credential, label, keys, enrolledAt: new Date().toISOString() };
+  const device: DeviceRecord = {
+    deviceId: res.body.device_id, credential: res.body.credential, label, keys, enrolledAt: new Date().toISOString(), confirmed: false,
+  };
   const saved = await store.put("device", device);
   if (!saved.ok) throw new Error("The phone could not save its enrolment.");
   void requestPersistence();
   return device;
+}
+
+/** Answers of the confirmation that mean this pending credential will never work: enrol again. */
+export const ENROLMENT_REFUSED = new Set(["device_unauthenticated", "device_revoked", "enrollment_code_invalid"]);
+
+/**
+ * Step 2: prove to the server that the credential is stored; only then is the code used up.
+ * Safe to repeat (the server answers the same). A refusal in ENROLMENT_REFUSED drops the pending
+ * record, so the phone shows the code form again; any other failure leaves it to retry.
+ */
+export async function confirmEnrolment(store: Store, base: string, device: DeviceRecord, signal?: AbortSignal): Promise<DeviceRecord> {
+  try {
+    const res = await callJson<{ device_id: string; enrolled_at: string }>(
+      base, device.credential, "POST", "/api/v1/devices/enroll/confirm", undefined, signal,
+    );
+    if (res.body?.device_id !== device.deviceId) throw new SyncError("bad_answer", "The server confirmed another device.", true);
+    const confirmed: DeviceRecord = { ...device, enrolledAt: res.body.enrolled_at, confirmed: true };
+    const saved = await store.put("device", confirmed);
+    if (!saved.ok) throw new Error("The phone could not save its enrolment.");
+    return confirmed;
+  } catch (err) {
+    if (err instanceof SyncError && ENROLMENT_REFUSED.has(err.code)) await store.forgetPendingDevice();
+    throw err;
+  }
 }
 
 /** Remote wipe: everything local goes (database, caches, remembered uploads). */

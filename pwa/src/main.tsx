@@ -1,31 +1,13 @@
+// Entry point. The first thing it does is check that the browser gives what the app needs (secure
+// context, WebCrypto, service workers); only then is the app itself loaded.
 import { render } from "preact";
-import { useState } from "preact/hooks";
-import { registerSW } from "virtual:pwa-register";
 import { lang } from "./i18n/index.ts";
+import { missingCapabilities } from "./secure.ts";
 import "./styles.css";
-import { App } from "./ui/App.tsx";
-import { isPeopleHash, PeopleApp } from "./ui/people/PeopleApp.tsx";
+import { InsecureScreen } from "./ui/insecure/InsecureScreen.tsx";
 
 document.documentElement.lang = lang();
 
-let applyUpdate: (() => void) | undefined;
-let markUpdate: (() => void) | undefined;
-let updateWaiting = false;
-
-// The new version waits: it is offered on the home screen, never forced during a capture.
-applyUpdate = registerSW({
-  immediate: true,
-  onNeedRefresh() {
-    updateWaiting = true;
-    markUpdate?.();
-  },
-}) as unknown as () => void;
-
-function Root() {
-  const [ready, setReady] = useState(updateWaiting);
-  markUpdate = () => setReady(true);
-  return <App updateReady={ready} onUpdate={() => applyUpdate?.()} />;
-}
-
-// #/signin, #/register/<token>, #/admin, #/station: the people's console, not the capture app
-render(isPeopleHash() ? <PeopleApp /> : <Root />, document.getElementById("app")!);
+const missing = missingCapabilities(window);
+if (missing.length > 0) render(<InsecureScreen missing={missing} />, document.getElementById("app")!);
+else void import("./boot.tsx");

@@ -29,7 +29,8 @@ from .log import SUCCESS
 SEVERITIES = ("low", "medium", "high")
 GROUP_SECONDS = 3600  # single-event kinds: entries this close to the alert's last one extend it
 # authentication attempts whose failure counts towards failed_signins
-SIGNIN_ACTIONS = frozenset({"person.signin", "passkey.register", "device.enroll", "device.authenticate"})
+SIGNIN_ACTIONS = frozenset({"person.signin", "passkey.register", "device.enroll", "device.enroll.confirm",
+                            "device.authenticate"})
 
 
 def epoch(ts: str) -> float:

@@ -1,7 +1,16 @@
 """Device enrolment, credentials and revocation.
 
-A one-time code (short expiry) is exchanged once for a bearer credential
-``cpd_<device_id>_<secret>``. The server keeps only SHA-256 of codes and secrets: both carry
+A one-time code (short expiry) is exchanged for a bearer credential ``cpd_<device_id>_<secret>`` in
+two steps, so that a lost answer never leaves an orphan device and a burnt code:
+
+1. ``enroll``: the code answers a device id and credential, kept *pending* on the code. The code is
+   not used up. A retry with the same code before confirmation gets a fresh answer that replaces the
+   pending one (the earlier credential stops working): never two devices from one code.
+2. ``confirm``: the device calls back with the new credential, proving it stored it. Only then is the
+   code used up and the device created. Confirming again (the answer was lost) answers the same.
+
+A pending answer is never a device: it dies with its code, and sync refuses it
+(``device_enrollment_unconfirmed``). The server keeps only SHA-256 of codes and secrets: both carry
 at least 60 bits (codes) and 256 bits (secrets) of entropy and codes expire within minutes, so a
 slow password hash would add nothing but latency on every sync call.
 """
@@ -56,8 +65,17 @@ async def create_enrollment_code(store: Db, label: str, ttl_seconds: int, actor:
     return code, expires
 
 
+def _refused(code: str, **headers: str) -> ApiError:
+    error = ApiError(code, headers=headers or None)
+    error.audited = True
+    return error
+
+
 async def enroll(store: Db, code: str, label: str | None, address: str | None) -> tuple[str, str]:
-    """Exchange a one-time code for (device_id, credential). Refusals are audited."""
+    """Answer a pending (device_id, credential) for a one-time code; ``confirm`` makes it a device.
+
+    The code stays usable until confirmation: a retry replaces the pending answer. Refusals are audited.
+    """
     normalised = normalise_code(code) if isinstance(code, str) else ""
     code_hash = _sha256(normalised)
     now = _now()
@@ -78,20 +96,74 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
             secret = secrets.token_urlsafe(32)
             credential = f"cpd_{device_id}_{secret}"
             device_label = (label or row["label"])[:120]
+            superseded = row["pending_device_id"]
+            await db.execute(
+                "UPDATE enrollment_code SET pending_device_id = :d, pending_credential_hash = :c, "
+                "pending_label = :label, pending_at = :t, answers = answers + 1 WHERE code_hash = :h",
+                {"d": device_id, "c": _sha256(secret), "label": device_label, "t": _iso(now), "h": code_hash},
+            )
+            detail: dict[str, object] = {"label": device_label, "state": "pending", "expires_at": row["expires_at"]}
+            if superseded:
+                detail["supersedes"] = superseded
+            await append(db, AuditEvent(action="device.enroll", actor=f"device:{device_id}", device_id=device_id,
+                                        address=address, detail=detail))
+            return device_id, credential
+    raise _refused("enrollment_code_invalid")
+
+
+async def confirm(store: Db, authorization: str | None, address: str | None) -> dict[str, str]:
+    """The device proves it stored its credential: the code is used up and the device exists.
+
+    Idempotent: a device that confirms again (the first answer was lost) gets the same answer.
+    """
+    parsed = parse_credential(authorization)
+    device_id, secret_hash = (parsed[0], _sha256(parsed[1])) if parsed is not None else ("", "")
+    now = _now()
+    async with store.write() as db:
+        pending = await db.fetch_one(
+            "SELECT * FROM enrollment_code WHERE pending_device_id = :d AND used_at IS NULL", {"d": device_id})
+        if pending is not None and not (pending["pending_credential_hash"] and
+                                        hmac.compare_digest(pending["pending_credential_hash"], secret_hash)):
+            pending = None  # superseded by a retry, or not this credential
+        device = await db.fetch_one(
+            "SELECT id, label, enrolled_at, credential_hash, revoked_at FROM device WHERE id = :d", {"d": device_id})
+        if device is not None and not hmac.compare_digest(device["credential_hash"], secret_hash):
+            device = None
+        actor = f"device:{device_id}"
+        if pending is not None and pending["expires_at"] >= _iso(now):
             await db.execute(
                 "INSERT INTO device (id, label, credential_hash, enrolled_at) VALUES (:id, :label, :h, :t)",
-                {"id": device_id, "label": device_label, "h": _sha256(secret), "t": _iso(now)},
+                {"id": device_id, "label": pending["pending_label"], "h": secret_hash, "t": _iso(now)},
             )
             await db.execute(
-                "UPDATE enrollment_code SET used_at = :t, device_id = :d WHERE code_hash = :h",
-                {"t": _iso(now), "d": device_id, "h": code_hash},
+                "UPDATE enrollment_code SET used_at = :t, device_id = :d, pending_credential_hash = NULL "
+                "WHERE code_hash = :h", {"t": _iso(now), "d": device_id, "h": pending["code_hash"]},
             )
-            await append(db, AuditEvent(action="device.enroll", actor=f"device:{device_id}", device_id=device_id,
-                                        address=address, detail={"label": device_label}))
-            return device_id, credential
-    error = ApiError("enrollment_code_invalid")
-    error.audited = True
-    raise error
+            await append(db, AuditEvent(action="device.enroll.confirm", actor=actor, device_id=device_id,
+                                        address=address,
+                                        detail={"label": pending["pending_label"], "answers": pending["answers"]}))
+            return {"device_id": device_id, "label": pending["pending_label"], "enrolled_at": _iso(now)}
+        if device is not None and device["revoked_at"] is None:
+            await append(db, AuditEvent(action="device.enroll.confirm", actor=actor, device_id=device_id,
+                                        address=address, detail={"again": True}))
+            return {"device_id": device_id, "label": device["label"], "enrolled_at": device["enrolled_at"]}
+        if pending is not None:
+            code, detail = "enrollment_code_invalid", {"code": "enrollment_code_invalid", "reason": "expired"}
+        elif device is not None:
+            code, detail = "device_revoked", {"code": "device_revoked"}
+        else:
+            actor = "anonymous"
+            code, detail = "device_unauthenticated", {
+                "code": "device_unauthenticated",
+                "reason": "missing" if authorization is None else "superseded_or_unknown"}
+        await append(db, AuditEvent(action="device.enroll.confirm", outcome=MINOR_FAILURE, actor=actor,
+                                    address=address, detail=detail))
+    # raised outside the transaction, so that the refusal's audit entry is kept
+    if code == "device_revoked":
+        raise _refused(code, **{"Clear-Site-Data": '"storage"', "WWW-Authenticate": 'Bearer realm="clinphoto"'})
+    if code == "device_unauthenticated":
+        raise _refused(code, **{"WWW-Authenticate": 'Bearer realm="clinphoto"'})
+    raise _refused(code)
 
 
 def parse_credential(header: str | None) -> tuple[str, str] | None:
@@ -111,6 +183,12 @@ async def authenticate(store: Db, authorization: str | None, address: str | None
     if parsed is not None:
         row = await store.fetch_one("SELECT id, credential_hash, revoked_at FROM device WHERE id = :id",
                                     {"id": parsed[0]})
+    if row is None and parsed is not None and await _is_pending(store, parsed):
+        async with store.write() as db:
+            await append(db, AuditEvent(action="device.authenticate", outcome=MINOR_FAILURE,
+                                        actor=f"device:{parsed[0]}", address=address, object=path,
+                                        detail={"code": "device_enrollment_unconfirmed"}))
+        raise _refused("device_enrollment_unconfirmed")
     if row is None or not hmac.compare_digest(row["credential_hash"], _sha256(parsed[1])):  # type: ignore[index]
         async with store.write() as db:
             await append(db, AuditEvent(action="device.authenticate", outcome=MINOR_FAILURE, actor="anonymous",
@@ -132,6 +210,15 @@ async def authenticate(store: Db, authorization: str | None, address: str | None
         raise error
     await _touch(store, device_id)
     return Principal(kind="device", id=device_id, device_id=device_id)
+
+
+async def _is_pending(store: Db, parsed: tuple[str, str]) -> bool:
+    """A live, unconfirmed enrolment answer holds this credential."""
+    row = await store.fetch_one(
+        "SELECT pending_credential_hash FROM enrollment_code WHERE pending_device_id = :d AND used_at IS NULL "
+        "AND expires_at >= :t", {"d": parsed[0], "t": _iso(_now())})
+    return row is not None and bool(row["pending_credential_hash"]) and \
+        hmac.compare_digest(row["pending_credential_hash"], _sha256(parsed[1]))
 
 
 _LAST_SEEN_EVERY = timedelta(seconds=30)
@@ -162,6 +249,14 @@ async def revoke(store: Db, device_id: str, actor: str = "cli:admin") -> bool:
 async def list_devices(store: Db) -> list[dict]:
     return await store.fetch_all(
         "SELECT id, label, enrolled_at, revoked_at, last_seen_at FROM device ORDER BY enrolled_at")
+
+
+async def list_pending(store: Db) -> list[dict]:
+    """Enrolment answers given and not yet confirmed, still inside their code's lifetime: not devices."""
+    return await store.fetch_all(
+        "SELECT pending_device_id AS id, pending_label AS label, pending_at, expires_at, answers "
+        "FROM enrollment_code WHERE pending_device_id IS NOT NULL AND used_at IS NULL AND expires_at >= :t "
+        "ORDER BY pending_at", {"t": _iso(_now())})
 
 
 async def has_devices(store: Db) -> bool:

@@ -44,6 +44,8 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/keys"): _r(PUBLIC),
     # devices and sync: bearer credential only
     ("POST", "/api/v1/devices/enroll"): _r(PUBLIC),
+    # the pending credential is checked by the endpoint itself: it is not a device's yet
+    ("POST", "/api/v1/devices/enroll/confirm"): _r(PUBLIC),
     ("GET", "/api/v1/devices/me"): _r(DEVICE),
     ("POST", "/api/v1/batches"): _r(DEVICE),
     ("GET", "/api/v1/batches/{batch_id}"): _r(DEVICE),

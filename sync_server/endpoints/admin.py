@@ -73,14 +73,20 @@ async def _device_rows(store: Any) -> list[dict[str, Any]]:
 
 
 async def list_devices(request: Request) -> Response:
-    """Enrolled devices (last contact, open batches, revocation) and enrolment codes not yet used."""
+    """Enrolled devices (last contact, open batches, revocation) and enrolment codes not yet used up.
+
+    A code answered but not confirmed is listed with its pending device id: it is not a device.
+    """
     s = services(request)
     pending = await s.store.fetch_all(
-        "SELECT label, created_at, expires_at FROM enrollment_code WHERE used_at IS NULL AND expires_at > :t "
+        "SELECT label, created_at, expires_at, pending_device_id, pending_label, pending_at, answers "
+        "FROM enrollment_code WHERE used_at IS NULL AND expires_at > :t "
         "ORDER BY created_at", {"t": devices._iso(devices._now())})
     rows = await _device_rows(s.store)
     await audit_answer(request, "device.list", detail={"results": len(rows), "pending_enrollments": len(pending)})
-    return json({"devices": rows, "pending_enrollments": pending})
+    # a code whose answer a phone received but has not confirmed yet is "awaiting confirmation"
+    return json({"devices": rows, "pending_enrollments": [
+        {**p, "state": "awaiting_confirmation" if p["pending_device_id"] else "unused"} for p in pending]})
 
 
 async def enroll_device(request: Request) -> Response:

@@ -5,14 +5,18 @@ import dataclasses
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..auth.devices import enroll
+from ..auth.devices import confirm, enroll
 from ..errors import ApiError
 from ..protocol.schemas import validate
 from .common import audit_answer, client_address, device, json, json_body, services
 
 
 async def enroll_device(request: Request) -> Response:
-    """Exchange a one-time enrolment code for a device credential and the server's public keys."""
+    """Answer a pending device credential and the server's public keys for a one-time enrolment code.
+
+    The code is not used up until the device confirms (``POST /api/v1/devices/enroll/confirm``); a retry
+    with the same code before that gets a fresh answer and the earlier credential stops working.
+    """
     s = services(request)
     address = client_address(request)
     if not s.enroll_throttle.allow(address or "?"):
@@ -23,6 +27,13 @@ async def enroll_device(request: Request) -> Response:
         raise ApiError("schema_invalid", details={"violations": [dataclasses.asdict(v) for v in violations]})
     device_id, credential = await enroll(s.store, body["code"], body.get("label"), address)
     return json({"device_id": device_id, "credential": credential, "keys": s.keys.jwks()}, status_code=201)
+
+
+async def confirm_enrollment(request: Request) -> Response:
+    """Confirm an enrolment with the new bearer credential: the code is used up and the device exists."""
+    # not throttled: the credential carries 256 bits, there is nothing to guess
+    answer = await confirm(services(request).store, request.headers.get("authorization"), client_address(request))
+    return json(answer)
 
 
 async def whoami(request: Request) -> Response:

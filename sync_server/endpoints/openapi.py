@@ -24,6 +24,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/openapi.json"): {"ok": "200", "auth": False, "tag": "service"},
     ("GET", "/api/v1/keys"): {"ok": "200", "auth": False, "tag": "keys"},
     ("POST", "/api/v1/devices/enroll"): {"ok": "201", "auth": False, "tag": "devices", "request": "enrollment"},
+    ("POST", "/api/v1/devices/enroll/confirm"): {"ok": "200", "auth": True, "tag": "devices"},
     ("GET", "/api/v1/devices/me"): {"ok": "200", "auth": True, "tag": "devices"},
     ("POST", "/api/v1/batches"): {"ok": "201", "auth": True, "tag": "sync", "request": "batch-manifest"},
     ("GET", "/api/v1/batches/{batch_id}"): {"ok": "200", "auth": True, "tag": "sync"},

@@ -182,9 +182,16 @@ def _fresh_device_id(w: World) -> str:
     return other.device_id or ""
 
 
+def _confirm(w: World) -> Call:
+    phone = SyncClient(w.http)
+    assert phone.enroll_unconfirmed(w.new_code("confirming phone")).status_code == 201
+    return Call(f"device:{phone.device_id}", phone.auth)
+
+
 # (method, path) -> a recipe whose call must be answered (2xx); HEAD reuses the GET recipe
 RECIPES: dict[tuple[str, str], Callable[[World], Call]] = {
     ("POST", "/api/v1/devices/enroll"): lambda w: w.anonymous(json={"code": w.new_code()}),
+    ("POST", "/api/v1/devices/enroll/confirm"): _confirm,
     ("GET", "/api/v1/devices/me"): lambda w: w.as_device(),
     ("POST", "/api/v1/batches"): lambda w: w.as_device(json=Batch(w.device, 1).manifest),
     ("GET", "/api/v1/batches/{batch_id}"): lambda w: w.as_device(url=f"/api/v1/batches/{w.filed.batch_id}"),

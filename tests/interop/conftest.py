@@ -21,7 +21,7 @@ ADMIN = {"Authorization": "Bearer admin-token"}
 @pytest.fixture
 def orthanc(tmp_path: Path) -> Iterator[Orthanc]:
     if orthanc_binary() is None or dicomweb_plugin() is None:
-        pytest.fail("Orthanc and its DICOMweb plugin are needed (Debian: orthanc orthanc-dicomweb; .ci/run installs them)")
+        pytest.fail("Orthanc and its DICOMweb plugin are needed (Debian: orthanc orthanc-dicomweb; make test installs them)")
     server = Orthanc(tmp_path / "orthanc")
     server.start()
     yield server

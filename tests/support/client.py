@@ -22,12 +22,25 @@ class SyncClient:
         return {"Authorization": f"Bearer {self.credential}"} if self.credential else {}
 
     def enroll(self, code: str, label: str = "test phone") -> Any:
+        """Enrol then confirm, as the app does; the enrol answer (or the failed confirmation) comes back."""
+        response = self.enroll_unconfirmed(code, label)
+        if response.status_code == 201:
+            confirmed = self.confirm()
+            if confirmed.status_code != 200:
+                return confirmed
+        return response
+
+    def enroll_unconfirmed(self, code: str, label: str = "test phone") -> Any:
+        """The first step only: the credential is pending until ``confirm``."""
         response = self.http.post("/api/v1/devices/enroll", json={"code": code, "label": label})
         if response.status_code == 201:
             body = response.json()
             self.credential, self.device_id = body["credential"], body["device_id"]
             self.keys = body["keys"]
         return response
+
+    def confirm(self) -> Any:
+        return self.http.post("/api/v1/devices/enroll/confirm", headers=self.auth)
 
     def seal_key(self) -> tuple[Any, str]:
         jwk = next(k for k in self.keys["keys"] if k["use"] == "enc")

@@ -75,9 +75,24 @@ export class Store {
   async setting<T>(key: string): Promise<T | undefined> {
     return (await this.db.get("kv", `setting:${key}`)) as T | undefined;
   }
+  /** Drop an enrolment the server refused to confirm (superseded or expired): the phone enrols again. */
+  async forgetPendingDevice(): Promise<Result> {
+    try {
+      const tx = this.db.transaction("kv", "readwrite", STRICT);
+      const device = (await tx.store.get("device")) as DeviceRecord | undefined;
+      if (device && device.confirmed === false) await tx.store.delete("device");
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
   async put(key: "device" | "unlock" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
     try {
-      await this.db.put("kv", value, key);
+      // strict durability: an enrolment credential is confirmed to the server only once it is on disk
+      const tx = this.db.transaction("kv", "readwrite", STRICT);
+      await tx.store.put(value, key);
+      await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {
       return fail(e);

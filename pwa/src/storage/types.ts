@@ -15,6 +15,14 @@ export interface DeviceRecord {
   label: string;
   keys: PublicJwk[]; // pinned at enrolment
   enrolledAt: string;
+  // false between the server's enrolment answer and its confirmation (the credential is stored
+  // first, then confirmed); absent on records written before two-step enrolment: confirmed.
+  confirmed?: boolean;
+}
+
+/** A device record the server has confirmed: the only kind that syncs. */
+export function isConfirmed(device: DeviceRecord | undefined): device is DeviceRecord {
+  return device !== undefined && device.confirmed !== false;
 }
 
 export interface UnlockRecord {

@@ -2,7 +2,7 @@
 // unlock: sequence forms and photos were sealed to the hospital key when they were made.
 import { newId } from "../crypto/bytes.ts";
 import { importSigningKey, verifySignedReceipt, type SignedDocument } from "../crypto/receipt.ts";
-import type { Store } from "../storage/db.ts";
+import { isConfirmed, type Store } from "../storage/db.ts";
 import { buildManifest, planBatch, readProposeAnswer, receiptProblems, SyncError, type Manifest, type ProposeAnswer, type SequenceEntry } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
@@ -32,7 +32,7 @@ export async function syncAll(
 ): Promise<SyncOutcome> {
   const now = opts.now ?? (() => new Date());
   const device = await store.device();
-  if (!device) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
+  if (!isConfirmed(device)) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
   const sig = device.keys.find((k) => k.use === "sig");
   if (!sig) throw new SyncError("local_inconsistent", "No pinned signing key.", false);
   const signingKey = await importSigningKey(sig);

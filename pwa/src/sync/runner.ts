@@ -1,6 +1,6 @@
 // The "Sync" action as the UI sees it: one run at a time, progress, errors in words, automatic
 // retry with back-off for failures that may pass (Wi-Fi, server busy), and remote wipe.
-import type { Store } from "../storage/db.ts";
+import { isConfirmed, type Store } from "../storage/db.ts";
 import { syncAll, type SyncOutcome, type SyncProgress } from "./engine.ts";
 import { retryDelayMs, SyncError } from "./protocol.ts";
 import { HttpTransport } from "./transport.ts";
@@ -42,7 +42,7 @@ export class SyncRunner {
     this.set({ running: true, error: undefined, outcome: undefined, progress: undefined, retryAt: undefined, done: 0, total: undefined });
     try {
       const device = await this.store.device();
-      if (!device) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
+      if (!isConfirmed(device)) throw new SyncError("not_enrolled", "This phone is not enrolled.", false);
       const total = (await this.store.photos()).length;
       let settled = 0;
       this.set({ total });

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { sealingKeyOf, startServices, wipeEverything, type Services } from "../app.ts";
 import type { SealingKey } from "../crypto/seal.ts";
-import type { DeviceRecord, UnlockRecord } from "../storage/db.ts";
+import { isConfirmed, type DeviceRecord, type UnlockRecord } from "../storage/db.ts";
 import type { SyncError } from "../sync/protocol.ts";
 import { CaptureScreen } from "./capture/CaptureScreen.tsx";
 import { useLang } from "./common.tsx";
@@ -41,7 +41,7 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       const d = await s.store.device();
       setDevice(d);
       setUnlockRec(await s.store.unlockRecord());
-      if (d) setSealing(await sealingKeyOf(d));
+      if (isConfirmed(d)) setSealing(await sealingKeyOf(d));
       s.session.onChange(() => {
         setTick((n) => n + 1);
         if (!s.session.unlocked) setRoute({ name: "home" }); // auto-lock leaves every unlocked screen
@@ -57,9 +57,9 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
   if (!svc) return <main class="screen" data-screen="loading" />;
   const { store, session, sync, base } = svc;
 
-  if (!device) {
+  if (!isConfirmed(device)) {
     return (
-      <EnrolScreen store={store} base={base} onEnrolled={async (d) => {
+      <EnrolScreen store={store} base={base} pending={device} onEnrolled={async (d) => {
         setDevice(d);
         setSealing(await sealingKeyOf(d));
       }} />

@@ -4,7 +4,7 @@ import { t } from "../../i18n/index.ts";
 import { Header, Message } from "../common.tsx";
 import {
   enrolDevice, invitePerson, listDevices, listPeople, reinvitePerson, revokeDevice, revokePerson, wardAddress,
-  type Device, type Enrolment, type Invitation, type PersonRow, type WardAddress,
+  type Device, type Enrolment, type PendingEnrolment, type Invitation, type PersonRow, type WardAddress,
 } from "../people/api.ts";
 import type { Chrome } from "../people/Console.tsx";
 import { problem, when } from "../people/format.ts";
@@ -16,6 +16,7 @@ type Link = Omit<Invitation, "person_id"> & { name: string; again: boolean };
 /** Administrators: enrol (code + QR) and revoke devices; invite, invite again (link + QR) and revoke people. */
 export function AdminScreen(props: Chrome) {
   const [devices, setDevices] = useState<Device[]>([]);
+  const [pending, setPending] = useState<PendingEnrolment[]>([]);
   const [people, setPeople] = useState<PersonRow[]>([]);
   const [label, setLabel] = useState("");
   const [name, setName] = useState("");
@@ -30,7 +31,9 @@ export function AdminScreen(props: Chrome) {
 
   const reload = async () => {
     try {
-      setDevices((await listDevices()).devices);
+      const listed = await listDevices();
+      setDevices(listed.devices);
+      setPending(listed.pending_enrollments);
       setPeople((await listPeople()).people);
       setLoadFailed(false);
     } catch {
@@ -85,6 +88,16 @@ export function AdminScreen(props: Chrome) {
                   {t("admin.revoke")}
                 </button>
               )}
+            </li>
+          ))}
+          {pending.map((p) => (
+            <li class="list-row" key={`${p.label}-${p.expires_at}-${p.pending_device_id ?? ""}`} data-testid="admin-pending" data-state={p.state}>
+              <div>
+                <strong>{p.pending_label ?? p.label}</strong>
+                <div class="small muted">
+                  {t(p.state === "awaiting_confirmation" ? "admin.enrolAwaiting" : "admin.enrolUnused", { when: when(p.expires_at) })}
+                </div>
+              </div>
             </li>
           ))}
         </ul>

@@ -1,9 +1,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { enrol, normaliseCode } from "../../app.ts";
+import { confirmEnrolment, enrol, ENROLMENT_REFUSED, normaliseCode } from "../../app.ts";
 import { cameraAvailable, ENROL_FORMATS, enrolCodeFromHash, enrolCodeFromScan, scan } from "../../capture/scan.ts";
 import { t } from "../../i18n/index.ts";
 import type { DeviceRecord, Store } from "../../storage/db.ts";
-import { SyncError } from "../../sync/protocol.ts";
+import { retryDelayMs, SyncError } from "../../sync/protocol.ts";
 import { Header, Message } from "../common.tsx";
 
 const CODE_RE = /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/;
@@ -16,12 +16,27 @@ function codeFromAddress(): string | null {
   return code;
 }
 
-export function EnrolScreen(props: { store: Store; base: string; onEnrolled: (d: DeviceRecord) => void }) {
+function failure(err: unknown): string {
+  return err instanceof SyncError && err.code === "offline" ? t("enrol.offline") : t("enrol.failed", { message: (err as Error).message });
+}
+
+/**
+ * Enrolment in two steps: the code gives a credential, stored at once (unconfirmed), then
+ * confirmed to the server, which only then uses up the code. `pending` is a stored credential
+ * not yet confirmed (the app was closed, or the network dropped): it is confirmed again, with
+ * automatic retries; if the server refuses it for good the code form comes back.
+ */
+export function EnrolScreen(props: { store: Store; base: string; pending?: DeviceRecord; onEnrolled: (d: DeviceRecord) => void }) {
+  const [pending, setPending] = useState<DeviceRecord | undefined>(props.pending);
+  const [attempt, setAttempt] = useState(0);
   const [fromLink] = useState(codeFromAddress);
   const [code, setCode] = useState(fromLink ?? "");
   const [label, setLabel] = useState("");
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  // worded at render, so that switching the language rewords it
+  const [problem, setProblem] = useState<{ word: () => string } | null>(null);
+  const setError = (word: (() => string) | null) => setProblem(word ? { word } : null);
+  const error = problem?.word() ?? null;
   const [info, setInfo] = useState<string | null>(fromLink ? t("enrol.fromLink") : null);
   const [scanning, setScanning] = useState(false);
   const [notCode, setNotCode] = useState(false);
@@ -40,26 +55,70 @@ export function EnrolScreen(props: { store: Store; base: string; onEnrolled: (d:
       (err: unknown) => {
         if (controller.signal.aborted) return;
         console.warn("scan failed", err);
-        setError(t("enrol.scanFailed"));
+        setError(() => t("enrol.scanFailed"));
         setScanning(false);
       },
     );
     return () => controller.abort();
   }, [scanning]);
 
+  // Confirm the stored credential; retry by itself (quickly, then every minute) until it is answered.
+  useEffect(() => {
+    if (!pending) return;
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    setBusy(true);
+    confirmEnrolment(props.store, props.base, pending, controller.signal).then(
+      (device) => props.onEnrolled(device),
+      (err: unknown) => {
+        if (controller.signal.aborted) return;
+        setBusy(false);
+        if (err instanceof SyncError && ENROLMENT_REFUSED.has(err.code)) {
+          setPending(undefined);
+          setInfo(null);
+          setError(() => t("enrol.refused"));
+          return;
+        }
+        setError(() => t("enrol.confirmFailed", {
+          message: err instanceof SyncError && err.code === "offline" ? t("enrol.offline") : (err as Error).message,
+        }));
+        timer = setTimeout(() => setAttempt((n) => n + 1), retryDelayMs(attempt));
+      },
+    );
+    return () => {
+      controller.abort();
+      if (timer) clearTimeout(timer);
+    };
+  }, [pending, attempt]);
+
   async function submit(e: Event) {
     e.preventDefault();
     const normal = normaliseCode(code);
-    if (!CODE_RE.test(normal)) return setError(t("enrol.badCode"));
+    if (!CODE_RE.test(normal)) return setError(() => t("enrol.badCode"));
     setBusy(true);
     setError(null);
     try {
-      props.onEnrolled(await enrol(props.store, props.base, normal, label.trim() || t("enrol.labelDefault")));
+      // Stored before it is confirmed: a lost answer here is retried with the same code.
+      setPending(await enrol(props.store, props.base, normal, label.trim() || t("enrol.labelDefault")));
     } catch (err) {
-      setError(err instanceof SyncError && err.code === "offline" ? t("enrol.offline") : t("enrol.failed", { message: (err as Error).message }));
-    } finally {
+      setError(() => failure(err));
       setBusy(false);
     }
+  }
+
+  if (pending) {
+    return (
+      <main class="screen" data-screen="enrol" data-step="confirming">
+        <Header title={t("enrol.title")} />
+        <section class="card">
+          <p>{t("enrol.confirming", { label: pending.label })}</p>
+          {error ? <Message kind="warn">{error}</Message> : null}
+          <button type="button" class="btn btn-primary" data-testid="confirm-retry" disabled={busy} onClick={() => { setError(null); setAttempt((n) => n + 1); }}>
+            {busy ? t("enrol.working") : t("common.retry")}
+          </button>
+        </section>
+      </main>
+    );
   }
 
   if (scanning) {

@@ -96,7 +96,15 @@ export async function addPasskey(label: string): Promise<Passkey[]> {
 export const removePasskey = (credentialId: string) => call<void>("DELETE", `/api/v1/me/passkeys/${encodeURIComponent(credentialId)}`);
 export const openBreakGlass = (reason: string) => call<{ break_glass_until: string }>("POST", "/api/v1/me/break-glass", { reason });
 export const signOut = () => call<void>("POST", "/api/v1/auth/signout");
-export const listDevices = () => call<{ devices: Device[]; pending_enrollments: { label: string; expires_at: string }[] }>("GET", "/api/v1/admin/devices");
+/** An enrolment code not used up: never used, or answered and awaiting the phone's confirmation (not a device). */
+export interface PendingEnrolment {
+  label: string;
+  expires_at: string;
+  state: "unused" | "awaiting_confirmation";
+  pending_device_id: string | null;
+  pending_label: string | null;
+}
+export const listDevices = () => call<{ devices: Device[]; pending_enrollments: PendingEnrolment[] }>("GET", "/api/v1/admin/devices");
 export const enrolDevice = (label: string) => call<Enrolment>("POST", "/api/v1/admin/devices", { label });
 export const revokeDevice = (id: string) => call<void>("POST", `/api/v1/admin/devices/${id}/revoke`);
 export const listPeople = () => call<{ people: PersonRow[] }>("GET", "/api/v1/admin/people");
