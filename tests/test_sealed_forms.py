@@ -125,3 +125,21 @@ def test_a_clear_form_is_no_longer_accepted(device, call, services):
     assert response.status_code == 422 and response.json()["error"]["code"] == "schema_invalid"
     assert PATIENT not in response.text
     _nothing_stored(call, services, batch.manifest)
+
+
+def test_a_form_without_consent_side_or_phase_is_refused(device, call, services):
+    """The app never pre-answers these; a form that reaches the server without them is refused."""
+    for missing in ("consent", "laterality", "timing"):
+        batch = Batch(device, 1, patient_id=PATIENT)
+        public, kid = device.seal_key()
+        form = {k: v for k, v in batch.form.items() if k != missing}
+        batch.manifest["sequences"] = [{"sequence_id": batch.sequence_id,
+                                        "sealed_form": b64url_encode(seal_form(form, public, kid))}]
+        error = _refused(device, call, services, batch.manifest, "schema_invalid")
+        assert {"path": f"/sequences/0/sealed_form/{missing}", "message": "is required"} in error["details"]["violations"]
+    batch = Batch(device, 1, patient_id=PATIENT)
+    public, kid = device.seal_key()
+    form = {**batch.form, "timing": {"delay_days": 3}}  # a phase-less timing is no answer either
+    batch.manifest["sequences"] = [{"sequence_id": batch.sequence_id,
+                                    "sealed_form": b64url_encode(seal_form(form, public, kid))}]
+    _refused(device, call, services, batch.manifest, "schema_invalid")

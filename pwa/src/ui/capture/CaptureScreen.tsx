@@ -8,7 +8,30 @@ import type { PhotoRecord, Store } from "../../storage/db.ts";
 import { Header, Message, PatientBanner, Progress } from "../common.tsx";
 import { completeness } from "../sequence/form.ts";
 import type { SequenceSummary } from "../sequence/FormScreen.tsx";
-import { PROTOCOLS, VIEWS } from "../sequence/schema.ts";
+import { FIELDS, PROTOCOLS, VIEWS } from "../sequence/schema.ts";
+import { guideFor } from "./guides.ts";
+
+/** The label of a coded form value, in the current language ("" when not answered). */
+function answer(key: string, value: string | undefined): string {
+  const option = FIELDS.find((f) => f.key === key)?.options.find((o) => o.value === value);
+  return option ? label(option.label, value, lang()) : (value ?? "");
+}
+
+/** Patient, procedure, region and side, always in view and in large type while photographing. */
+function CaptureContext(props: { summary: SequenceSummary }) {
+  const v = props.summary.values;
+  return (
+    <section class="capture-context" data-testid="capture-context" aria-label={t("capture.context")}>
+      <PatientBanner id={props.summary.patientId} />
+      <p class="ctx-what" data-testid="ctx-what">
+        {answer("procedure", v["procedure"])} · {answer("anatomical_region", v["anatomical_region"])}
+      </p>
+      <p class={`ctx-side side-${v["laterality"] ?? "none"}`} data-testid="ctx-side" data-side={v["laterality"] ?? ""}>
+        {t("capture.side", { side: answer("laterality", v["laterality"]) })}
+      </p>
+    </section>
+  );
+}
 
 export function CaptureScreen(props: { store: Store; localKey: CryptoKey; sealing: SealingKey; sequenceId: string; onBack: () => void; onDone: () => void }) {
   const [summary, setSummary] = useState<SequenceSummary | null>(null);
@@ -28,6 +51,7 @@ export function CaptureScreen(props: { store: Store; localKey: CryptoKey; sealin
   const comp = completeness(protocol, photos.map((p) => p.view));
   const current = view ?? comp.next ?? views[0]!;
   const info = VIEWS.get(current);
+  const guide = guideFor(summary?.values["anatomical_region"], current);
 
   async function reload() {
     const list = (await props.store.photos(props.sequenceId)).sort((a, b) => (a.capturedAt < b.capturedAt ? -1 : 1));
@@ -123,10 +147,10 @@ export function CaptureScreen(props: { store: Store; localKey: CryptoKey; sealin
   return (
     <main class="screen screen-capture" data-screen="capture">
       <Header title={t("capture.title")} onBack={props.onBack} />
-      {summary ? <PatientBanner id={summary.patientId} /> : null}
+      {summary ? <CaptureContext summary={summary} /> : null}
       <div class="viewfinder">
         <video ref={video} muted playsInline autoPlay />
-        <div class="frame-guide" aria-hidden="true" />
+        <div class={`frame-guide guide-${guide}`} data-testid="frame-guide" data-guide={guide} aria-hidden="true" />
         <div class="view-label" data-testid="expected-view">{t("capture.expected", { view: label(info?.label, current, l) })}</div>
       </div>
       {info?.guide ? <p class="guide small">{t("capture.guide", { guide: label(info.guide, "", l) })}</p> : null}
