@@ -106,6 +106,23 @@ export class Store {
       return fail(e);
     }
   }
+  /** Reopen a finished sequence to review or complete it (until it is synced and gone). */
+  async reopenSequence(id: string): Promise<Result> {
+    try {
+      const tx = this.db.transaction("sequences", "readwrite", STRICT);
+      settleQuietly(tx.done);
+      const seq = await tx.store.get(id);
+      if (!seq) return { ok: false, error: { code: "not_found", message: "No such sequence." } };
+      if (seq.closedAt) {
+        const { closedAt: _, ...open } = seq;
+        await tx.store.put(open);
+      }
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
   async sequences(): Promise<SequenceRecord[]> {
     return this.db.getAll("sequences");
   }

@@ -1,6 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { decryptJson } from "../../crypto/localkey.ts";
-import { formatAge, formatBytes, lang, t, type MessageKey } from "../../i18n/index.ts";
+import { LOCK_SETTING } from "../../app.ts";
+import { formatAge, formatBytes, lang, plural, t, type MessageKey } from "../../i18n/index.ts";
+import { LOCK_CHOICES_MIN, type Session } from "../../session/session.ts";
 import type { PhotoRecord, SequenceRecord, Store } from "../../storage/db.ts";
 import { health, type Health } from "../../storage/health.ts";
 import type { SyncRunner, SyncState } from "../../sync/runner.ts";
@@ -16,6 +18,7 @@ interface Row {
 export function HomeScreen(props: {
   store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
   onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
+  session?: Session;
 }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [h, setH] = useState<Health | null>(null);
@@ -128,14 +131,19 @@ export function HomeScreen(props: {
                     {t("home.sequenceLine", { time: new Date(r.seq.createdAt).toLocaleString(lang()), photos: r.photos.length })}
                   </div>
                 </div>
-                {props.localKey && !r.seq.closedAt ? (
-                  <button type="button" class="btn btn-small" onClick={() => props.onOpen(r.seq.id)}>{t("home.continue")}</button>
+                {props.localKey ? (
+                  // Until synced, a sequence can be reopened: continued if open, reviewed and completed if finished.
+                  <button type="button" class="btn btn-small" data-testid="open-sequence" onClick={() => props.onOpen(r.seq.id)}>
+                    {r.seq.closedAt ? t("home.review") : t("home.continue")}
+                  </button>
                 ) : null}
               </li>
             ))}
           </ul>
         </section>
       ) : null}
+
+      {props.localKey && props.session ? <LockDelay store={props.store} session={props.session} /> : null}
 
       {h ? (
         <section class="card" data-testid="storage">
@@ -146,5 +154,30 @@ export function HomeScreen(props: {
         </section>
       ) : null}
     </main>
+  );
+}
+
+/** The auto-lock delay, a setting of this phone (kept in its local settings). */
+function LockDelay(props: { store: Store; session: Session }) {
+  const [ms, setMs] = useState(props.session.lockAfter);
+  async function choose(value: number) {
+    setMs(value);
+    props.session.setLockAfter(value);
+    await props.store.put(`setting:${LOCK_SETTING}`, value);
+  }
+  const choices = LOCK_CHOICES_MIN.map((m) => m * 60_000);
+  if (!choices.includes(ms)) choices.push(ms);
+  return (
+    <section class="card" data-testid="settings">
+      <label class="field">
+        <span>{t("settings.lockAfter")}</span>
+        <select class="input" name="lock-after" value={String(ms)} onChange={(e) => void choose(Number((e.target as HTMLSelectElement).value))}>
+          {choices.map((c) => (
+            <option key={c} value={String(c)}>{plural("settings.minutes", Math.round(c / 60_000))}</option>
+          ))}
+        </select>
+      </label>
+      <p class="small muted">{t("settings.lockNote")}</p>
+    </section>
   );
 }
