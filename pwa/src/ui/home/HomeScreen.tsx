@@ -87,12 +87,12 @@ export function HomeScreen(props: {
               {t(`sync.phase.${p.phase}` as MessageKey)} ·{" "}
               {t("sync.batch", { done: p.photos.filter((x) => x.state === "sent" || x.state === "had").length, total: p.photos.length })}
             </p>
-            <Progress value={p.photos.reduce((n, x) => n + x.sent, 0)} max={p.photos.reduce((n, x) => n + x.size, 0)} />
+            <Progress value={p.photos.reduce((n, x) => n + x.sent, 0)} max={p.photos.reduce((n, x) => n + x.size, 0)} label={t("sync.running")} />
             <ul class="photo-progress">
               {p.photos.map((x, i) => (
                 <li key={x.id}>
-                  <span>{t("sync.photo", { n: i + 1 })}</span>
-                  <Progress value={x.sent} max={x.size} />
+                  <span id={`sync-photo-${i}`}>{t("sync.photo", { n: i + 1 })}</span>
+                  <Progress value={x.sent} max={x.size} labelledBy={`sync-photo-${i}`} />
                 </li>
               ))}
             </ul>
@@ -147,8 +147,8 @@ export function HomeScreen(props: {
 
       {h ? (
         <section class="card" data-testid="storage">
-          <p class="small">{t("storage.usage", { used: formatBytes(h.usage), quota: formatBytes(h.quota), percent: h.percent })}</p>
-          <Progress value={h.usage} max={h.quota} />
+          <p class="small" id="storage-usage">{t("storage.usage", { used: formatBytes(h.usage), quota: formatBytes(h.quota), percent: h.percent })}</p>
+          <Progress value={h.usage} max={h.quota} labelledBy="storage-usage" />
           {h.warn ? <Message kind="warn">{t("storage.warn")}</Message> : null}
           {!h.persisted ? <p class="small muted">{t("storage.notPersistent")}</p> : null}
         </section>
