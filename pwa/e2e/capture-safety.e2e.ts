@@ -6,7 +6,6 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch, newProfileDir, shot } from "./browser.ts";
 import { cameraLive, enrol, fillForm, finish, identify, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
-import { dumpStorage } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -16,8 +15,15 @@ async function shown(page: Page, view?: string): Promise<string[]> {
   return page.$$eval(view ? `li[data-view="${view}"] [data-testid="photo"]` : '[data-testid="photo"]', (els) => els.map((e) => e.getAttribute("data-photo")!));
 }
 
+/** Ids of the photos the phone stores (sealed), straight from IndexedDB. */
 async function stored(page: Page): Promise<string[]> {
-  return (await dumpStorage(page)).photos.map((p) => p.id).sort();
+  const ids = await page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((r) => { const q = indexedDB.open("clinphoto"); q.onsuccess = () => r(q.result); });
+    const keys = await new Promise<IDBValidKey[]>((r) => { const q = db.transaction("blobs").objectStore("blobs").getAllKeys(); q.onsuccess = () => r(q.result); });
+    db.close();
+    return keys.map(String);
+  });
+  return ids.sort();
 }
 
 async function setLang(page: Page, l: "en" | "fr"): Promise<void> {
@@ -121,7 +127,8 @@ describe("capture a surgeon in gloves can trust", () => {
     expect(await stored(page)).toEqual([frontal!, profile!, fresh!].sort()); // the original is still stored
     await shots(page, "14-retake-undo");
     await page.waitForSelector('[data-testid="snackbar"]', { state: "detached", timeout: 30_000 });
-    const [kept] = await shown(page, "frontal");
+    const kept = fresh;
+    expect(await shown(page, "frontal")).toEqual([kept]);
     await expect.poll(() => stored(page), { timeout: 10_000 }).toEqual([kept!, profile!].sort());
 
     // Delete asks first; "Keep it" keeps it.
@@ -262,6 +269,23 @@ describe("capture a surgeon in gloves can trust", () => {
     const taps = await page.evaluate(() => (window as unknown as { taps: number }).taps);
     console.log(`taps from unlock to first photo: ${taps}`);
     expect(taps).toBeLessThanOrEqual(15);
+  });
+
+  it("speaks the user's language in sync errors and counts, with dates by locale", async () => {
+    await page.click(`header.bar [aria-label="Back"]`);
+    await screen(page, "home");
+    await setLang(page, "fr");
+    expect(await page.textContent('[data-testid="outbox-summary"]')).toMatch(/^1 séquence, 1 photo, la plus ancienne il y a \d+ min$/);
+    expect(await page.textContent('[data-testid="sequence-row"][data-photos="1"] .small')).toMatch(/^\d{1,2} déc\. 2026,? \d{2}:\d{2} · 1 photo$/);
+    await ctx.setOffline(true);
+    await page.click('[data-testid="sync"]');
+    await page.waitForSelector(".msg-error");
+    const fr = await page.textContent(".msg-error");
+    expect(fr).toContain("Synchronisation interrompue : Le serveur est injoignable. Vérifiez le Wi-Fi.");
+    await setLang(page, "en");
+    expect(await page.textContent(".msg-error")).toContain("Sync stopped: The server cannot be reached. Check the Wi-Fi.");
+    await shots(page, "21-home-sync-error");
+    await ctx.setOffline(false);
   });
 });
 

@@ -75,9 +75,31 @@ export class Store {
   async setting<T>(key: string): Promise<T | undefined> {
     return (await this.db.get("kv", `setting:${key}`)) as T | undefined;
   }
-  async put(key: "device" | "unlock" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
+  async put(key: "device" | "unlock" | "pinGuard" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
     try {
       await this.db.put("kv", value, key);
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** Wrong-PIN count and wait (session/pinguard.ts). */
+  async pinGuard(): Promise<{ failures: number; waitUntil?: number }> {
+    return ((await this.db.get("kv", "pinGuard")) as { failures: number; waitUntil?: number } | undefined) ?? { failures: 0 };
+  }
+
+  /**
+   * Too many wrong PINs: forget the wrapped local key and every preview, in one transaction.
+   * Patient summaries, encrypted under that key, become unreadable; sealed photos and sealed forms
+   * (for the hospital key, never protected by the PIN) stay and still sync.
+   */
+  async forgetLocalKey(): Promise<Result> {
+    try {
+      const tx = this.db.transaction(["kv", "previews"], "readwrite", STRICT);
+      settleQuietly(tx.done);
+      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear()]);
+      await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {
       return fail(e);

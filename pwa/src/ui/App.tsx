@@ -80,7 +80,7 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
 
   switch (route.name) {
     case "unlock":
-      return <UnlockScreen record={unlockRec} onBack={home} onUnlocked={(key) => {
+      return <UnlockScreen record={unlockRec} store={store} onBack={home} onUnlocked={(key) => {
         session.open(key); // at the phone's lock delay setting
         setRoute(route.then);
       }} />;

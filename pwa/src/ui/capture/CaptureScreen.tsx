@@ -4,6 +4,7 @@ import { openCamera, stopCamera, takePhoto } from "../../capture/camera.ts";
 import { captureBytes, storePreview } from "../../capture/pipeline.ts";
 import { decrypt, decryptJson } from "../../crypto/localkey.ts";
 import type { SealingKey } from "../../crypto/seal.ts";
+import { cameraErrorCode, errorText } from "../../i18n/errors.ts";
 import { label, lang, plural, t, type MessageKey } from "../../i18n/index.ts";
 import type { PhotoRecord, Store } from "../../storage/db.ts";
 import { Header, Message, PatientBanner, Progress } from "../common.tsx";
@@ -104,6 +105,7 @@ export function CaptureScreen(props: {
     const old = pendingOld.current;
     if (!old) return;
     pendingOld.current = null;
+    setPhotos((list) => list.filter((p) => p.id !== old.id)); // never shown again, not even for a frame
     setReplaced(null);
     const r = await props.store.discardPhoto(old.id);
     if (!r.ok) setStatus({ kind: "error", key: "capture.replacedKept" });
@@ -130,7 +132,7 @@ export function CaptureScreen(props: {
           await video.current.play().catch(() => undefined);
         }
       })
-      .catch((e) => setCamError((e as Error).message));
+      .catch((e) => setCamError(cameraErrorCode(e)));
     return () => {
       controller.abort();
       stopCamera(stream.current);
@@ -155,7 +157,7 @@ export function CaptureScreen(props: {
     const res = await captureBytes(bytes, { store: props.store, sealing: props.sealing, sequenceId: props.sequenceId, view: current, localKey: props.localKey });
     bytes.fill(0);
     if (!res.ok) {
-      setStatus(res.error.message === "not a JPEG" ? { kind: "error", key: "capture.notJpeg" } : { kind: "error", key: "capture.failed", params: { message: res.error.message } });
+      setStatus(res.error.message === "not a JPEG" ? { kind: "error", key: "capture.notJpeg" } : { kind: "error", key: "capture.failed", params: { message: errorText(res.error.code) } });
       return;
     }
     if (retakeOf) await dropReplaced(false); // an earlier replacement's window closes when a new one opens
@@ -178,7 +180,7 @@ export function CaptureScreen(props: {
     try {
       await keep(await takePhoto(stream.current, video.current));
     } catch (e) {
-      setStatus({ kind: "error", key: "capture.failed", params: { message: (e as Error).message } });
+      setStatus({ kind: "error", key: "capture.failed", params: { message: errorText(cameraErrorCode(e)) } });
     } finally {
       setBusy(false);
     }
@@ -230,12 +232,13 @@ export function CaptureScreen(props: {
           onLoadedMetadata={(e) => { const v = e.currentTarget as HTMLVideoElement; setFrame({ w: v.videoWidth, h: v.videoHeight }); }}
           onResize={(e) => { const v = e.currentTarget as HTMLVideoElement; setFrame({ w: v.videoWidth, h: v.videoHeight }); }} />
         <div class={`frame-guide guide-${guide}`} data-testid="frame-guide" data-guide={guide} aria-hidden="true" />
-        <div class="view-label" data-testid="expected-view" data-view={current}>
-          {t(retakeOf ? "capture.retaking" : "capture.expected", { view: label(info?.label, current, l) })}
-        </div>
+      </div>
+      {/* Below the frame, not over it: nothing covers what will be stored. */}
+      <div class="view-label" data-testid="expected-view" data-view={current}>
+        {t(retakeOf ? "capture.retaking" : "capture.expected", { view: label(info?.label, current, l) })}
       </div>
       {info?.guide ? <p class="guide small">{t("capture.guide", { guide: label(info.guide, "", l) })}</p> : null}
-      {camError ? <Message kind="error">{t("capture.noCamera", { message: camError })}</Message> : null}
+      {camError ? <Message kind="error">{t("capture.noCamera", { message: errorText(camError) })}</Message> : null}
       {retakeOf ? (
         <div class="card card-info" data-testid="retake-pending">
           <p>{t("capture.retakeKeeps")}</p>

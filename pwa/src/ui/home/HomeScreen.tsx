@@ -1,7 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import { decryptJson } from "../../crypto/localkey.ts";
 import { LOCK_SETTING } from "../../app.ts";
-import { formatAge, formatBytes, lang, plural, t, type MessageKey } from "../../i18n/index.ts";
+import { errorText } from "../../i18n/errors.ts";
+import { formatAge, formatBytes, formatDateTime, plural, t, type MessageKey } from "../../i18n/index.ts";
 import { LOCK_CHOICES_MIN, type Session } from "../../session/session.ts";
 import type { PhotoRecord, SequenceRecord, Store } from "../../storage/db.ts";
 import { health, type Health } from "../../storage/health.ts";
@@ -75,7 +76,7 @@ export function HomeScreen(props: {
           <p data-testid="outbox-summary">{t("home.outboxEmpty")}</p>
         ) : (
           <p data-testid="outbox-summary" data-photos={photoCount}>
-            {t("home.outboxSummary", { sequences: pending.length, photos: photoCount, age: formatAge(Date.now() - Date.parse(oldest!)) })}
+            {t("home.outboxSummary", { sequences: plural("count.sequences", pending.length), photos: plural("count.photos", photoCount), age: formatAge(Date.now() - Date.parse(oldest!)) })}
           </p>
         )}
         <button type="button" class="btn btn-sync" data-testid="sync" disabled={sync.running} onClick={() => void props.sync.run()}>
@@ -85,7 +86,7 @@ export function HomeScreen(props: {
           <div class="sync-progress" data-testid="sync-progress">
             <p>
               {t(`sync.phase.${p.phase}` as MessageKey)} ·{" "}
-              {t("sync.batch", { done: p.photos.filter((x) => x.state === "sent" || x.state === "had").length, total: p.photos.length })}
+              {plural("sync.batch", p.photos.filter((x) => x.state === "sent" || x.state === "had").length, { total: p.photos.length })}
             </p>
             <Progress value={p.photos.reduce((n, x) => n + x.sent, 0)} max={p.photos.reduce((n, x) => n + x.size, 0)} label={t("sync.running")} />
             <ul class="photo-progress">
@@ -99,11 +100,11 @@ export function HomeScreen(props: {
           </div>
         ) : null}
         {sync.outcome && !sync.running ? (
-          <Message kind="ok">{sync.outcome.photosDeleted ? t("sync.done", { photos: sync.outcome.photosDeleted }) : t("sync.nothing")}</Message>
+          <Message kind="ok">{sync.outcome.photosDeleted ? plural("sync.done", sync.outcome.photosDeleted) : t("sync.nothing")}</Message>
         ) : null}
         {sync.error && !sync.running ? (
           <Message kind="error">
-            {t("sync.error", { message: sync.error.message })}
+            {t("sync.error", { message: errorText(sync.error.code) })}
             {sync.retryAt ? ` ${t("sync.retryIn", { seconds: Math.max(0, Math.round((sync.retryAt - Date.now()) / 1000)) })}` : ""}
           </Message>
         ) : null}
@@ -128,10 +129,10 @@ export function HomeScreen(props: {
                 <div>
                   {r.summary ? <strong class="mono">{r.summary.patientId}</strong> : null}
                   <div class="small">
-                    {t("home.sequenceLine", { time: new Date(r.seq.createdAt).toLocaleString(lang()), photos: r.photos.length })}
+                    {t("home.sequenceLine", { time: formatDateTime(r.seq.createdAt), photos: plural("count.photos", r.photos.length) })}
                   </div>
                 </div>
-                {props.localKey ? (
+                {props.localKey && r.summary ? (
                   // Until synced, a sequence can be reopened: continued if open, reviewed and completed if finished.
                   <button type="button" class="btn btn-small" data-testid="open-sequence" onClick={() => props.onOpen(r.seq.id)}>
                     {r.seq.closedAt ? t("home.review") : t("home.continue")}

@@ -3,6 +3,7 @@ import { newId } from "../../crypto/bytes.ts";
 import { sealForm, type SequenceForm } from "../../crypto/formseal.ts";
 import { encryptJson } from "../../crypto/localkey.ts";
 import type { SealingKey } from "../../crypto/seal.ts";
+import { errorText } from "../../i18n/errors.ts";
 import { formatBytes, label, lang, t } from "../../i18n/index.ts";
 import type { Store } from "../../storage/db.ts";
 import { fits, health } from "../../storage/health.ts";
@@ -64,7 +65,7 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
     };
     const saved = await props.store.addSequence(rec);
     setBusy(false);
-    if (!saved.ok) return setMessage(saved.error.message);
+    if (!saved.ok) return setMessage(errorText(saved.error.code));
     props.onCreated(id);
   }
 
