@@ -5,7 +5,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch, newProfileDir, shot } from "./browser.ts";
-import { cameraLive, enrol, fillForm, finish, identify, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
+import { bothSizes, cameraLive, enrol, fillForm, finish, identify, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -88,7 +88,7 @@ describe("capture a surgeon in gloves can trust", () => {
     // Large type: the side is at least as big as the patient banner.
     const sizes = await page.$$eval('[data-testid="ctx-side"], [data-testid="patient-banner"]', (els) => els.map((e) => parseFloat(getComputedStyle(e).fontSize)));
     expect(Math.min(...sizes)).toBeGreaterThanOrEqual(20);
-    await shots(page, "12-capture-hand");
+    await bothSizes(page, "12-capture-hand");
     await page.click(`header.bar [aria-label="Back"]`);
     await screen(page, "home");
   });
