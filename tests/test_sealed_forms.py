@@ -125,3 +125,31 @@ def test_a_clear_form_is_no_longer_accepted(device, call, services):
     assert response.status_code == 422 and response.json()["error"]["code"] == "schema_invalid"
     assert PATIENT not in response.text
     _nothing_stored(call, services, batch.manifest)
+
+
+def test_a_form_without_consent_side_or_phase_is_refused(device, call, services):
+    """The app never pre-answers these; a form that reaches the server without them is refused."""
+    for missing in ("consent", "laterality", "timing"):
+        batch = Batch(device, 1, patient_id=PATIENT)
+        public, kid = device.seal_key()
+        form = {k: v for k, v in batch.form.items() if k != missing}
+        batch.manifest["sequences"] = [{"sequence_id": batch.sequence_id,
+                                        "sealed_form": b64url_encode(seal_form(form, public, kid))}]
+        error = _refused(device, call, services, batch.manifest, "schema_invalid")
+        assert {"path": f"/sequences/0/sealed_form/{missing}", "message": "is required"} in error["details"]["violations"]
+    batch = Batch(device, 1, patient_id=PATIENT)
+    public, kid = device.seal_key()
+    form = {**batch.form, "timing": {"delay_days": 3}}  # a phase-less timing is no answer either
+    batch.manifest["sequences"] = [{"sequence_id": batch.sequence_id,
+                                    "sealed_form": b64url_encode(seal_form(form, public, kid))}]
+    _refused(device, call, services, batch.manifest, "schema_invalid")
+
+
+def test_a_shot_past_the_protocol_is_accepted_as_an_additional_view_and_unknown_views_are_refused(device, call, services):
+    batch = Batch(device, 2, patient_id=PATIENT, views=["frontal", "additional"])
+    assert device.propose(batch.manifest).status_code == 201
+    views = call(services.store.fetch_all, "SELECT view FROM photo WHERE sequence_id = :s", {"s": batch.sequence_id})
+    assert sorted(r["view"] for r in views) == ["additional", "frontal"]
+    batch = Batch(device, 2, patient_id=PATIENT, views=["frontal", "selfie"])
+    error = _refused(device, call, services, batch.manifest, "schema_invalid")
+    assert error["details"]["violations"] == [{"path": "/photos/1/view", "message": "is not a view code of views.json"}]

@@ -53,7 +53,30 @@ export async function serviceWorkerReady(page: Page): Promise<void> {
   });
 }
 
-export async function newSequence(page: Page, patientId: string, photos: number, withShots = false): Promise<void> {
+export interface SequenceAnswers {
+  procedure: string;
+  region: string;
+  laterality: string;
+  phase: string;
+  consent: string;
+  protocol?: string;
+}
+
+export const RHINOPLASTY: SequenceAnswers = { procedure: "rhinoplasty", region: "nose", laterality: "not_applicable", phase: "pre_op", consent: "record", protocol: "rhinoplasty" };
+
+/** Fill the sequence form as a surgeon does: every clinical answer is chosen, none is pre-filled. */
+export async function fillForm(page: Page, a: SequenceAnswers, withShots = false): Promise<void> {
+  await page.selectOption('select[name="procedure"]', a.procedure);
+  await page.selectOption('select[name="anatomical_region"]', a.region);
+  await page.click(`[data-field="laterality"] [data-value="${a.laterality}"]`);
+  await page.click(`[data-field="timing.phase"] [data-value="${a.phase}"]`);
+  await page.click(`[data-field="consent"] [data-value="${a.consent}"]`);
+  if (withShots) await shots(page, "06-form");
+  // A protocol the app cannot offer must fail the test, not be skipped (issue 15).
+  if (a.protocol) await page.selectOption('select[name="view_protocol"]', a.protocol);
+}
+
+export async function identify(page: Page, patientId: string, withShots = false): Promise<void> {
   await page.click('[data-testid="new-sequence"]');
   await screen(page, "patient");
   if (withShots) await shots(page, "05-patient");
@@ -61,26 +84,40 @@ export async function newSequence(page: Page, patientId: string, photos: number,
   await page.fill('input[name="patient2"]', patientId);
   await page.click('button[type="submit"]');
   await screen(page, "form");
-  await page.selectOption('select[name="procedure"]', "rhinoplasty");
-  await page.selectOption('select[name="anatomical_region"]', "nose");
-  if (withShots) await shots(page, "06-form");
-  await page.selectOption('select[name="view_protocol"]', "rhinoplasty").catch(() => undefined);
-  await page.click('[data-testid="start-photos"]');
-  await screen(page, "capture");
+}
+
+export async function cameraLive(page: Page): Promise<void> {
   await page.waitForFunction(() => {
     const v = document.querySelector("video");
     return !!v && v.readyState >= 2 && v.videoWidth > 0;
   }, undefined, { timeout: 30_000 });
-  for (let i = 1; i <= photos; i++) {
-    await page.click('[data-testid="shoot"]');
-    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="photo"]').length >= n, i, { timeout: 30_000 });
-  }
+}
+
+export async function shoot(page: Page, total: number): Promise<void> {
+  await page.click('[data-testid="shoot"]');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="photo"]').length >= n, total, { timeout: 30_000 });
+}
+
+export async function newSequence(page: Page, patientId: string, photos: number, withShots = false, answers: SequenceAnswers = RHINOPLASTY): Promise<void> {
+  await identify(page, patientId, withShots);
+  await fillForm(page, answers, withShots);
+  await page.click('[data-testid="start-photos"]');
+  await screen(page, "capture");
+  await cameraLive(page);
+  for (let i = 1; i <= photos; i++) await shoot(page, i);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="photo"] img').length > 0, undefined, { timeout: 30_000 });
   if (withShots) {
     await page.evaluate(() => scrollTo(0, 0));
     await shots(page, "07-capture");
   }
+  await finish(page);
+}
+
+/** Finish the sequence; an incomplete protocol asks first, and the surgeon confirms. */
+export async function finish(page: Page): Promise<void> {
   await page.click('[data-testid="finish"]');
+  await page.waitForSelector('[data-screen="home"], [data-testid="finish-confirm"]', { timeout: 30_000 });
+  if (await page.$('[data-testid="finish-confirm"]')) await page.click('[data-testid="finish-confirm"]');
   await screen(page, "home");
 }
 

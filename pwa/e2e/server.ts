@@ -25,6 +25,9 @@ export async function freePort(): Promise<number> {
 export interface ServerPhoto {
   id: string;
   sequence_id: string;
+  view: string;
+  width: number | null;
+  height: number | null;
   sha256: string;
   sealed_sha256: string;
   state: string;
@@ -149,7 +152,7 @@ export class TestServer {
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 db.row_factory = sqlite3.Row
-rows = db.execute("SELECT p.id, p.sequence_id, p.sha256, p.sealed_sha256, p.state, s.patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id").fetchall()
+rows = db.execute("SELECT p.id, p.sequence_id, p.view, p.width, p.height, p.sha256, p.sealed_sha256, p.state, s.patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id").fetchall()
 print(json.dumps([dict(r) for r in rows]))`;
     return JSON.parse(execFileSync(PYTHON, ["-c", code, join(this.dataDir, "clinphoto.db")], { encoding: "utf8" }));
   }

@@ -5,6 +5,9 @@ import { canonicalize } from "./crypto/jcs.ts";
 import { importSealingKey, type SealingKey } from "./crypto/seal.ts";
 import { Session } from "./session/session.ts";
 import { DEFAULT_LOCK_AFTER_MS } from "./session/unlock.ts";
+
+/** Local setting: the auto-lock delay in milliseconds. */
+export const LOCK_SETTING = "lockAfterMs";
 import { DB_NAME, Store, type DeviceRecord, type PublicJwk } from "./storage/db.ts";
 import { requestPersistence } from "./storage/health.ts";
 import { AutoSync } from "./sync/auto.ts";
@@ -111,7 +114,8 @@ export async function wipeEverything(store: Store | undefined): Promise<void> {
 export async function startServices(onWipe: (reason: SyncError) => void): Promise<Services> {
   const store = await Store.open();
   const unlockRec = await store.unlockRecord();
-  const session = new Session(unlockRec?.lockAfterMs ?? DEFAULT_LOCK_AFTER_MS);
+  // The lock delay is a phone setting (home screen), kept with the other local settings.
+  const session = new Session((await store.setting<number>(LOCK_SETTING)) ?? unlockRec?.lockAfterMs ?? DEFAULT_LOCK_AFTER_MS);
   const base = location.origin;
   const sync = new SyncRunner(store, base, onWipe);
   new AutoSync(store, sync, base).start(); // syncs when the network returns, on view, when the station asks

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { completeness, defaultProtocol, patientIdValid, toEntry, validate } from "../src/ui/sequence/form.ts";
+import { completeness, defaultProtocol, newFormValues, patientIdValid, toEntry, validate } from "../src/ui/sequence/form.ts";
 import { FIELDS, PROTOCOLS, SEQUENCE_SCHEMA, VIEWS } from "../src/ui/sequence/schema.ts";
 
 describe("sequence form generated from schemas/sequence.schema.json", () => {
@@ -37,5 +37,16 @@ describe("sequence form generated from schemas/sequence.schema.json", () => {
     expect(patientIdValid(SEQUENCE_SCHEMA, "12345678")).toBe(true);
     expect(patientIdValid(SEQUENCE_SCHEMA, "1")).toBe(false);
     expect(patientIdValid(SEQUENCE_SCHEMA, "12 34")).toBe(false);
+  });
+
+  it("never pre-answers consent, laterality or phase: a new form without them is refused", () => {
+    const fresh = newFormValues("2026-12-03");
+    for (const k of ["consent", "laterality", "timing.phase"]) expect(fresh[k]).toBeUndefined();
+    const filled = { ...fresh, procedure: "hand_surgery", anatomical_region: "hand", view_protocol: "hand" };
+    expect(validate(FIELDS, filled)).toEqual({ consent: "required", laterality: "required", "timing.phase": "required" });
+    // The schema gives these fields no default a form generator could pick up.
+    const props = SEQUENCE_SCHEMA.properties!;
+    for (const s of [props["consent"], props["laterality"], props["timing"]!.properties!["phase"]]) expect(s).not.toHaveProperty("default");
+    expect(SEQUENCE_SCHEMA.required).toEqual(expect.arrayContaining(["consent", "laterality", "timing"]));
   });
 });

@@ -72,7 +72,7 @@ describe("storage health and language", () => {
     expect(detectLang(["de-DE", "en-US"])).toBe("en");
     expect(detectLang(["de"])).toBe("en");
     expect(Object.keys(fr).sort()).toEqual(Object.keys(en).sort());
-    expect(t("sync.batch", { done: 1, total: 3 }, "fr")).toBe("Lot 1/3 photos");
+    expect(t("capture.retake", {}, "fr")).toBe("Refaire la photo");
     expect(formatAge(3 * 3600_000, "en")).toBe("3 h");
   });
 });

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import ApiError
 from ..types import is_uuid
-from .schemas import validate
+from .schemas import load_json, validate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +111,11 @@ def parse_manifest(document: Any, device_id: str,
         )
         for p in document["photos"]
     )
+    known_views = {v["code"] for v in load_json("views")["views"]}
+    unknown_views = [{"path": f"/photos/{i}/view", "message": "is not a view code of views.json"}
+                     for i, p in enumerate(photos) if p.view not in known_views]
+    if unknown_views:
+        raise ApiError("schema_invalid", details={"violations": unknown_views[:20]})
     photo_ids = [p.photo_id for p in photos]
     if len(set(photo_ids)) != len(photo_ids):
         raise ApiError("manifest_inconsistent", "A photo id appears twice in the manifest.")

@@ -40,10 +40,10 @@ export async function captureBytes(input: Uint8Array<ArrayBuffer>, ctx: CaptureC
   return { ok: true, value: { photo, timings: { sealMs: t1 - t0, storeMs: t2 - t1 } } };
 }
 
-/** A small JPEG preview (about 320 px), encrypted under the local key, written after the photo. */
+/** A small JPEG preview (640 px wide: enough to review framing full screen), encrypted under the local key, written after the photo. */
 export async function storePreview(store: Store, photo: PhotoRecord, source: Blob, localKey: CryptoKey): Promise<Result> {
   try {
-    const bitmap = await createImageBitmap(source, { resizeWidth: 320, resizeQuality: "medium" });
+    const bitmap = await createImageBitmap(source, { resizeWidth: 640, resizeQuality: "medium" });
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
     canvas.getContext("2d")!.drawImage(bitmap, 0, 0);
     bitmap.close();

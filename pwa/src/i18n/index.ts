@@ -72,3 +72,20 @@ export function formatAge(ms: number, l: Lang = current): string {
   if (min < 48 * 60) return t("age.hours", { n: Math.round(min / 60) }, l);
   return t("age.days", { n: Math.round(min / 1440) }, l);
 }
+
+const pluralRules: Partial<Record<Lang, Intl.PluralRules>> = {};
+
+/**
+ * A counted message, by the language's plural rule (Intl.PluralRules): `${base}.one`,
+ * `${base}.other`, ... (`.other` when the table has no entry for the rule). `{count}` is `n`.
+ */
+export function plural(base: string, n: number, params: Record<string, string | number> = {}, l: Lang = current): string {
+  const rule = (pluralRules[l] ??= new Intl.PluralRules(l)).select(n);
+  const key = (`${base}.${rule}` in tables[l] ? `${base}.${rule}` : `${base}.other`) as MessageKey;
+  return t(key, { count: n, ...params }, l);
+}
+
+/** A date and time the way the language writes them. */
+export function formatDateTime(iso: string | number | Date, l: Lang = current): string {
+  return new Intl.DateTimeFormat(l === "fr" ? "fr-FR" : "en-GB", { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+}

@@ -87,11 +87,33 @@ export class Store {
       return fail(e);
     }
   }
-  async put(key: "device" | "unlock" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
+  async put(key: "device" | "unlock" | "pinGuard" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
     try {
       // strict durability: an enrolment credential is confirmed to the server only once it is on disk
       const tx = this.db.transaction("kv", "readwrite", STRICT);
       await tx.store.put(value, key);
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  /** Wrong-PIN count and wait (session/pinguard.ts). */
+  async pinGuard(): Promise<{ failures: number; waitUntil?: number }> {
+    return ((await this.db.get("kv", "pinGuard")) as { failures: number; waitUntil?: number } | undefined) ?? { failures: 0 };
+  }
+
+  /**
+   * Too many wrong PINs: forget the wrapped local key and every preview, in one transaction.
+   * Patient summaries, encrypted under that key, become unreadable; sealed photos and sealed forms
+   * (for the hospital key, never protected by the PIN) stay and still sync.
+   */
+  async forgetLocalKey(): Promise<Result> {
+    try {
+      const tx = this.db.transaction(["kv", "previews"], "readwrite", STRICT);
+      settleQuietly(tx.done);
+      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear()]);
       await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {
@@ -115,6 +137,23 @@ export class Store {
       const seq = await tx.store.get(id);
       if (!seq) return { ok: false, error: { code: "not_found", message: "No such sequence." } };
       await tx.store.put({ ...seq, closedAt });
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  /** Reopen a finished sequence to review or complete it (until it is synced and gone). */
+  async reopenSequence(id: string): Promise<Result> {
+    try {
+      const tx = this.db.transaction("sequences", "readwrite", STRICT);
+      settleQuietly(tx.done);
+      const seq = await tx.store.get(id);
+      if (!seq) return { ok: false, error: { code: "not_found", message: "No such sequence." } };
+      if (seq.closedAt) {
+        const { closedAt: _, ...open } = seq;
+        await tx.store.put(open);
+      }
       await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {

@@ -80,8 +80,8 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
 
   switch (route.name) {
     case "unlock":
-      return <UnlockScreen record={unlockRec} onBack={home} onUnlocked={(key) => {
-        session.open(key, unlockRec.lockAfterMs);
+      return <UnlockScreen record={unlockRec} store={store} onBack={home} onUnlocked={(key) => {
+        session.open(key); // at the phone's lock delay setting
         setRoute(route.then);
       }} />;
     case "patient":
@@ -92,12 +92,12 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
         onCreated={(sequenceId) => go({ name: "capture", sequenceId })} />;
     case "capture":
       if (!session.localKey || !sealing) return null;
-      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} />;
+      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} />;
     default:
       return (
         <HomeScreen store={store} sync={sync} localKey={session.localKey} updateReady={props.updateReady && route.name === "home"}
           onNew={() => go({ name: "patient" })} onUnlock={() => setRoute({ name: "unlock", then: { name: "home" } })} onLock={() => session.lock()}
-          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} />
+          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} />
       );
   }
 }

@@ -51,10 +51,11 @@ export function Message(props: { kind: "error" | "warn" | "ok" | "info"; childre
   );
 }
 
-export function Progress(props: { value: number; max: number; label?: string }) {
+/** A progress bar; give it a name (`label`, or `labelledBy` the id of visible text): unnamed bars fail axe. */
+export function Progress(props: { value: number; max: number; label?: string; labelledBy?: string }) {
   const pct = props.max ? Math.round((props.value / props.max) * 100) : 0;
   return (
-    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} aria-label={props.label}>
+    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct} aria-label={props.label} aria-labelledby={props.labelledBy}>
       <div class="progress-fill" style={{ width: `${pct}%` }} />
     </div>
   );

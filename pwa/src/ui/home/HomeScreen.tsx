@@ -1,6 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { decryptJson } from "../../crypto/localkey.ts";
-import { formatAge, formatBytes, lang, t, type MessageKey } from "../../i18n/index.ts";
+import { LOCK_SETTING } from "../../app.ts";
+import { errorText } from "../../i18n/errors.ts";
+import { formatAge, formatBytes, formatDateTime, plural, t, type MessageKey } from "../../i18n/index.ts";
+import { LOCK_CHOICES_MIN, type Session } from "../../session/session.ts";
 import type { PhotoRecord, SequenceRecord, Store } from "../../storage/db.ts";
 import { health, type Health } from "../../storage/health.ts";
 import type { SyncRunner, SyncState } from "../../sync/runner.ts";
@@ -16,6 +19,7 @@ interface Row {
 export function HomeScreen(props: {
   store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
   onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
+  session?: Session;
 }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [h, setH] = useState<Health | null>(null);
@@ -72,7 +76,7 @@ export function HomeScreen(props: {
           <p data-testid="outbox-summary">{t("home.outboxEmpty")}</p>
         ) : (
           <p data-testid="outbox-summary" data-photos={photoCount}>
-            {t("home.outboxSummary", { sequences: pending.length, photos: photoCount, age: formatAge(Date.now() - Date.parse(oldest!)) })}
+            {t("home.outboxSummary", { sequences: plural("count.sequences", pending.length), photos: plural("count.photos", photoCount), age: formatAge(Date.now() - Date.parse(oldest!)) })}
           </p>
         )}
         <button type="button" class="btn btn-sync" data-testid="sync" disabled={sync.running} onClick={() => void props.sync.run()}>
@@ -82,25 +86,25 @@ export function HomeScreen(props: {
           <div class="sync-progress" data-testid="sync-progress">
             <p>
               {t(`sync.phase.${p.phase}` as MessageKey)} ·{" "}
-              {t("sync.batch", { done: p.photos.filter((x) => x.state === "sent" || x.state === "had").length, total: p.photos.length })}
+              {plural("sync.batch", p.photos.filter((x) => x.state === "sent" || x.state === "had").length, { total: p.photos.length })}
             </p>
-            <Progress value={p.photos.reduce((n, x) => n + x.sent, 0)} max={p.photos.reduce((n, x) => n + x.size, 0)} />
+            <Progress value={p.photos.reduce((n, x) => n + x.sent, 0)} max={p.photos.reduce((n, x) => n + x.size, 0)} label={t("sync.running")} />
             <ul class="photo-progress">
               {p.photos.map((x, i) => (
                 <li key={x.id}>
-                  <span>{t("sync.photo", { n: i + 1 })}</span>
-                  <Progress value={x.sent} max={x.size} />
+                  <span id={`sync-photo-${i}`}>{t("sync.photo", { n: i + 1 })}</span>
+                  <Progress value={x.sent} max={x.size} labelledBy={`sync-photo-${i}`} />
                 </li>
               ))}
             </ul>
           </div>
         ) : null}
         {sync.outcome && !sync.running ? (
-          <Message kind="ok">{sync.outcome.photosDeleted ? t("sync.done", { photos: sync.outcome.photosDeleted }) : t("sync.nothing")}</Message>
+          <Message kind="ok">{sync.outcome.photosDeleted ? plural("sync.done", sync.outcome.photosDeleted) : t("sync.nothing")}</Message>
         ) : null}
         {sync.error && !sync.running ? (
           <Message kind="error">
-            {t("sync.error", { message: sync.error.message })}
+            {t("sync.error", { message: errorText(sync.error.code) })}
             {sync.retryAt ? ` ${t("sync.retryIn", { seconds: Math.max(0, Math.round((sync.retryAt - Date.now()) / 1000)) })}` : ""}
           </Message>
         ) : null}
@@ -125,11 +129,14 @@ export function HomeScreen(props: {
                 <div>
                   {r.summary ? <strong class="mono">{r.summary.patientId}</strong> : null}
                   <div class="small">
-                    {t("home.sequenceLine", { time: new Date(r.seq.createdAt).toLocaleString(lang()), photos: r.photos.length })}
+                    {t("home.sequenceLine", { time: formatDateTime(r.seq.createdAt), photos: plural("count.photos", r.photos.length) })}
                   </div>
                 </div>
-                {props.localKey && !r.seq.closedAt ? (
-                  <button type="button" class="btn btn-small" onClick={() => props.onOpen(r.seq.id)}>{t("home.continue")}</button>
+                {props.localKey && r.summary ? (
+                  // Until synced, a sequence can be reopened: continued if open, reviewed and completed if finished.
+                  <button type="button" class="btn btn-small" data-testid="open-sequence" onClick={() => props.onOpen(r.seq.id)}>
+                    {r.seq.closedAt ? t("home.review") : t("home.continue")}
+                  </button>
                 ) : null}
               </li>
             ))}
@@ -137,14 +144,41 @@ export function HomeScreen(props: {
         </section>
       ) : null}
 
+      {props.localKey && props.session ? <LockDelay store={props.store} session={props.session} /> : null}
+
       {h ? (
         <section class="card" data-testid="storage">
-          <p class="small">{t("storage.usage", { used: formatBytes(h.usage), quota: formatBytes(h.quota), percent: h.percent })}</p>
-          <Progress value={h.usage} max={h.quota} />
+          <p class="small" id="storage-usage">{t("storage.usage", { used: formatBytes(h.usage), quota: formatBytes(h.quota), percent: h.percent })}</p>
+          <Progress value={h.usage} max={h.quota} labelledBy="storage-usage" />
           {h.warn ? <Message kind="warn">{t("storage.warn")}</Message> : null}
           {!h.persisted ? <p class="small muted">{t("storage.notPersistent")}</p> : null}
         </section>
       ) : null}
     </main>
+  );
+}
+
+/** The auto-lock delay, a setting of this phone (kept in its local settings). */
+function LockDelay(props: { store: Store; session: Session }) {
+  const [ms, setMs] = useState(props.session.lockAfter);
+  async function choose(value: number) {
+    setMs(value);
+    props.session.setLockAfter(value);
+    await props.store.put(`setting:${LOCK_SETTING}`, value);
+  }
+  const choices = LOCK_CHOICES_MIN.map((m) => m * 60_000);
+  if (!choices.includes(ms)) choices.push(ms);
+  return (
+    <section class="card" data-testid="settings">
+      <label class="field">
+        <span>{t("settings.lockAfter")}</span>
+        <select class="input" name="lock-after" value={String(ms)} onChange={(e) => void choose(Number((e.target as HTMLSelectElement).value))}>
+          {choices.map((c) => (
+            <option key={c} value={String(c)}>{plural("settings.minutes", Math.round(c / 60_000))}</option>
+          ))}
+        </select>
+      </label>
+      <p class="small muted">{t("settings.lockNote")}</p>
+    </section>
   );
 }

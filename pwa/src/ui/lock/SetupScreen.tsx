@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { errorText } from "../../i18n/errors.ts";
 import { t } from "../../i18n/index.ts";
 import { passkeysPossible, setupPasskey, setupPin, UnlockError } from "../../session/unlock.ts";
 import type { Store } from "../../storage/db.ts";
@@ -17,7 +18,7 @@ export function SetupScreen(props: { store: Store; label: string; onReady: (key:
     try {
       props.onReady(await setupPasskey(props.store, props.label));
     } catch (e) {
-      setError(e instanceof UnlockError && e.code === "no_prf" ? t("setup.noPrf") : (e as Error).message);
+      setError(e instanceof UnlockError && e.code === "no_prf" ? t("setup.noPrf") : errorText(e instanceof UnlockError && e.code === "cancelled" ? "unlock_cancelled" : "io"));
       if (e instanceof UnlockError && e.code === "no_prf") setMode("pin");
     } finally {
       setBusy(false);
@@ -33,7 +34,7 @@ export function SetupScreen(props: { store: Store; label: string; onReady: (key:
     try {
       props.onReady(await setupPin(props.store, pin));
     } catch (err) {
-      setError((err as Error).message);
+      setError(errorText("io"));
     } finally {
       setBusy(false);
     }

@@ -1,26 +1,67 @@
-import { useState } from "preact/hooks";
-import { t } from "../../i18n/index.ts";
-import { unlock } from "../../session/unlock.ts";
-import type { UnlockRecord } from "../../storage/db.ts";
+import { useEffect, useState } from "preact/hooks";
+import { plural, t } from "../../i18n/index.ts";
+import { afterFailure, mayTry, type PinGuard } from "../../session/pinguard.ts";
+import { unlock, UnlockError } from "../../session/unlock.ts";
+import type { Store, UnlockRecord } from "../../storage/db.ts";
 import { Header, Message } from "../common.tsx";
 
-export function UnlockScreen(props: { record: UnlockRecord; onUnlocked: (key: CryptoKey) => void; onBack: () => void }) {
+export function UnlockScreen(props: { record: UnlockRecord; store?: Store; onUnlocked: (key: CryptoKey) => void; onBack: () => void; now?: () => number }) {
+  const now = props.now ?? Date.now;
   const [pin, setPin] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [guard, setGuard] = useState<PinGuard>({ failures: 0 });
+  const [forgotten, setForgotten] = useState(false);
+  const [, tick] = useState(0);
+  const isPin = props.record.method === "pin";
+
+  useEffect(() => {
+    if (isPin) void props.store?.pinGuard().then(setGuard);
+    const id = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(id);
+  }, []);
+
+  const verdict = isPin ? mayTry(guard, now()) : { kind: "ok" as const };
 
   async function go(e?: Event) {
     e?.preventDefault();
+    if (verdict.kind === "wait") return;
     setBusy(true);
     setError(null);
     try {
-      props.onUnlocked(await unlock(props.record, pin));
-    } catch {
-      setError(t("unlock.wrong"));
+      const key = await unlock(props.record, pin);
+      if (isPin && guard.failures) await props.store?.put("pinGuard", { failures: 0 });
+      props.onUnlocked(key);
+    } catch (err) {
       setPin("");
+      if (isPin && props.store && err instanceof UnlockError && err.code === "wrong_secret") {
+        const r = afterFailure(guard, now());
+        if (r.forget) {
+          await props.store.forgetLocalKey();
+          setForgotten(true);
+          return;
+        }
+        await props.store.put("pinGuard", r.guard);
+        setGuard(r.guard);
+        setError(plural("pin.left", r.attemptsLeft));
+      } else {
+        setError(t("unlock.wrong"));
+      }
     } finally {
       setBusy(false);
     }
+  }
+
+  if (forgotten) {
+    return (
+      <main class="screen" data-screen="pin-forgotten">
+        <Header title={t("pin.forgotTitle")} />
+        <section class="card card-alert">
+          <p class="lead" data-testid="pin-forgotten">{t("pin.forgotBody")}</p>
+        </section>
+        <button type="button" class="btn btn-primary" onClick={() => location.reload()}>{t("pin.newPin")}</button>
+      </main>
+    );
   }
 
   return (
@@ -35,13 +76,14 @@ export function UnlockScreen(props: { record: UnlockRecord; onUnlocked: (key: Cr
           <form onSubmit={go}>
             <label class="field">
               <span>{t("unlock.pin")}</span>
-              <input class="input input-pin" type="password" inputMode="numeric" autoComplete="current-password" value={pin} onInput={(e) => setPin((e.target as HTMLInputElement).value)} />
+              <input class="input input-pin" type="password" inputMode="numeric" autoComplete="current-password" value={pin} disabled={verdict.kind === "wait"} onInput={(e) => setPin((e.target as HTMLInputElement).value)} />
             </label>
-            <button type="submit" class="btn btn-primary" disabled={busy}>
+            <button type="submit" class="btn btn-primary" disabled={busy || verdict.kind === "wait"}>
               {busy ? t("unlock.working") : t("unlock.submit")}
             </button>
           </form>
         )}
+        {verdict.kind === "wait" ? <Message kind="warn">{t("pin.wait", { seconds: Math.ceil(verdict.ms / 1000) })}</Message> : null}
         {error ? <Message kind="error">{error}</Message> : null}
       </section>
     </main>

@@ -3,11 +3,12 @@ import { newId } from "../../crypto/bytes.ts";
 import { sealForm, type SequenceForm } from "../../crypto/formseal.ts";
 import { encryptJson } from "../../crypto/localkey.ts";
 import type { SealingKey } from "../../crypto/seal.ts";
+import { errorText } from "../../i18n/errors.ts";
 import { formatBytes, label, lang, t } from "../../i18n/index.ts";
 import type { Store } from "../../storage/db.ts";
 import { fits, health } from "../../storage/health.ts";
 import { Header, Message, PatientBanner } from "../common.tsx";
-import { defaultProtocol, isRequired, toEntry, validate, type Field, type FormValues } from "./form.ts";
+import { defaultProtocol, isRequired, newFormValues, toEntry, validate, type Field, type FormValues } from "./form.ts";
 import { FIELDS, PROTOCOLS, VIEWS } from "./schema.ts";
 
 export interface SequenceSummary {
@@ -23,7 +24,9 @@ function today(): string {
 }
 
 export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: SealingKey; patientId: string; onBack: () => void; onCreated: (sequenceId: string) => void }) {
-  const [values, setValues] = useState<FormValues>(() => ({ performed_on: today(), laterality: "not_applicable", consent: "record", "timing.phase": "pre_op" }));
+  // Only the date is filled in: consent, laterality and phase are clinical answers the surgeon
+  // must give, never defaults (the schema has no "default" for them either).
+  const [values, setValues] = useState<FormValues>(() => newFormValues(today()));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -62,7 +65,7 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
     };
     const saved = await props.store.addSequence(rec);
     setBusy(false);
-    if (!saved.ok) return setMessage(saved.error.message);
+    if (!saved.ok) return setMessage(errorText(saved.error.code));
     props.onCreated(id);
   }
 

@@ -89,6 +89,14 @@ export function fieldsFromSchema(schema: JsonSchema, protocols: ProtocolFile, pr
 
 export type FormValues = Record<string, string>;
 
+/**
+ * A new form: only the date is filled in. Consent, laterality and phase are clinical answers the
+ * surgeon must give each time; they are never pre-answered (and the schema gives them no default).
+ */
+export function newFormValues(today: string): FormValues {
+  return { performed_on: today };
+}
+
 export function isRequired(field: Field, values: FormValues): boolean {
   return field.required || (!!field.requiredWhen && values[field.requiredWhen.key] === field.requiredWhen.equals);
 }

@@ -1,0 +1,91 @@
+// Every screen of the capture app, in English and French, has 0 axe-core violations.
+import { rmSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { axeBothLanguages, type Violation } from "./axe.ts";
+import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
+import { cameraLive, fillForm, identify, RHINOPLASTY, screen, shoot } from "./flow.ts";
+import { TestServer } from "./server.ts";
+
+describe("accessibility of the capture app", () => {
+  const profile = newProfileDir();
+  let server: TestServer | undefined;
+  afterAll(() => {
+    server?.cleanup();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it("has 0 axe-core violations on every screen in both languages", async () => {
+    server = await TestServer.start();
+    const ctx = await launch(profile);
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await addPasskeyAuthenticator(page);
+    const found: Record<string, Violation[]> = {};
+    const check = async (name: string) => Object.assign(found, await axeBothLanguages(page, name));
+
+    await page.goto(server.origin);
+    await screen(page, "enrol");
+    await check("enrol");
+    await page.fill('input[name="code"]', server.enrolmentCode());
+    await page.click('button[type="submit"]');
+    await screen(page, "setup");
+    await check("setup");
+    await page.click('[data-testid="setup-passkey"]');
+    await screen(page, "home");
+    await check("home-unlocked");
+    await page.click('[data-testid="lock"]');
+    await screen(page, "home");
+    await check("home-locked");
+    await page.click('[data-testid="unlock"]');
+    await screen(page, "unlock");
+    await check("unlock");
+    await page.click('[data-testid="unlock-passkey"]');
+    await screen(page, "home");
+    await identify(page, "IPP-22001");
+    await check("form-empty");
+    await page.click('[data-testid="start-photos"]');
+    await page.waitForSelector(".msg-error");
+    await check("form-errors");
+    await fillForm(page, RHINOPLASTY);
+    await page.click('[data-testid="start-photos"]');
+    await screen(page, "capture");
+    await cameraLive(page);
+    await check("capture-empty");
+    await shoot(page, 1);
+    await page.waitForSelector('[data-testid="photo"] img');
+    await check("capture-photo");
+    await page.click('[data-testid="delete"]');
+    await check("capture-delete");
+    await page.click('[data-testid="delete-cancel"]');
+    await page.click('[data-testid="review"]');
+    await page.waitForSelector('[data-testid="review-dialog"] img');
+    await check("capture-review");
+    await page.click('[data-testid="review-close"]');
+    await page.click('[data-testid="finish"]');
+    await page.waitForSelector('[data-testid="finish-dialog"]');
+    await check("capture-finish");
+    await page.click('[data-testid="finish-confirm"]');
+    await screen(page, "home");
+    await check("home-pending");
+    await page.click('[data-testid="new-sequence"]');
+    await screen(page, "patient");
+    await check("patient");
+    // Remote wipe: the wiped screen too.
+    const deviceId = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((r) => { const q = indexedDB.open("clinphoto"); q.onsuccess = () => r(q.result); });
+      const v = await new Promise<{ deviceId: string }>((r) => { const g = db.transaction("kv").objectStore("kv").get("device"); g.onsuccess = () => r(g.result); });
+      db.close();
+      return v.deviceId;
+    });
+    server.revoke(deviceId);
+    await page.click('header.bar button.link'); // back home
+    await screen(page, "home");
+    await page.click('[data-testid="sync"]');
+    await screen(page, "wiped");
+    await check("wiped");
+    await ctx.close();
+
+    const bad = Object.fromEntries(Object.entries(found).filter(([, v]) => v.length));
+    expect(bad).toEqual({});
+    expect(Object.keys(found)).toHaveLength(30);
+  });
+});

@@ -1,0 +1,92 @@
+// Wrong PINs are limited: 5 then a wait, 10 then the phone forgets its unlock key and previews,
+// explains it in both languages, and still syncs every sealed photo.
+import { rmSync } from "node:fs";
+import type { Page } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { axeBothLanguages } from "./axe.ts";
+import { launch, newProfileDir } from "./browser.ts";
+import { enrol, newSequence, outboxPhotos, screen, shots, syncAndWait } from "./flow.ts";
+import { TestServer } from "./server.ts";
+
+async function kv(page: Page, key: string, value?: unknown): Promise<unknown> {
+  return page.evaluate(async ([k, v]) => {
+    const db = await new Promise<IDBDatabase>((r) => { const q = indexedDB.open("clinphoto"); q.onsuccess = () => r(q.result); });
+    const out = await new Promise<unknown>((r) => {
+      const tx = db.transaction(["kv", "previews"], v === undefined ? "readonly" : "readwrite");
+      const req = v === undefined ? tx.objectStore("kv").get(k as string) : tx.objectStore("kv").put(v, k as string);
+      const n = tx.objectStore("previews").count();
+      tx.oncomplete = () => r({ value: req.result, previews: n.result });
+    });
+    db.close();
+    return out;
+  }, [key, value] as const);
+}
+
+describe("PIN attempts", () => {
+  const profile = newProfileDir();
+  let server: TestServer | undefined;
+  afterAll(() => {
+    server?.cleanup();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  it("waits after 5 wrong PINs, forgets the unlock key at the 10th, and loses no unsynced photo", async () => {
+    server = await TestServer.start();
+    const ctx = await launch(profile, { locale: "fr-FR" });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    await enrol(page, server.origin, server.enrolmentCode("pin phone"));
+    await page.click("text=Utiliser plutôt un code PIN");
+    await page.fill(".input-pin >> nth=0", "246813");
+    await page.fill(".input-pin >> nth=1", "246813");
+    await page.click('button[type="submit"]');
+    await screen(page, "home");
+    await newSequence(page, "IPP-33001", 1);
+    await page.click('[data-testid="lock"]');
+    await page.click('[data-testid="unlock"]');
+    await screen(page, "unlock");
+    for (let i = 1; i <= 4; i++) {
+      await page.fill(".input-pin", "000000");
+      await page.click('button[type="submit"]');
+      await page.waitForFunction((n) => document.querySelector(".msg-error")?.textContent?.includes(`Encore ${10 - n} essais`), i);
+    }
+    await page.fill(".input-pin", "000000");
+    await page.click('button[type="submit"]');
+    await page.waitForSelector(".msg-warn");
+    expect(await page.textContent(".msg-warn")).toMatch(/^Trop de codes PIN erronés\. Attendez (30|29|28) s avant de réessayer\.$/);
+    expect(await page.isDisabled('button[type="submit"]')).toBe(true);
+    await shots(page, "22-pin-wait");
+    expect(Object.values(await axeBothLanguages(page, "pin-wait")).flat()).toEqual([]);
+
+    // Fast-forward to the 9th failure (no test waits 8 minutes), then the 10th wrong PIN.
+    await kv(page, "pinGuard", { failures: 9 });
+    await page.reload();
+    await screen(page, "home");
+    await page.click('[data-testid="unlock"]');
+    await screen(page, "unlock");
+    await page.fill(".input-pin", "000000");
+    await page.click('button[type="submit"]');
+    await screen(page, "pin-forgotten");
+    expect(await page.textContent('[data-testid="pin-forgotten"]')).toContain("rien n'est perdu");
+    await shots(page, "23-pin-forgotten");
+    expect(Object.values(await axeBothLanguages(page, "pin-forgotten")).flat()).toEqual([]);
+    expect(await kv(page, "unlock")).toEqual({ value: undefined, previews: 0 });
+    await page.click("text=Choisir un nouveau code PIN");
+    await screen(page, "setup");
+    await ctx.close();
+
+    // The sealed photo is still there: after a new PIN, it syncs.
+    const again = await launch(profile, { locale: "fr-FR" });
+    const p2 = again.pages()[0] ?? (await again.newPage());
+    await p2.goto(server.origin);
+    await screen(p2, "setup");
+    await p2.click("text=Utiliser plutôt un code PIN");
+    await p2.fill(".input-pin >> nth=0", "135791");
+    await p2.fill(".input-pin >> nth=1", "135791");
+    await p2.click('button[type="submit"]');
+    await screen(p2, "home");
+    expect(await outboxPhotos(p2)).toBe(1);
+    await syncAndWait(p2);
+    expect(server.photos().filter((p) => p.patient_id === "IPP-33001")).toHaveLength(1);
+    await again.close();
+  });
+});
