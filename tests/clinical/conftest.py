@@ -40,11 +40,11 @@ class Filed:
 def file_sequence(device: Any, services: Any, call: Callable[..., Any]) -> Callable[..., Filed]:
     """File one sequence through the real sync protocol (propose, tus upload, commit) and wait for its decode."""
     def make(patient_id: str = PATIENT["id"], views: list[str] | None = None, seed: int = 0,
-             **form_fields: Any) -> Filed:
+             size: tuple[int, int] = (320, 240), **form_fields: Any) -> Filed:
         views = views or ["frontal", "right_lateral"]
         public, kid = device.seal_key()
         sequence_id = str(uuid.uuid4())
-        originals = [jpeg_with_identity(seed * 100 + i) for i in range(len(views))]
+        originals = [jpeg_with_identity(seed * 100 + i, *size) for i in range(len(views))]
         photos = [seal(data, public, kid, sequence_id) for data in originals]
         form = sequence_form(sequence_id, patient_id, **form_fields)
         body = manifest(device.device_id or "", [form], photos, views=views, seal_key=(public, kid))

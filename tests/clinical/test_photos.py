@@ -27,6 +27,13 @@ def test_preview_is_a_reencoded_jpeg_without_metadata_and_audited(file_sequence,
     assert read["detail"]["kind"] == "preview" and read["patient_id"] == PATIENT["id"] and read["outcome"] == "0"
 
 
+def test_a_large_photo_gets_a_preview_whose_long_side_is_at_most_2048(file_sequence, surgeon):
+    filed = file_sequence(views=["frontal"], size=(3000, 2000))
+    image = Image.open(io.BytesIO(surgeon.get(f"/api/v1/photos/{filed.photo_ids[0]}/preview").content))
+    assert max(image.size) <= 2048 and image.size[0] / image.size[1] == pytest.approx(1.5, abs=0.01)
+    assert not image.getexif()
+
+
 def test_a_photo_filed_before_previews_gets_one_on_first_request_and_keeps_it(file_sequence, surgeon, services, call):
     filed = file_sequence()
     photo_id = filed.photo_ids[1]
