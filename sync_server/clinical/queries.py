@@ -66,25 +66,44 @@ async def patient(store: Db, patient_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def _words(text: str) -> list[str]:
+    return [w for w in re.split(r"[\s\-']+", fold(text)) if w]
+
+
+def _pattern(word: str) -> str:
+    """A LIKE pattern a name holding ``word`` (folded) matches whatever its accents and case: the letters
+    that have accented forms, and anything not a plain letter, match any one character."""
+    return "%" + "".join(c if c in "bdfghjklmpqrstvwxz" else "_" for c in word) + "%"
+
+
 async def search(store: Db, q: str, birth_date: str | None) -> list[dict[str, Any]]:
-    """Exact hospital identifier (indexed or only filed), or name words as prefixes of family/given names."""
+    """Exact hospital identifier (indexed or only filed), or name words as prefixes of family/given names.
+
+    Names never hold digits, so a query with one is an identifier only. The database narrows the names
+    with accent-blind LIKE patterns; the exact prefix test on folded names is then made here, page by page."""
     q = q.strip()
-    ids: list[str] = []
-    if ID_RE.match(q):
-        ids.append(q)
-    words = [fold(w) for w in q.split() if w]
+    ids: list[str] = [q] if ID_RE.match(q) else []
+    words = [] if any(c.isdigit() for c in q) else _words(q)
     if words:
-        sql = "SELECT id, family, given FROM patient_index WHERE merged_into IS NULL"
+        where = ["merged_into IS NULL"]
         params: dict[str, Any] = {}
+        for i, word in enumerate(words):
+            where.append(f"(lower(family) LIKE :w{i} OR lower(given) LIKE :w{i})")
+            params[f"w{i}"] = _pattern(word)
         if birth_date:
-            sql += " AND birth_date = :b"
+            where.append("birth_date = :b")
             params["b"] = birth_date
-        for row in await store.fetch_all(sql + " ORDER BY family, given, id", params):
-            names = fold(f"{row['family'] or ''} {row['given'] or ''}").split()
-            if all(any(n.startswith(w) for n in names) for w in words) and row["id"] not in ids:
-                ids.append(row["id"])
-            if len(ids) >= MAX_RESULTS:
+        sql = f"SELECT id, family, given FROM patient_index WHERE {' AND '.join(where)} ORDER BY family, given, id"
+        offset = 0
+        while len(ids) < MAX_RESULTS:
+            page = await store.fetch_all(f"{sql} LIMIT 500 OFFSET {offset}", params)
+            for row in page:
+                names = _words(f"{row['family'] or ''} {row['given'] or ''}")
+                if all(any(n.startswith(w) for n in names) for w in words) and row["id"] not in ids:
+                    ids.append(row["id"])
+            if len(page) < 500:
                 break
+            offset += 500
     found = await _patients(store, ids[:MAX_RESULTS])
     return [p for p in found if not birth_date or p["birth_date"] == birth_date]
 

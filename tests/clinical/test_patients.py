@@ -130,3 +130,21 @@ def test_restricted_patients_need_break_glass_even_for_surgeons(file_sequence, i
     opened = surgeon.get(f"/api/v1/patients/{PATIENT['id']}/sequences")
     assert opened.status_code == 200 and opened.json()["patient"]["family"] == "Dupré"
     assert audit("patient.read")[-1]["detail"]["break_glass"] is True
+
+
+def test_names_with_accented_initials_hyphens_and_particles(surgeon, services, call):
+    from sync_server.interop.patients import Patient, upsert
+
+    async def put() -> None:
+        async with services.store.write() as db:
+            await upsert(db, Patient(id="IPP-5501", family="Le Gall-Hervé", given="Élodie", birth_date="1990-02-03"),
+                         source="test", actor="test")
+            await upsert(db, Patient(id="IPP-5502", family="Legrand", given="Elodie"), source="test", actor="test")
+    call(put)
+    def ids(q: str) -> list[str]:
+        return [p["id"] for p in surgeon.get("/api/v1/patients", params={"q": q}).json()["patients"]]
+    assert ids("elodie gall") == ["IPP-5501"]
+    assert ids("HERVE") == ["IPP-5501"]
+    assert sorted(ids("élo")) == ["IPP-5501", "IPP-5502"]
+    assert ids("le") == ["IPP-5501", "IPP-5502"]  # "Le" and "Legrand": ordered by family name
+    assert ids("gal") == ["IPP-5501"] and ids("all") == []  # prefixes of words, not any substring
