@@ -14,11 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .auth.web import MIDDLEWARE as AUTH_MIDDLEWARE
-<<<<<<< HEAD
-from .endpoints import audit, batches, devices, health, interop, keys, people, uploads, ward
-=======
-from .endpoints import audit, batches, devices, health, interop, keys, people, station, uploads
->>>>>>> station
+from .endpoints import audit, batches, clinical, devices, health, interop, keys, people, station, uploads, ward
 from .endpoints.openapi import openapi
 from .audit.log import MINOR_FAILURE, AuditEvent, record
 from .errors import ApiError
@@ -49,6 +45,7 @@ API_ROUTES: list[Route] = [
     *audit.ROUTES,
     *interop.ROUTES,
     *ward.ROUTES,
+    *clinical.ROUTES,
 ]
 
 def _error_response(error: ApiError, request: Request) -> Response:
