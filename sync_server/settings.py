@@ -135,7 +135,9 @@ class Settings:
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
     audit_origin: str = _setting(
         "", "Name of the audit log in its signed checkpoints (C2SP origin and key name). "
-        "Default: `<public host[:port]>/clinphoto-audit`; never change it once officers keep checkpoints."
+        "Default: `<public host[:port]>/clinphoto-audit` at the first start, then kept in `<data_dir>/audit-origin`: "
+        "the server and every `clinphoto audit` command use that name whatever their port setting. "
+        "Never change it once officers keep checkpoints."
     )
     audit_checkpoint_seconds: int = _setting(
         300, "Seconds between signed audit checkpoints (one is also signed at every batch commit).", _positive_int

@@ -13,6 +13,9 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from crypto.keystore import write_private_file
+
+from ..db import Db
 from ..events import BATCH_COMMITTED
 from ..settings import Settings
 from .alerts import Rules
@@ -26,9 +29,41 @@ log = logging.getLogger("clinphoto.audit")
 PRUNE_EVERY_SECONDS = 3600.0
 
 
+ORIGIN_FILE = "audit-origin"  # in the data folder: the log's name, fixed at the first start
+
+
+def _default_origin(settings: Settings) -> str:
+    return urlsplit(settings.resolved_public_url).netloc + "/clinphoto-audit"
+
+
 def log_origin(settings: Settings) -> str:
-    """The log's name in checkpoints: the setting, else ``<public host[:port]>/clinphoto-audit``."""
-    return settings.audit_origin or urlsplit(settings.resolved_public_url).netloc + "/clinphoto-audit"
+    """The log's name in checkpoints: the setting, else the install's (``install_origin``)."""
+    if settings.audit_origin:
+        return settings.audit_origin
+    try:
+        return (settings.data_dir / ORIGIN_FILE).read_text("utf-8").strip() or _default_origin(settings)
+    except FileNotFoundError:
+        return _default_origin(settings)
+
+
+async def install_origin(store: Db, settings: Settings) -> str:
+    """The log's name, the same for the server and every command, whatever their port settings.
+
+    The ``audit_origin`` setting if given; else the name kept in the data folder; else the name in the
+    log's own checkpoints (an install from before the name was kept); else, on a first start,
+    ``<public host[:port]>/clinphoto-audit``. Kept in the data folder, so that a command run without
+    the server's port setting signs, exports and verifies under the log's real name.
+    """
+    path = settings.data_dir / ORIGIN_FILE
+    origin = settings.audit_origin
+    if not origin and path.exists():
+        origin = path.read_text("utf-8").strip()
+    if not origin:
+        note = await store.fetch_val("SELECT note FROM audit_checkpoint ORDER BY id ASC LIMIT 1")
+        origin = note.split("\n", 1)[0] if note else _default_origin(settings)
+    if not path.exists() or path.read_text("utf-8").strip() != origin:
+        write_private_file(path, origin.encode("utf-8") + b"\n")
+    return origin
 
 
 @dataclasses.dataclass
@@ -44,7 +79,7 @@ def runtime(services: Any) -> AuditRuntime:
 
 async def start(services: Any) -> AuditRuntime:
     settings: Settings = services.settings
-    origin = log_origin(settings)
+    origin = await install_origin(services.store, settings)
 
     async def on_commit(batch_id: str) -> None:
         await issue_checkpoint(services.store, services.keys, origin, reason=f"batch {batch_id}")
