@@ -133,6 +133,14 @@ class Settings:
         1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
     )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+    signin_failures_per_account: int = _setting(
+        5, "Failed passkey sign-ins against one account in a minute before that account is refused for a minute "
+        "(the main defence; other people are not affected).", _positive_int
+    )
+    signin_failures_per_address: int = _setting(
+        100, "Failed passkey ceremonies from one client address in a minute before that address is refused for a "
+        "minute; set high because a ward shares one address. A valid invitation still registers.", _positive_int
+    )
     audit_origin: str = _setting(
         "", "Name of the audit log in its signed checkpoints (C2SP origin and key name). "
         "Default: `<public host[:port]>/clinphoto-audit` at the first start, then kept in `<data_dir>/audit-origin`: "

@@ -225,6 +225,34 @@ def _refused(code: str) -> ApiError:
     return error
 
 
+# -- whose ceremony is this? (the sign-in throttle counts per account: endpoints/people.py) ------------
+
+async def person_of_credential(store: Db, credential: Any) -> str | None:
+    """The person a sign-in response claims to be, from its credential id (not yet verified)."""
+    raw_id = credential.get("id") if isinstance(credential, dict) else None
+    if not isinstance(raw_id, str):
+        return None
+    return await store.fetch_val("SELECT person_id FROM passkey WHERE credential_id = :c", {"c": raw_id})
+
+
+async def invited_person(store: Db, token: Any) -> str | None:
+    """The person an open (unused, unexpired, unrevoked) invitation token is for; else None."""
+    if not isinstance(token, str) or not token:
+        return None
+    return await store.fetch_val(
+        "SELECT i.person_id FROM invitation i JOIN person p ON p.id = i.person_id WHERE i.token_hash = :h "
+        "AND i.used_at IS NULL AND i.expires_at >= :t AND p.revoked_at IS NULL", {"h": _sha256(token), "t": _iso(_now())})
+
+
+async def invited_challenge_person(store: Db, challenge_id: Any) -> str | None:
+    """The person of a pending registration challenge begun from an invitation; else None."""
+    if not isinstance(challenge_id, str):
+        return None
+    return await store.fetch_val(
+        "SELECT person_id FROM webauthn_challenge WHERE id = :id AND purpose = 'register' "
+        "AND invitation_hash IS NOT NULL AND expires_at >= :t", {"id": challenge_id, "t": _iso(_now())})
+
+
 async def registration_begin(store: Db, settings: Settings, *, token: str | None = None,
                              person_id: str | None = None, address: str | None = None) -> dict[str, Any]:
     """Options for registering a passkey: by invitation token, or for a signed-in person."""
