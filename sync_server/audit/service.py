@@ -20,6 +20,7 @@ from ..events import BATCH_COMMITTED
 from ..settings import Settings
 from .alerts import Rules
 from .log import ensure_tree
+from .repeats import RepeatTally
 from .retention import prune
 from .scanner import AlertScanner
 from .tree import issue_checkpoint
@@ -27,6 +28,7 @@ from .tree import issue_checkpoint
 log = logging.getLogger("clinphoto.audit")
 
 PRUNE_EVERY_SECONDS = 3600.0
+REPEAT_WINDOW_SECONDS = 60.0  # repeated tus HEADs of one upload: one entry with their count per minute
 
 
 ORIGIN_FILE = "audit-origin"  # in the data folder: the log's name, fixed at the first start
@@ -70,6 +72,7 @@ async def install_origin(store: Db, settings: Settings) -> str:
 class AuditRuntime:
     alerts: AlertScanner
     tasks: list[asyncio.Task[None]]
+    repeats: RepeatTally  # repeated tus HEADs: one entry with a count (audit/repeats.py)
     verifying: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)  # one full recomputation at a time
 
 
@@ -102,8 +105,19 @@ async def start(services: Any) -> AuditRuntime:
 
     alerts = AlertScanner(services.store, Rules.from_settings(settings))
     await alerts.scan_or_report()  # what was appended while the server was down (the CLI writes too)
+    repeats = RepeatTally(services.store, REPEAT_WINDOW_SECONDS)
+
+    async def flush_repeats() -> None:
+        while True:
+            await asyncio.sleep(REPEAT_WINDOW_SECONDS / 12)
+            try:
+                await repeats.flush()
+            except Exception:
+                log.exception("writing repeated-request counts failed; retrying")
+
     run = asyncio.get_running_loop().create_task
-    return AuditRuntime(alerts, [run(loop()), run(alerts.run(settings.audit_alert_scan_seconds))])
+    return AuditRuntime(alerts, [run(loop()), run(alerts.run(settings.audit_alert_scan_seconds)), run(flush_repeats())],
+                        repeats)
 
 
 async def stop(handle: AuditRuntime) -> None:
@@ -112,3 +126,4 @@ async def stop(handle: AuditRuntime) -> None:
     for task in handle.tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    await handle.repeats.flush(everything=True)  # the counts of the last window are not lost
