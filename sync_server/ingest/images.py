@@ -15,9 +15,10 @@ import io
 import warnings
 from typing import Any
 
-from PIL import Image, ImageOps, PngImagePlugin
+from PIL import Image, ImageFile, ImageOps, PngImagePlugin
 
 from ..errors import ApiError
+from . import png
 
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 GPS_IFD = 0x8825
@@ -28,6 +29,7 @@ HEADER_PREFIX = 256 * 1024  # a JPEG's markers before its first scan: EXIF, XMP,
 # Pillow decompresses PNG text/ICC chunks up to this size; beyond, it raises instead of inflating.
 PngImagePlugin.MAX_TEXT_CHUNK = 1024 * 1024
 PngImagePlugin.MAX_TEXT_MEMORY = 8 * 1024 * 1024
+ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated image is a defect, never filled in
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +126,15 @@ def _has_location(image: Image.Image) -> bool:
     return b"exif:GPSLatitude" in xmp or b"exif:GPSLongitude" in xmp
 
 
+def _check_png(data: bytes) -> None:
+    """As strict as the JPEG decode: Pillow files a PNG whose pixel data stops early as sound, and
+    checks no CRC of the pixel data when loading. Every chunk's CRC (Pillow's ``verify`` on a fresh
+    open, then ours) and the exact inflated size of the pixel data are checked before the decode."""
+    with Image.open(io.BytesIO(data), formats=["PNG"]) as fresh:
+        fresh.verify()
+    png.check_pixel_data(data)
+
+
 _ORIENTATION = {
     2: (Image.Transpose.FLIP_LEFT_RIGHT,),
     3: (Image.Transpose.ROTATE_180,),
@@ -155,6 +166,7 @@ def decode_and_render(data: bytes, max_pixels: int) -> dict[str, tuple[bytes, in
                 for step in _ORIENTATION.get(orientation, ()):
                     decoded = decoded.transpose(step)
             else:
+                _check_png(data)
                 image.load()
                 decoded = ImageOps.exif_transpose(image).convert("RGB")
     except Exception as exc:  # any decoder failure is a defect of this photo, not of the server
