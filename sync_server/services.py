@@ -59,7 +59,7 @@ class Services:
             log.warning("removed %d temp files left by an interrupted write (never recorded as stored)", removed)
         events = Events()
         decoder = Decoder(store, keys, objects, workers=settings.decode_workers, max_pixels=settings.max_pixels,
-                          events=events)
+                          events=events, memory_limit=settings.decode_memory_bytes)
         events.subscribe("photo.filed", lambda photo_id: decoder.enqueue(photo_id))
         sync = SyncService(settings, store, keys, objects, events=events)
         services = cls(settings=settings, store=store, keys=keys, objects=objects, sync=sync, decoder=decoder,

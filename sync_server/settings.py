@@ -132,6 +132,12 @@ class Settings:
     decode_workers: int = _setting(
         1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
     )
+    decode_memory_bytes: int = _setting(
+        400 * 1024 * 1024, "Hard memory limit (address space) of each decode worker, in bytes. A photo whose decoded "
+        "pixels (width x height x bands x bytes per sample) exceed a third of what is left after the worker's own "
+        "~192 MB is quarantined (`decode_budget_exceeded`) before a pixel is decoded; a decode reaching the limit "
+        "is quarantined too (`decode_memory_exceeded`).", _positive_int
+    )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
     signin_failures_per_account: int = _setting(
         5, "Failed passkey sign-ins against one account in a minute before that account is refused for a minute "
