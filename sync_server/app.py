@@ -77,10 +77,19 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     return _error_response(exc, request)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route serving this path (a tus resource has several routes); ``Allow`` on 405."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.path_regex.match(request.url.path):
+            methods |= set(route.methods or ())
+    return ", ".join(sorted(methods or {"GET", "HEAD"}))  # else the static app: read-only
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "not_found")
-    error = ApiError(code)
+    error = ApiError(code, headers={"Allow": _allowed_methods(request)} if code == "method_not_allowed" else None)
     await _audit_refusal(request, error)
     return _error_response(error, request)
 

@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Sequence
@@ -16,6 +17,7 @@ from .auth import devices, people
 from .auth.sessions import load_keys, rotate_keys
 from .db import Db
 from .settings import Settings, SettingsError
+from .storage.private import UnsafeKeyPermissions, check_keys_private
 
 COMMANDS: dict[str, str] = {}  # name -> help; the docs test checks each is in the README
 
@@ -47,6 +49,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from .listener.serve import BindError, bind, serve
     from .listener.tls import Certificates, TlsError
 
+    try:
+        check_keys_private(settings.resolved_keys_dir)
+    except UnsafeKeyPermissions as unsafe:
+        print(f"clinphoto: {unsafe}", file=sys.stderr)
+        return 3
     try:
         plan = make_plan(settings)
         sockets = bind(plan)
@@ -243,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    os.umask(0o077)  # whatever the server or a command creates is its account's alone
     try:
         settings = Settings.from_env()
     except SettingsError as exc:

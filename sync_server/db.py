@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -133,13 +134,24 @@ class Writer:
         await raw.executemany(sql, [tuple(row[n] for n in names) for row in rows])
 
 
+def _private_sqlite_files(path: Path) -> None:
+    """The database and its journals 0600 (SQLite gives -wal and -shm the database file's mode)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for journal in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+        try:
+            journal.chmod(0o600)
+        except FileNotFoundError:
+            pass
+
+
 class Db:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"factory": _SQLiteConnection} if self.is_sqlite else {}
         if self.is_sqlite:
-            Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_files(Path(url.split("///", 1)[1]))
         self.database = databases.Database(url, **options)
         self._write_lock = asyncio.Lock()
         self._writer: Any = self.database

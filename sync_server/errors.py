@@ -34,6 +34,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "challenge_invalid": (400, "This sign-in or registration attempt is unknown or expired: start again."),
     "invitation_invalid": (400, "This registration link is unknown, already used or expired: ask an administrator for a new one."),
     "person_not_found": (404, "No such person."),
+    "last_administrator": (409, "This is the last administrator who can sign in: register another administrator "
+                                "before revoking this one."),
     "device_not_found": (404, "No such device."),
     "passkey_not_found": (404, "No such passkey for this person."),
     "last_passkey": (409, "This is your only passkey: register another one before removing it."),

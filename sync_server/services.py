@@ -17,6 +17,7 @@ from .ingest.service import SyncService
 from .settings import Settings
 from .storage.files import sweep_temp_files
 from .storage.objects import ObjectStore
+from .storage.private import check_keys_private, make_private
 
 log = logging.getLogger("clinphoto")
 
@@ -43,8 +44,12 @@ class Services:
 
     @classmethod
     async def start(cls, settings: Settings) -> "Services":
+        check_keys_private(settings.resolved_keys_dir)  # before a key is read
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         settings.objects_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        settings.uploads_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private([settings.uploads_dir, settings.objects_dir], [settings.data_dir])
+        settings.data_dir.chmod(0o700)
         keys = KeyStore.open(settings.resolved_keys_dir)
         store = Db(settings.resolved_database_url)
         await store.connect()
@@ -54,7 +59,7 @@ class Services:
             log.warning("removed %d temp files left by an interrupted write (never recorded as stored)", removed)
         events = Events()
         decoder = Decoder(store, keys, objects, workers=settings.decode_workers, max_pixels=settings.max_pixels,
-                          events=events)
+                          events=events, memory_limit=settings.decode_memory_bytes)
         events.subscribe("photo.filed", lambda photo_id: decoder.enqueue(photo_id))
         sync = SyncService(settings, store, keys, objects, events=events)
         services = cls(settings=settings, store=store, keys=keys, objects=objects, sync=sync, decoder=decoder,

@@ -224,10 +224,26 @@ class Settings:
     decode_workers: int = _setting(
         1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
     )
+    decode_memory_bytes: int = _setting(
+        400 * 1024 * 1024, "Hard memory limit (address space) of each decode worker, in bytes. A photo whose decoded "
+        "pixels (width x height x bands x bytes per sample) exceed a third of what is left after the worker's own "
+        "~192 MB is quarantined (`decode_budget_exceeded`) before a pixel is decoded; a decode reaching the limit "
+        "is quarantined too (`decode_memory_exceeded`).", _positive_int
+    )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
+    signin_failures_per_account: int = _setting(
+        5, "Failed passkey sign-ins against one account in a minute before that account is refused for a minute "
+        "(the main defence; other people are not affected).", _positive_int
+    )
+    signin_failures_per_address: int = _setting(
+        100, "Failed passkey ceremonies from one client address in a minute before that address is refused for a "
+        "minute; set high because a ward shares one address. A valid invitation still registers.", _positive_int
+    )
     audit_origin: str = _setting(
         "", "Name of the audit log in its signed checkpoints (C2SP origin and key name). "
-        "Default: `<public host[:port]>/clinphoto-audit`; never change it once officers keep checkpoints."
+        "Default: `<public host[:port]>/clinphoto-audit` at the first start, then kept in `<data_dir>/audit-origin`: "
+        "the server and every `clinphoto audit` command use that name whatever their port setting. "
+        "Never change it once officers keep checkpoints."
     )
     audit_checkpoint_seconds: int = _setting(
         300, "Seconds between signed audit checkpoints (one is also signed at every batch commit).", _positive_int

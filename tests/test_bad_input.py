@@ -333,6 +333,43 @@ def test_a_jpeg_corrupted_in_its_middle_is_filed_then_quarantined(device, call, 
     _quarantined(device, call, services, bytes(jpeg))
 
 
+def _png(width: int, height: int, rows: int | None = None, bad_crc: bytes | None = None) -> bytes:
+    """A PNG with valid chunk structure: ``rows`` of pixel data only (a complete zlib stream, short of the
+    height), or a wrong CRC on the chunk of type ``bad_crc`` with its data intact."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) ^ (0xFFFFFFFF if kind == bad_crc else 0)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    raw = b"".join(b"\x00" + bytes((x * 7 + y) % 256 for x in range(width * 3)) for y in range(rows or height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"tEXt", b"Comment\x00taken on the ward") + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("damage", ["short pixel data", "IDAT crc", "tEXt crc", "IEND crc"])
+def test_a_damaged_png_is_filed_then_quarantined_as_strictly_as_a_jpeg(device, call, services, damage):
+    png = {"short pixel data": lambda: _png(64, 64, rows=40), "IDAT crc": lambda: _png(64, 64, bad_crc=b"IDAT"),
+           "tEXt crc": lambda: _png(64, 64, bad_crc=b"tEXt"), "IEND crc": lambda: _png(64, 64, bad_crc=b"IEND")}[damage]()
+    doc, photo = single_photo_batch(device, png, mime="image/png")
+    device.propose(doc)
+    uploaded = device.upload(doc["batch_id"], photo.photo_id, photo.sealed)
+    if uploaded.status_code == 422:  # refused from its header (a chunk before the pixels): stricter still
+        assert damage == "tEXt crc" and uploaded.json()["error"]["code"] == "image_unsupported"
+        return
+    assert uploaded.status_code == 204  # filed: nothing lost
+    call(services.decoder.wait_idle)
+    row = call(services.store.fetch_one, "SELECT state, quarantine_reason FROM photo WHERE id = :id",
+               {"id": photo.photo_id})
+    assert row["state"] == "quarantined", (damage, dict(row))
+    assert not call(services.store.fetch_all, "SELECT * FROM rendition WHERE photo_id = :id", {"id": photo.photo_id})
+
+
+def test_a_sound_png_is_verified(device, call, services):
+    doc, photo = single_photo_batch(device, _png(64, 64), mime="image/png")
+    device.propose(doc)
+    assert device.upload(doc["batch_id"], photo.photo_id, photo.sealed).status_code == 204
+    call(services.decoder.wait_idle)
+    assert call(services.store.fetch_val, "SELECT state FROM photo WHERE id = :id", {"id": photo.photo_id}) == "verified"
+
+
 def test_no_bad_input_ever_yields_a_500(device, http):
     probes = [
         ("POST", "/api/v1/batches", {"content": b"\xff\xfe", "headers": {"Content-Type": "application/json"}}),

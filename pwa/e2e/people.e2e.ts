@@ -62,6 +62,12 @@ describe("people: passkeys, administration, docking station", () => {
     const invite = await (await page.waitForSelector('[data-testid="invitation"] .mono')).textContent();
     await bothSizes(page, "p2-admin");
 
+    // the only administrator cannot revoke themselves: the server refuses, the screen says why
+    page.once("dialog", (d) => void d.accept());
+    await page.locator('[data-testid="admin-person"]', { hasText: "Administrator" }).locator('[data-testid="revoke-person"]').click();
+    await page.waitForSelector("text=/last administrator who can sign in|dernier administrateur qui peut se connecter/");
+    await bothSizes(page, "p2b-last-administrator");
+
     // sign out, sign back in with the same passkey
     await page.click('[data-testid="signout"]');
     await screen(page, "signin");

@@ -46,6 +46,7 @@ describe("break-glass countdown", () => {
 describe("refusals in words", () => {
   it("says why, with the server's stable codes", () => {
     expect(problem(new PeopleError("last_passkey", "x", 409))).toMatch(/only passkey|seule clé/);
+    expect(problem(new PeopleError("last_administrator", "x", 409))).toMatch(/last administrator|dernier administrateur/);
     expect(problem(new PeopleError("break_glass_reason_required", "x", 422))).toMatch(/20/);
     expect(problem(new PeopleError("session_invalid", "x", 401))).toMatch(/sign in again|reconnectez/);
     expect(problem(new PeopleError("something_new", "x", 400))).toMatch(/nothing was changed|rien n'a été modifié/);

@@ -13,7 +13,7 @@ from ..settings import Settings
 from .checkpoint import CheckpointError, Verifier, parse_vkey
 from .export import export, load_export
 from .log import verify_chain
-from .service import log_origin
+from .service import install_origin
 from .tree import log_verifier
 from .verify import Report, verify_log
 
@@ -29,9 +29,13 @@ async def _with_db(settings: Settings, work: Any) -> Any:
 
 
 def run_export(settings: Settings, out: Path) -> int:
-    origin = log_origin(settings)
-    vkey = log_verifier(KeyStore.open(settings.resolved_keys_dir), origin).vkey()
-    counts = asyncio.run(_with_db(settings, lambda store: export(store, out, origin, vkey)))
+    keys = KeyStore.open(settings.resolved_keys_dir)
+
+    async def work(store: Db) -> dict[str, int]:
+        origin = await install_origin(store, settings)
+        return await export(store, out, origin, log_verifier(keys, origin).vkey())
+
+    counts = asyncio.run(_with_db(settings, work))
     print(f"Exported {counts['entries']} audit entries and {counts['checkpoints']} signed checkpoints to {out}.")
     print(f"Keep {out / 'checkpoint'} and {out / 'log.vkey'} somewhere the server cannot reach: "
           "'clinphoto audit verify --trusted' checks later logs against them.")
@@ -72,7 +76,10 @@ def run_verify(settings: Settings, trusted: Path | None, export_dir: Path | None
         report = verify_export(export_dir, trusted, keys)
     else:  # the live database, read through the same export so one verifier sees one format
         with tempfile.TemporaryDirectory(prefix="clinphoto-audit-") as tmp:
-            asyncio.run(_with_db(settings, lambda store: export(store, Path(tmp), log_origin(settings), "")))
+            async def work(store: Db) -> Any:
+                return await export(store, Path(tmp), await install_origin(store, settings), "")
+
+            asyncio.run(_with_db(settings, work))
             report = verify_export(Path(tmp), trusted, keys)
             if report.ok:
                 head = asyncio.run(_with_db(settings, lambda store: store.fetch_one(

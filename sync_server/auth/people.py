@@ -134,11 +134,19 @@ async def reinvite(store: Db, person_id: str, actor: str, ttl_seconds: int) -> t
         return await _new_invitation(db, person_id, actor, ttl_seconds)
 
 
+_ADMINISTRATORS_WHO_SIGN_IN = (
+    "SELECT COUNT(*) FROM person p WHERE p.revoked_at IS NULL AND (' ' || p.roles || ' ') LIKE :pattern "
+    "AND EXISTS (SELECT 1 FROM passkey k WHERE k.person_id = p.id)")
+
+
 async def has_administrator(store: Db) -> bool:
     """Is there an administrator who can sign in (active, with at least one passkey)?"""
-    return bool(await store.fetch_val(
-        "SELECT COUNT(*) FROM person p WHERE p.revoked_at IS NULL AND (' ' || p.roles || ' ') LIKE :pattern "
-        "AND EXISTS (SELECT 1 FROM passkey k WHERE k.person_id = p.id)", {"pattern": "% administrator %"}))
+    return bool(await store.fetch_val(_ADMINISTRATORS_WHO_SIGN_IN, {"pattern": "% administrator %"}))
+
+
+async def _signs_in_as_administrator(db: Any, person_id: str) -> bool:
+    return bool(await db.fetch_val(_ADMINISTRATORS_WHO_SIGN_IN + " AND p.id = :id",
+                                   {"pattern": "% administrator %", "id": person_id}))
 
 
 async def first_admin_link(store: Db, settings: Settings, actor: str = "system:first-start") -> tuple[str, str]:
@@ -171,6 +179,9 @@ async def revoke_person(store: Db, person_id: str, actor: str) -> None:
         row = await db.fetch_one("SELECT revoked_at FROM person WHERE id = :id", {"id": person_id})
         if row is None:
             raise ApiError("person_not_found")
+        if row["revoked_at"] is None and await _signs_in_as_administrator(db, person_id) and not await db.fetch_val(
+                _ADMINISTRATORS_WHO_SIGN_IN + " AND p.id <> :id", {"pattern": "% administrator %", "id": person_id}):
+            raise ApiError("last_administrator")  # else the hospital is locked out of its own server
         await db.execute("UPDATE person SET revoked_at = COALESCE(revoked_at, :t) WHERE id = :id",
                          {"t": now, "id": person_id})
         await db.execute("UPDATE web_session SET revoked_at = :t WHERE person_id = :p AND revoked_at IS NULL",
@@ -212,6 +223,34 @@ def _refused(code: str) -> ApiError:
     error = ApiError(code)
     error.audited = True
     return error
+
+
+# -- whose ceremony is this? (the sign-in throttle counts per account: endpoints/people.py) ------------
+
+async def person_of_credential(store: Db, credential: Any) -> str | None:
+    """The person a sign-in response claims to be, from its credential id (not yet verified)."""
+    raw_id = credential.get("id") if isinstance(credential, dict) else None
+    if not isinstance(raw_id, str):
+        return None
+    return await store.fetch_val("SELECT person_id FROM passkey WHERE credential_id = :c", {"c": raw_id})
+
+
+async def invited_person(store: Db, token: Any) -> str | None:
+    """The person an open (unused, unexpired, unrevoked) invitation token is for; else None."""
+    if not isinstance(token, str) or not token:
+        return None
+    return await store.fetch_val(
+        "SELECT i.person_id FROM invitation i JOIN person p ON p.id = i.person_id WHERE i.token_hash = :h "
+        "AND i.used_at IS NULL AND i.expires_at >= :t AND p.revoked_at IS NULL", {"h": _sha256(token), "t": _iso(_now())})
+
+
+async def invited_challenge_person(store: Db, challenge_id: Any) -> str | None:
+    """The person of a pending registration challenge begun from an invitation; else None."""
+    if not isinstance(challenge_id, str):
+        return None
+    return await store.fetch_val(
+        "SELECT person_id FROM webauthn_challenge WHERE id = :id AND purpose = 'register' "
+        "AND invitation_hash IS NOT NULL AND expires_at >= :t", {"id": challenge_id, "t": _iso(_now())})
 
 
 async def registration_begin(store: Db, settings: Settings, *, token: str | None = None,

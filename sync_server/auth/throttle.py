@@ -1,4 +1,4 @@
-"""Slow down guessing: at most N attempts per key (client address) in a sliding window."""
+"""Slow down guessing: at most N attempts per key (client address, account) in a sliding window."""
 from __future__ import annotations
 
 import collections
@@ -34,3 +34,28 @@ class Throttle:
     def fail(self, key: str) -> None:
         """Count one failure against ``key`` (for budgets spent only by failures, e.g. sign-ins)."""
         self._seen[key].append(self.clock())
+
+
+class SigninThrottle:
+    """Failed passkey ceremonies, counted per account and per client address, separately.
+
+    Per account is the main defence: failures against one person's passkey refuse that person's sign-in
+    for a minute, nobody else's. Per address is only a flood guard, set far higher: a ward or a whole
+    hospital shares one NAT address, and one person's failures must not lock out the next colleague.
+    """
+
+    def __init__(self, per_account: int, per_address: int, window_seconds: float = 60,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.accounts = Throttle(per_account, window_seconds, clock)
+        self.addresses = Throttle(per_address, window_seconds, clock)
+
+    def account_blocked(self, person_id: str) -> bool:
+        return self.accounts.blocked(person_id)
+
+    def address_blocked(self, address: str) -> bool:
+        return self.addresses.blocked(address)
+
+    def fail(self, address: str, person_id: str | None = None) -> None:
+        self.addresses.fail(address)
+        if person_id is not None:
+            self.accounts.fail(person_id)

@@ -32,7 +32,7 @@ from . import devices
 from .people import rp_id, web_origins
 from .permissions import DEVICE, PUBLIC, SERVICE_TOKEN, allows, operations, rule_for
 from .sessions import CSRF_HEADER, Sessions, load_keys
-from .throttle import Throttle
+from .throttle import SigninThrottle
 
 log = logging.getLogger("clinphoto.auth")
 
@@ -42,7 +42,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 @dataclasses.dataclass
 class PeopleRuntime:
     sessions: Sessions
-    signin_throttle: Throttle  # failed passkey ceremonies per client address
+    signin_throttle: SigninThrottle  # failed passkey ceremonies, per account and per client address
     origins: list[str]
     rp_id: str
 
@@ -54,7 +54,8 @@ def runtime(services: Any) -> PeopleRuntime:
 async def _start(services: Any) -> PeopleRuntime:
     settings = services.settings
     return PeopleRuntime(sessions=Sessions(settings, load_keys(settings.resolved_keys_dir)),
-                         signin_throttle=Throttle(attempts=10, window_seconds=60),
+                         signin_throttle=SigninThrottle(settings.signin_failures_per_account,
+                                                        settings.signin_failures_per_address),
                          origins=web_origins(settings), rp_id=rp_id(settings))
 
 

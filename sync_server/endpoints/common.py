@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from ..audit.log import AuditEvent, record
 from ..auth.devices import authenticate
 from ..errors import ApiError
-from ..protocol.manifest import parse_json_body
+from ..protocol.strict_json import parse_json_body
 from ..types import Principal
 
 

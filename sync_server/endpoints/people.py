@@ -31,19 +31,29 @@ def _body_dict(body: Any) -> dict[str, Any]:
     return body
 
 
-async def _throttled(request: Request, action: str) -> None:
-    """Refuse (audited) while this address has too many recent failures."""
-    address = client_address(request) or "?"
-    if runtime(services(request)).signin_throttle.blocked(address):
-        await record(services(request).store, AuditEvent(action=action, outcome=MINOR_FAILURE, actor="anonymous",
-                                                         address=address, detail={"code": "signin_throttled"}))
-        error = ApiError("signin_throttled", headers={"Retry-After": "60"})
-        error.audited = True
-        raise error
+async def _throttled(request: Request, action: str, person_id: str | None = None,
+                     invited: bool = False) -> None:
+    """Refuse (audited) while this account, or this address, has too many recent failures.
+
+    The address limit is a flood guard, far above the per-account one (a ward shares one address);
+    a ceremony carrying an open invitation (``invited``) is never refused for the address's failures.
+    """
+    throttle, address = runtime(services(request)).signin_throttle, client_address(request) or "?"
+    if person_id is not None and throttle.account_blocked(person_id):
+        detail: dict[str, Any] = {"code": "signin_throttled", "scope": "account", "person": person_id}
+    elif not invited and throttle.address_blocked(address):
+        detail = {"code": "signin_throttled", "scope": "address"}
+    else:
+        return
+    await record(services(request).store, AuditEvent(action=action, outcome=MINOR_FAILURE, actor="anonymous",
+                                                     address=address, detail=detail))
+    error = ApiError("signin_throttled", headers={"Retry-After": "60"})
+    error.audited = True
+    raise error
 
 
-def _failed(request: Request) -> None:
-    runtime(services(request)).signin_throttle.fail(client_address(request) or "?")
+def _failed(request: Request, person_id: str | None = None) -> None:
+    runtime(services(request)).signin_throttle.fail(client_address(request) or "?", person_id)
 
 
 async def _session_response(request: Request, person: dict[str, Any], status_code: int = 200) -> Response:
@@ -71,11 +81,12 @@ async def signin_finish(request: Request) -> Response:
     await _throttled(request, "person.signin")
     body = _body_dict(await json_body(request))
     s = services(request)
+    await _throttled(request, "person.signin", await people.person_of_credential(s.store, body.get("credential")))
     async with s.store.write() as db:
         person, problem = await people.signin_finish(db, s.settings, body.get("challenge_id"), body.get("credential"),
                                                      client_address(request))
     if problem is not None:
-        _failed(request)
+        _failed(request, problem.get("person"))
         error = ApiError(problem["code"])
         error.audited = True
         raise error
@@ -85,8 +96,9 @@ async def signin_finish(request: Request) -> Response:
 
 async def register_begin(request: Request) -> Response:
     """Start registering a passkey from a one-time registration link."""
-    await _throttled(request, "passkey.register")
     body = _body_dict(await json_body(request))
+    invited = await people.invited_person(services(request).store, body.get("token"))
+    await _throttled(request, "passkey.register", invited, invited=invited is not None)
     try:
         options = await people.registration_begin(services(request).store, services(request).settings,
                                                   token=body.get("token") or "", address=client_address(request))
@@ -100,14 +112,15 @@ async def register_begin(request: Request) -> Response:
 
 async def register_finish(request: Request) -> Response:
     """Finish registering a passkey from a link: the link is used up and the person is signed in."""
-    await _throttled(request, "passkey.register")
     body = _body_dict(await json_body(request))
     s = services(request)
+    invited = await people.invited_challenge_person(s.store, body.get("challenge_id"))
+    await _throttled(request, "passkey.register", invited, invited=invited is not None)
     try:
         person_id = await people.registration_finish(s.store, s.settings, body.get("challenge_id"),
                                                      body.get("credential"), body.get("label"), client_address(request))
     except ApiError:
-        _failed(request)
+        _failed(request, invited)
         raise
     person = await s.store.fetch_one("SELECT * FROM person WHERE id = :id", {"id": person_id})
     return await _session_response(request, dict(person or {}), status_code=201)

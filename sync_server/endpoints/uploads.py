@@ -7,9 +7,11 @@ from email.utils import format_datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..audit.log import AuditEvent
+from ..audit.service import runtime
 from ..errors import ApiError
 from ..protocol import tus
-from .common import audit_answer, client_address, device, services
+from .common import client_address, device, services
 
 
 def _headers(**extra: str) -> dict[str, str]:
@@ -46,8 +48,10 @@ async def head(request: Request) -> Response:
     tus.check_version(request.headers)
     who = await device(request)
     info = await services(request).sync.upload_info(who, request.path_params["upload_id"])
-    await audit_answer(request, "upload.head", detail={"upload_id": request.path_params["upload_id"],
-                                                       "offset": info["offset"]})
+    upload_id = request.path_params["upload_id"]
+    await runtime(services(request)).repeats.note(("upload.head", who.actor, upload_id), AuditEvent(
+        action="upload.head", actor=who.actor, device_id=who.device_id, address=client_address(request),
+        object=request.scope["route"].path, detail={"upload_id": upload_id, "offset": info["offset"]}))
     return Response(status_code=200, headers=_headers(**{
         "Upload-Offset": str(info["offset"]), "Upload-Length": str(info["length"]),
         "Upload-Expires": _expires(info["expires_at"])}))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import concurrent.futures.process
 import logging
 import multiprocessing
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ from ..audit.log import SERIOUS_FAILURE, AuditEvent, append
 from ..db import Db
 from ..events import INGEST_UPLOADS, PHOTO_VERIFIED, Events, wait_event
 from ..storage.objects import ObjectStore
-from .worker import decode_stored, init_worker
+from .worker import decode_stored, init_worker, pixel_budget
 
 log = logging.getLogger("clinphoto.decoder")
 
@@ -35,7 +36,8 @@ MAX_DEFER_SECONDS = 30.0
 
 class Decoder:
     def __init__(self, store: Db, keys: KeyStore, objects: ObjectStore, *, workers: int, max_pixels: int,
-                 events: Events) -> None:
+                 events: Events, memory_limit: int | None = None) -> None:
+        self.memory_limit = memory_limit  # per worker (RLIMIT_AS); pixels get ``pixel_budget`` of it
         self.events = events
         self.store = store
         self.keys = keys
@@ -53,10 +55,31 @@ class Decoder:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def start(self) -> None:
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         # forkserver: never fork a process that runs threads (aiosqlite, the event loop)
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"), initializer=init_worker)
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("forkserver"), initializer=init_worker,
+            initargs=(self.memory_limit,))
+
+    async def _decode(self, storage_key: str) -> tuple[str, object]:
+        """("ok", renditions) or ("defect", reason). A worker that dies (killed past its memory, or crashed
+        by the image) breaks the pool: it is replaced and the photo tried once more; a photo that kills the
+        worker twice is quarantined, never lost, and the next photo goes on."""
+        budget = pixel_budget(self.memory_limit) if self.memory_limit else None
+        for _ in range(2):  # a pool broken before this photo is replaced and the photo tried again
+            pool = self._pool
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    pool, decode_stored, str(self.objects.root), storage_key, dict(self.keys.keks), self.max_pixels,
+                    budget)
+            except concurrent.futures.process.BrokenProcessPool:
+                if self._pool is pool and pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool()
+        return "defect", "decode_worker_died: the decode worker died twice while decoding this photo"
+
+    async def start(self) -> None:
+        self._pool = self._new_pool()
         self._tasks = [asyncio.create_task(self._run()) for _ in range(self.workers)]
         for row in await self.store.fetch_all("SELECT id FROM photo WHERE state = 'filed' ORDER BY filed_at"):
             await self.enqueue(row["id"])
@@ -134,9 +157,7 @@ class Decoder:
             {"id": photo_id})
         if row is None or row["state"] != "filed":
             return
-        loop = asyncio.get_running_loop()
-        status, result = await loop.run_in_executor(self._pool, decode_stored, str(self.objects.root),
-                                                    row["storage_key"], dict(self.keys.keks), self.max_pixels)
+        status, result = await self._decode(row["storage_key"])
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         event = dict(actor="system:decoder", patient_id=row["patient_id"], object=f"photo/{photo_id}")
         if status == "defect":

@@ -1,4 +1,7 @@
-"""A filed photo as a DICOM VL Photographic Image, its original JPEG bytes encapsulated as they are.
+"""A filed photo as a DICOM VL Photographic Image, its original JPEG encapsulated, pixels as they are.
+
+Camera metadata (EXIF, XMP, IPTC, maker notes, comments) is removed losslessly first
+(``sync_server/strip.py``): entropy-coded data and tables are copied as they are.
 
 Pure: bytes and metadata in, a DICOM Part 10 file out; no I/O. The JPEG is never decoded or
 re-encoded: its frame header (SOF) gives rows, columns and components, and the transfer syntax
@@ -18,6 +21,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit, PYDICOM_IMPLEMENTATION_UID
 
+from ..strip import NotAJpeg, strip_jpeg_metadata
 from . import codes
 from .uids import instance_uid, series_uid, study_uid
 
@@ -88,6 +92,10 @@ def build(jpeg: bytes, *, photo: Mapping[str, Any], form: Mapping[str, Any], pat
     """The DICOM Part 10 file for one photo (``photo``: photo row; ``patient``: patient index row)."""
     if photo["mime"] != "image/jpeg":
         raise NotEncapsulable(f"{photo['mime']} has no DICOM transfer syntax that keeps the original bytes")
+    try:
+        jpeg = strip_jpeg_metadata(jpeg)  # no EXIF, XMP, IPTC, maker notes or comments leave: pixels untouched
+    except NotAJpeg as exc:
+        raise NotEncapsulable(f"JPEG marker stream: {exc}") from None
     frame = jpeg_frame(jpeg)
     if frame.process == 0 and frame.precision == 8:
         syntax = JPEGBaseline8Bit

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from typing import Any, Mapping
 
 from crypto import CryptoError, b64url_decode, canonical_json, open_form
@@ -63,13 +62,6 @@ class Manifest:
             if photo.photo_id == photo_id:
                 return photo
         return None
-
-
-def parse_json_body(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError("malformed_json") from None
 
 
 _FORM_SEAL_ERRORS = {"wrong_sequence": "form_seal_wrong_sequence", "unknown_key": "form_seal_unknown_key"}

@@ -60,7 +60,7 @@ def _make_dirs(directory: Path) -> list[Path]:
         return []
     created = _make_dirs(directory.parent)
     try:
-        directory.mkdir()
+        directory.mkdir(mode=0o700)
     except FileExistsError:
         return created
     return [directory, *created]

@@ -10,6 +10,7 @@ from pydicom.encaps import generate_frames
 
 from sync_server.interop import dicom
 from sync_server.interop.uids import instance_uid, study_uid
+from sync_server.strip import strip_jpeg_metadata
 from tests.support.photos import make_jpeg, make_png
 
 PATIENT = {"id": "IPP-0042", "family": "Dupont", "given": "Zoé", "birth_date": "1980-01-02", "sex": "F"}
@@ -40,11 +41,13 @@ def test_uids_derive_from_the_ids_so_a_retry_sends_the_same_instance():
     assert study_uid(photo_id) != instance_uid(photo_id)
 
 
-def test_the_original_jpeg_is_encapsulated_byte_for_byte():
+def test_the_original_jpeg_is_encapsulated_byte_for_byte_less_its_camera_metadata():
     jpeg = make_jpeg(640, 480, seed=3)
     ds = _build(jpeg)
     frame = next(generate_frames(ds.PixelData, number_of_frames=1))
-    assert frame.rstrip(b"\x00") == jpeg.rstrip(b"\x00") and len(frame) - len(jpeg) in (0, 1)
+    sent = strip_jpeg_metadata(jpeg)
+    assert b"ClinPhoto test camera" in jpeg and b"ClinPhoto test camera" not in sent
+    assert frame.rstrip(b"\x00") == sent.rstrip(b"\x00") and len(frame) - len(sent) in (0, 1)
     assert (ds.Rows, ds.Columns, ds.SamplesPerPixel) == (480, 640, 3)
     assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
 
@@ -76,3 +79,16 @@ def test_png_and_progressive_jpeg_are_not_encapsulable_rather_than_converted():
     Image.new("RGB", (32, 32), (10, 20, 30)).save(out, format="JPEG", progressive=True)
     with pytest.raises(dicom.NotEncapsulable):
         dicom.build(out.getvalue(), photo=_photo(), form=_form(), patient=PATIENT, instance_number=1, issuer="x")
+
+
+def test_what_goes_to_the_pacs_carries_no_camera_metadata_and_the_same_pixels():
+    from PIL import Image
+    from tests.test_strip_metadata import IDENTIFYING, camera_jpeg
+    original = camera_jpeg()
+    kept = bytes(original)
+    ds = _build(original)
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    for text in IDENTIFYING:
+        assert text not in frame, text
+    assert Image.open(io.BytesIO(frame)).tobytes() == Image.open(io.BytesIO(original)).tobytes()
+    assert original == kept  # the stored original is not touched

@@ -12,6 +12,7 @@ from pydicom.encaps import generate_frames
 
 from sync_server.interop.dicom import VL_PHOTOGRAPHIC_IMAGE
 from sync_server.interop.uids import instance_uid, series_uid, study_uid
+from sync_server.strip import strip_jpeg_metadata
 from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync, wait_for
 from tests.interop.orthanc import Orthanc
 from tests.conftest import both_backends
@@ -72,9 +73,12 @@ def test_photos_are_stored_in_the_pacs_found_by_qido_and_retrieved_bit_exact(
     for photo in batch.photos:
         ds = _wado_instance(orthanc, batch.sequence_id, photo.photo_id)
         frame = next(generate_frames(ds.PixelData, number_of_frames=1))
-        # the original JPEG, byte for byte; DICOM pads an odd-length fragment with one 0x00 after EOI
-        assert frame[:len(photo.plaintext)] == photo.plaintext
-        assert frame[len(photo.plaintext):] in (b"", b"\x00")
+        # the original JPEG byte for byte, less its camera metadata (pixels untouched, sync_server/strip.py);
+        # DICOM pads an odd-length fragment with one 0x00 after EOI
+        sent = strip_jpeg_metadata(photo.plaintext)
+        assert b"Exif" in photo.plaintext and b"Exif" not in sent
+        assert frame[:len(sent)] == sent
+        assert frame[len(sent):] in (b"", b"\x00")
         assert ds.SOPClassUID == VL_PHOTOGRAPHIC_IMAGE and ds.Modality == "XC"
         assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.4.50"
         assert ds.PatientID == "IPP-0042" and str(ds.PatientName) == "Dupont^Zoé"
@@ -172,7 +176,8 @@ def test_after_an_a40_merge_the_pacs_copies_follow_the_surviving_identity(
         ds = _wado_instance(orthanc, batch.sequence_id, photo.photo_id)
         assert ds.SOPInstanceUID == instance_uid(photo.photo_id)  # the same instance, filed under the survivor
         assert ds.PatientID == "IPP-0077" and str(ds.PatientName) == "Martin^Paul" and ds.PatientSex == "M"
-        assert next(generate_frames(ds.PixelData, number_of_frames=1))[:len(photo.plaintext)] == photo.plaintext
+        sent = strip_jpeg_metadata(photo.plaintext)  # camera metadata never leaves (sync_server/strip.py)
+        assert next(generate_frames(ds.PixelData, number_of_frames=1))[:len(sent)] == sent
     stored = call(services.store.fetch_all, "SELECT patient_id, detail FROM audit_entry "
                   "WHERE action = 'interop.pacs.store' AND outcome = '0' ORDER BY seq")
     assert [s["patient_id"] for s in stored] == ["IPP-0042"] * 2 + ["IPP-0077"] * 2

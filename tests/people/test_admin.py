@@ -97,3 +97,21 @@ def test_first_start_prints_an_administrator_link_until_one_is_registered(tmp_pa
     server.start()  # an administrator exists now: no new link
     server.stop()
     assert len([l for l in server.log.read_text().splitlines() if LINK.match(l.strip())]) == 1
+
+
+def test_the_last_administrator_cannot_be_revoked_by_themselves_or_anyone(http, admin, person, audit):
+    refused = admin.post(f"/api/v1/admin/people/{admin.id}/revoke")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "last_administrator", refused.text
+    assert admin.get("/api/v1/me").status_code == 200  # still signed in, still an administrator
+    assert not audit("person.revoke")
+    assert any(e["detail"].get("code") == "last_administrator" for e in audit("http.post"))
+    # an administrator invited but not registered yet cannot sign in: they do not count
+    pending = admin.post("/api/v1/admin/people", json={"name": "Not yet", "roles": ["administrator"]})
+    assert admin.post(f"/api/v1/admin/people/{admin.id}/revoke").status_code == 409
+    # with a second administrator who can sign in, either may go, but not both
+    second = person("administrator", name="Second Admin")
+    assert second.post(f"/api/v1/admin/people/{admin.id}/revoke").status_code == 204
+    last = second.post(f"/api/v1/admin/people/{second.id}/revoke")
+    assert last.status_code == 409 and last.json()["error"]["code"] == "last_administrator"
+    assert admin.post(f"/api/v1/admin/people/{pending.json()['person_id']}/revoke").status_code in (401, 403)
+    assert second.post(f"/api/v1/admin/people/{pending.json()['person_id']}/revoke").status_code == 204

@@ -117,9 +117,9 @@ def test_several_passkeys_per_person_and_removal_but_not_of_the_last(http, admin
     assert last.status_code == 409 and last.json()["error"]["code"] == "last_passkey"
 
 
-def test_failed_signins_are_throttled_and_audited(http, admin, audit):
+def test_a_flood_of_failed_signins_from_one_address_is_throttled_and_audited(http, admin, services, audit):
     stranger = SoftAuthenticator()
-    for _ in range(10):
+    for _ in range(services.settings.signin_failures_per_address):
         assert signin(http, stranger).status_code == 401
     blocked = http.post("/api/v1/auth/signin/begin", json={}, headers={"Origin": ORIGIN})
     assert blocked.status_code == 429 and blocked.json()["error"]["code"] == "signin_throttled"
@@ -147,3 +147,43 @@ def test_a_ceremony_started_by_one_person_cannot_be_finished_by_another(http, ad
         "challenge_id": begin["challenge_id"], "credential": SoftAuthenticator().create(begin["options"])})
     assert public.status_code == 400 and "set-cookie" not in public.headers
     assert len(admin.get("/api/v1/me").json()["passkeys"]) == 1
+
+
+def test_ten_failures_at_a_shared_ward_address_block_neither_colleagues_nor_newcomers(http, admin, person, audit):
+    """A ward shares one NAT address: other people's failures must not lock out the next nurse or surgeon."""
+    colleague = person("nurse", name="Nurse Colleague")
+    invited = admin.post("/api/v1/admin/people", json={"name": "New Surgeon", "roles": ["surgeon"]})
+    stranger = SoftAuthenticator()
+    for _ in range(10):
+        assert signin(http, stranger).status_code == 401
+    http.cookies.clear()
+    assert signin(http, colleague.authn).status_code == 200
+    http.cookies.clear()
+    assert register(http, invited.json()["registration_url"]).status_code == 201
+
+
+def test_failures_against_one_account_throttle_that_account_not_the_address(http, admin, person, services, audit):
+    victim, colleague = person("surgeon", name="Dr Victim"), person("surgeon", name="Dr Colleague")
+    for _ in range(services.settings.signin_failures_per_account):
+        forged = signin(http, victim.authn, origin="https://evil.example")
+        assert forged.status_code == 401 and forged.json()["error"]["code"] == "passkey_invalid"
+    http.cookies.clear()
+    blocked = signin(http, victim.authn)  # even with the genuine passkey, for a minute
+    assert blocked.status_code == 429 and blocked.json()["error"]["code"] == "signin_throttled"
+    assert blocked.headers["retry-after"] == "60"
+    refusal = audit("person.signin")[-1]
+    assert refusal["detail"] == {"code": "signin_throttled", "scope": "account", "person": victim.id}
+    assert signin(http, colleague.authn).status_code == 200  # the address is not blocked
+
+
+def test_a_flooded_address_still_lets_a_valid_invitation_register(http, admin, services):
+    invited = admin.post("/api/v1/admin/people", json={"name": "Night Nurse", "roles": ["nurse"]})
+    stranger = SoftAuthenticator()
+    for _ in range(services.settings.signin_failures_per_address):
+        signin(http, stranger)
+    assert http.post("/api/v1/auth/signin/begin", json={}, headers={"Origin": ORIGIN}).status_code == 429
+    bogus = http.post("/api/v1/auth/register/begin", json={"token": "not-a-real-invitation-token"},
+                      headers={"Origin": ORIGIN})
+    assert bogus.status_code == 429
+    http.cookies.clear()
+    assert register(http, invited.json()["registration_url"]).status_code == 201

@@ -33,6 +33,7 @@ const PROBLEMS: Record<string, MessageKey> = {
   last_passkey: "account.lastPasskey",
   passkey_not_found: "account.passkeyGone",
   person_not_found: "admin.personGone",
+  last_administrator: "admin.lastAdministrator",
   audit_query_invalid: "officer.queryInvalid",
   audit_entry_not_found: "officer.entryGone",
   audit_alert_not_found: "officer.alertGone",
