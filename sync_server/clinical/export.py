@@ -1,7 +1,8 @@
 """Consent-aware exports: a ZIP of photos and ``manifest.json``, written to a temporary file (bounded memory).
 
-Care exports (for the patient's record) carry the original bytes as filed, named by view and date, and the
-manifest names the patient: they go from one clinician to the record. Teaching and publication exports are
+Care exports (for the patient's record) carry the original pixels as filed, named by view and date, less the
+camera metadata (a JPEG's EXIF, XMP, IPTC, maker notes and comments removed losslessly by ``strip.py``, the one
+stripping function of every outbound path), and the manifest names the patient: they go from one clinician to the record. Teaching and publication exports are
 de-identified: each image is decoded and re-encoded by Pillow into a fresh JPEG (no EXIF, XMP, IPTC, ICC or
 comment), named at random, and the manifest holds no patient id, name, birth date, capture date, surgeon
 or free-text note — only view, procedure, region, laterality, phase and delay.
@@ -19,6 +20,7 @@ from typing import IO, Any, Callable, Mapping
 from PIL import Image, ImageOps
 
 from . import catalog
+from ..strip import strip_jpeg_metadata
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic", "image/webp": "webp"}
 
@@ -61,7 +63,7 @@ def write_zip(purpose: str, photos: list[Mapping[str, Any]], read: Callable[[str
             if care:
                 day = str(photo["captured_at"])[:10]
                 name = f"{i:03d}-{photo['view']}-{day}.{EXTENSIONS.get(photo['mime'], 'bin')}"
-                data = original
+                data = strip_jpeg_metadata(original) if photo["mime"] == "image/jpeg" else original
                 entry = {"file": name, "photo_id": photo["id"], "sequence_id": photo["sequence_id"],
                          "patient_id": photo["patient_id"], "captured_at": photo["captured_at"],
                          "consent": photo["consent"], "surgeon": form.get("surgeon"), **_clinical(form, photo)}

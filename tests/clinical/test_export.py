@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from sync_server.clinical import catalog
+from sync_server.strip import strip_jpeg_metadata
 from tests.clinical.conftest import PATIENT, open_glass, restrict
 
 # who may receive what, written out (not computed from the code under test)
@@ -109,14 +110,17 @@ def test_teaching_and_publication_exports_carry_no_identifier(file_sequence, ind
     assert {e["detail"]["purpose"] for e in entries} == {"teaching", "publication"}
 
 
-def test_a_care_export_carries_the_originals_for_the_record(file_sequence, surgeon, audit):
+def test_a_care_export_carries_the_originals_for_the_record_less_their_camera_metadata(file_sequence, surgeon, audit):
     filed = file_sequence(surgeon="Dr House")
     archive = _zip(surgeon.post("/api/v1/exports", json={"purpose": "care", "photo_ids": filed.photo_ids}))
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["deidentified"] is False and manifest["purpose"] == "care"
     for entry, photo_id, original in zip(manifest["photos"], filed.photo_ids, filed.originals):
         assert entry["photo_id"] == photo_id and entry["patient_id"] == PATIENT["id"]
-        assert archive.read(entry["file"]) == original  # bit-exact
+        data = archive.read(entry["file"])
+        assert data == strip_jpeg_metadata(original)  # the same coded pixels, byte for byte
+        with Image.open(io.BytesIO(original)) as filed_image, Image.open(io.BytesIO(data)) as image:
+            assert filed_image.getexif() and not image.getexif() and b"Exif" not in data
         assert re.fullmatch(r"\d{3}-(frontal|right_lateral)-\d{4}-\d{2}-\d{2}\.jpg", entry["file"])
         assert PATIENT["id"] not in entry["file"]
     assert [e["object"] for e in audit("photo.export")] == [f"photo:{p}" for p in filed.photo_ids]
