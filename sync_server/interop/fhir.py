@@ -34,7 +34,7 @@ _MODELS: dict[str, dict[str, Any]] = {
          "DocumentReference": DocumentReference},
 }
 MEDIA_VIEW_EXTENSION = "http://hl7.org/fhir/4.0/StructureDefinition/extension-Media.view"
-_GENDER = {"M": "male", "F": "female", "O": "other", "U": "unknown"}
+_GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
 _DCM_XC = {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "XC",
                        "display": "External-camera Photography"}]}
 

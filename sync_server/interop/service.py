@@ -92,6 +92,11 @@ class Interop:
         actor = "hl7:adt"
         moved: list[str] = []
         async with self.store.write() as db:
+            if event.trigger in hl7v2.CHANGES and event.prior_id is not None:
+                # A47: the prior identifier was wrong; the new one must not be another patient's
+                taken = await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": event.patient.id})
+                if taken is not None:
+                    raise patients.IdentityError("the new identifier already belongs to a patient of the index")
             if event.prior_id is not None:
                 moved, changed = await patients.merge(db, event.prior_id, event.patient,
                                                       source=f"hl7:{event.trigger}", actor=actor)
