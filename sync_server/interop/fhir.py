@@ -11,6 +11,7 @@ standard cross-version extension of R4 ``Media.view``.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from fhir.resources.bundle import Bundle as BundleR5
@@ -23,6 +24,7 @@ from fhir.resources.R4B.media import Media
 from fhir.resources.R4B.patient import Patient
 
 from . import codes
+from .patients import real_date
 from .uids import instance_uid, series_uid, study_uid
 
 R4, R5 = "r4", "r5"
@@ -35,6 +37,7 @@ _MODELS: dict[str, dict[str, Any]] = {
 }
 MEDIA_VIEW_EXTENSION = "http://hl7.org/fhir/4.0/StructureDefinition/extension-Media.view"
 _GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DCM_XC = {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "XC",
                        "display": "External-camera Photography"}]}
 
@@ -62,22 +65,29 @@ def _coding(code: codes.Code) -> dict[str, Any]:
     return {"system": code.fhir_system, "code": code.value, "display": code.meaning}
 
 
+def _printable(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() and not _CONTROL.search(value) else None
+
+
 def patient(row: Mapping[str, Any], system: str, version: str = R4) -> dict[str, Any]:
+    """The index row as a Patient. A value stored before the feed checked it (a birth date ``1980-13-02``,
+    a sex outside table 0001) is left out, never a reason to fail the read or the whole search page."""
     resource: dict[str, Any] = {
         "resourceType": "Patient", "id": row["id"],
         "identifier": [{"use": "official", "system": system, "value": row["id"]}],
         "active": not row.get("merged_into") and bool(row.get("active", 1)),
     }
-    if row.get("family") or row.get("given"):
+    family, given = _printable(row.get("family")), _printable(row.get("given"))
+    if family or given:
         name: dict[str, Any] = {"use": "official"}
-        if row.get("family"):
-            name["family"] = row["family"]
-        if row.get("given"):
-            name["given"] = [row["given"]]
+        if family:
+            name["family"] = family
+        if given:
+            name["given"] = [given]
         resource["name"] = [name]
     if row.get("sex") in _GENDER:
         resource["gender"] = _GENDER[row["sex"]]
-    if row.get("birth_date"):
+    if isinstance(row.get("birth_date"), str) and real_date(row["birth_date"]):
         resource["birthDate"] = row["birth_date"]
     if row.get("merged_into"):
         resource["link"] = [{"other": {"reference": f"Patient/{row['merged_into']}"}, "type": "replaced-by"}]

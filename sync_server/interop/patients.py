@@ -47,7 +47,7 @@ class InactiveIdentity(IdentityError):
     """The identity exists but the hospital withdrew it: nothing may be filed under it."""
 
 
-def _real_date(value: str) -> bool:
+def real_date(value: str) -> bool:
     if not BIRTH_DATE_RE.match(value):
         return False
     parts = [int(p) for p in value.split("-")] + [1, 1]
@@ -74,7 +74,7 @@ class Patient:
     def __post_init__(self) -> None:
         if not ID_RE.match(self.id or ""):
             raise IdentityError("patient identifier is not 3-32 letters, digits or hyphens")
-        if self.birth_date and not _real_date(self.birth_date):
+        if self.birth_date and not real_date(self.birth_date):
             raise IdentityError("birth date is not a real date (YYYY-MM-DD, YYYY-MM or YYYY)")
         if self.sex is not None and self.sex not in SEXES:
             raise IdentityError("sex is not one of M, F, O, U, A, N")

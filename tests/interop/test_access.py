@@ -123,3 +123,20 @@ def test_without_service_tokens_people_still_work_and_tokens_are_refused(http, p
     surgeon = person("surgeon")
     assert surgeon.get("/fhir/r4/Media").json()["total"] == 0
     assert surgeon.get("/api/v1/interop/quarantine").json() == {"sequences": []}
+
+
+def test_a_bad_value_stored_before_the_feed_checked_it_never_fails_a_patient_read_or_search(
+        index, services, call, http):
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.patient import Patient
+
+    call(services.store.execute, "INSERT INTO patient_index (id, family, given, birth_date, sex, source, updated_at, "
+         "active) VALUES ('IPP-0990', 'Bad', 'Date', '1980-13-02', 'Q', 'hl7:A04', '2026-01-01T00:00:00Z', 1)")
+    read = http.get("/fhir/r4/Patient/IPP-0990", headers=FHIR)
+    assert read.status_code == 200
+    resource = Patient.model_validate(read.json())
+    assert resource.birthDate is None and resource.gender is None and resource.name[0].family == "Bad"
+    search = http.get("/fhir/r4/Patient", headers=FHIR)
+    assert search.status_code == 200
+    bundle = Bundle.model_validate(search.json())
+    assert "IPP-0990" in [e.resource.id for e in bundle.entry]
