@@ -102,7 +102,15 @@ class Interop:
                                                       source=f"hl7:{event.trigger}", actor=actor)
                 await self.outbox.follow(db, moved)  # same transaction: the copies cannot miss the move
             else:
+                before = await db.fetch_one("SELECT family, given, birth_date, sex FROM patient_index WHERE id = :id",
+                                            {"id": event.patient.id})
                 changed = await patients.upsert(db, event.patient, source=f"hl7:{event.trigger}", actor=actor)
+                if before is not None and dict(before) != {k: getattr(event.patient, k) for k in before}:
+                    # new demographics (a name change after delivery): the copies already sent go again
+                    filed = [r["sequence_id"] for r in await db.fetch_all(
+                        "SELECT sequence_id FROM sequence_identity WHERE patient_id = :p AND state = 'reconciled'",
+                        {"p": event.patient.id})]
+                    await self.outbox.follow(db, filed)
         await self.queue_sequences(moved + changed)
         self.outbox.wake()
 
