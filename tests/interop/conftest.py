@@ -7,6 +7,8 @@ from typing import Any, Callable, Iterator
 
 import hl7
 import pytest
+from fhir.resources.operationoutcome import OperationOutcome as OperationOutcomeR5
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 
@@ -108,3 +110,18 @@ def send_mllp(port: int, *messages: str) -> list[hl7.Message]:
 
 def ack_codes(acks: list[hl7.Message]) -> list[str]:
     return [str(a.segment("MSA")[1]) for a in acks]
+
+
+def error_code(response: Any) -> str:
+    """The stable error code of an answer: from the OperationOutcome on FHIR routes (validated by the
+    FHIR models), from ``{"error": {"code"}}`` elsewhere."""
+    body = response.json()
+    if response.url.path.startswith("/fhir/"):
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        model = OperationOutcomeR5 if response.url.path.startswith("/fhir/r5") else OperationOutcome
+        outcome = model.model_validate(body)
+        [issue] = outcome.issue
+        [coding] = issue.details.coding
+        assert coding.system == "urn:clinphoto:error"
+        return str(coding.code)
+    return body["error"]["code"]

@@ -12,7 +12,7 @@ import pytest
 from sync_server.interop import patients
 from sync_server.interop.hl7v2 import Hl7Error, handle_frame, parse_adt
 from tests.conftest import both_backends
-from tests.interop.conftest import ack_codes, adt, send_frames, send_mllp, valid_ack
+from tests.interop.conftest import ack_codes, error_code, adt, send_frames, send_mllp, valid_ack
 from tests.support.photos import sequence_form
 from tests.support.server import free_port
 
@@ -221,7 +221,7 @@ def test_interop_is_off_when_not_configured(tmp_path):
         for path in ("/fhir/r4/Media", "/api/v1/interop/outbox", "/fhir/r4/metadata", "/fhir/r5/metadata",
                      "/fhir/r5/DocumentReference"):
             response = client.get(path, headers={"Authorization": "Bearer anything"})
-            assert response.status_code == 404 and response.json()["error"]["code"] == "interop_disabled"
+            assert response.status_code == 404 and error_code(response) == "interop_disabled"
         interop = client.app.state.services.handles["interop"]
         assert interop.outbox._task is None and interop.mllp is None
 
