@@ -10,6 +10,7 @@ import pydicom
 import pytest
 from pydicom.encaps import generate_frames
 
+from sync_server.interop import fhir
 from sync_server.interop.dicom import VL_PHOTOGRAPHIC_IMAGE
 from sync_server.interop.uids import instance_uid, series_uid, study_uid
 from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync, wait_for
@@ -86,6 +87,14 @@ def test_photos_are_stored_in_the_pacs_found_by_qido_and_retrieved_bit_exact(
         buffer = io.BytesIO()
         ds.save_as(buffer, enforce_file_format=True)
         assert errors(buffer.getvalue()) == []  # dciodvfy on the instance as the PACS holds it
+        # the FHIR Media url of this photo answers what its contentType says
+        form = {"sequence_id": batch.sequence_id}
+        media = fhir.media({"id": photo.photo_id, "mime": "image/jpeg", "captured_at": "2026-01-01T00:00:00Z",
+                            "view": "frontal"}, form, "IPP-0042", system="urn:x", wado_base=orthanc.dicomweb)
+        rendition = httpx.get(media["content"]["url"], headers={"Accept": media["content"]["contentType"]},
+                              timeout=30)
+        assert rendition.status_code == 200 and rendition.headers["content-type"].startswith("image/jpeg")
+        assert rendition.content[:2] == b"\xff\xd8"
         assert not any("GPS" in e.keyword or "Geolocation" in e.keyword for e in ds.iterall() if e.keyword)
 
     response = http.get("/api/v1/interop/outbox", headers=ADMIN)
