@@ -41,6 +41,7 @@ VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.
 CHARSETS = {"ASCII": "ascii", "UNICODE UTF-8": "utf-8", "8859/15": "iso-8859-15",
             **{f"8859/{n}": f"iso-8859-{n}" for n in range(1, 10)}}
 _SB, _EB, _CR = b"\x0b", b"\x1c", b"\x0d"
+FRAME_LIMIT = 4 * 1024 * 1024  # bytes of one MLLP frame; an ADT message is a few kilobytes
 _DTM = re.compile(r"^(\d{4})(\d{2})?(\d{2})?(?:(\d{2})(\d{2})?(\d{2})?(?:\.\d{1,4})?)?([+-]\d{4})?$")
 _TEXT = re.compile(r"^[^\x00-\x1f\x7f]{0,194}$")
 
@@ -150,6 +151,7 @@ def _header(message: _Message) -> tuple[str, str]:
         raise _reject(202, "unsupported processing id", "MSH^1^11")
     if not version or version[0] not in VERSIONS:
         raise _reject(203, "unsupported version id", "MSH^1^12")
+    _timestamp_field(message.d.unescape(message.field(msh, 7)), "MSH^1^7", "MSH-7 date/time of message")
     return trigger, control_id
 
 
@@ -182,7 +184,16 @@ def _identifiers(message: _Message, raw: str, location: str) -> tuple[_Cx | None
     return chosen, [c for c in found if c is not chosen]
 
 
-def _birth_date(raw: str, location: str) -> str | None:
+def _timestamp_field(raw: str, location: str, what: str) -> None:
+    """A required DTM field (MSH-7): present and a real date-time."""
+    if not raw:
+        raise _error(101, f"{what} is missing", location)
+    if _DTM.match(raw) is None:
+        raise _error(102, f"{what} is not an HL7 date/time", location)
+    _birth_date(raw, location, future_ok=True)
+
+
+def _birth_date(raw: str, location: str, future_ok: bool = False) -> str | None:
     """PID-7 (DTM) as an ISO date of the precision given (YYYY, YYYY-MM, YYYY-MM-DD); None when empty."""
     if not raw:
         return None
@@ -199,8 +210,8 @@ def _birth_date(raw: str, location: str) -> str | None:
         if (hour and not day) or (not month and day):
             raise ValueError
     except ValueError:
-        raise _error(102, "birth date is not a valid HL7 date (YYYY[MM[DD]])", location) from None
-    if date(int(year), int(month or 1), int(day or 1)) > datetime.now(timezone.utc).date():
+        raise _error(102, "not a valid HL7 date (YYYY[MM[DD[HH[MM[SS]]]]][+/-ZZZZ])", location) from None
+    if not future_ok and date(int(year), int(month or 1), int(day or 1)) > datetime.now(timezone.utc).date():
         raise _error(102, "birth date is in the future", location)
     return "-".join(p for p in (year, month, day) if p)
 
@@ -359,9 +370,12 @@ async def serve_mllp(host: str, port: int, apply: Apply, encoding: str = "utf-8"
             while True:
                 try:
                     block = await reader.readuntil(_EB + _CR)
-                except asyncio.LimitOverrunError:
-                    log.warning("HL7 MLLP frame over the size limit: connection closed")
-                    return
+                except asyncio.LimitOverrunError:  # answered too: read to its end, then refuse it
+                    await _skip_frame(reader)
+                    reply = ack(None, "AR", _reject(100, f"frame over {FRAME_LIMIT} bytes"))
+                    writer.write(_SB + reply.encode("ascii") + _EB + _CR)
+                    await writer.drain()
+                    continue
                 start = block.find(_SB)
                 payload = block[start + 1:-2] if start >= 0 else block[:-2]
                 writer.write(_SB + await handle_frame(payload, apply, encoding) + _EB + _CR)
@@ -371,4 +385,14 @@ async def serve_mllp(host: str, port: int, apply: Apply, encoding: str = "utf-8"
         finally:
             writer.close()
 
-    return await asyncio.start_server(on_connect, host=host, port=port, limit=4 * 1024 * 1024)
+    return await asyncio.start_server(on_connect, host=host, port=port, limit=FRAME_LIMIT)
+
+
+async def _skip_frame(reader: asyncio.StreamReader) -> None:
+    """Discard the rest of a frame too large to hold, through its end block."""
+    while True:
+        try:
+            await reader.readuntil(_EB + _CR)
+            return
+        except asyncio.LimitOverrunError as exc:  # drop what was scanned; the end block is not in it
+            await reader.readexactly(exc.consumed)

@@ -319,3 +319,13 @@ def test_a28_a31_and_a47_are_applied_and_an_a47_onto_another_patient_is_refused(
     clash = send(adt("A47", "IPP-0852^^^HOSP^PI", mrg="IPP-0851^^^HOSP^PI"))
     assert _err(clash[0])[::2] == ("AE", "205")
     assert call(services.store.fetch_val, "SELECT merged_into FROM patient_index WHERE id = 'IPP-0851'") is None
+
+
+def test_a_frame_over_the_size_limit_and_a_bad_message_time_are_answered(http, services, call):
+    from sync_server.interop.hl7v2 import FRAME_LIMIT
+
+    huge = adt("A04", "IPP-0860^^^HOSP^PI", name="X" * (FRAME_LIMIT + 10) + "^Y").encode()
+    bad_time = adt("A04", "IPP-0861^^^HOSP^PI").replace("|20261127100000||ADT", "|20261327100000||ADT").encode()
+    acks = send_frames(MLLP_PORT, huge, bad_time, adt("A04", "IPP-0862^^^HOSP^PI", control="OK2").encode())
+    assert [_err(a)[:3] for a in acks[:2]] == [("AR", "", "100"), ("AE", "MSH^1^7", "102")]
+    assert ack_codes(acks[2:]) == ["AA"] and str(acks[2].segment("MSA")[2]) == "OK2"
