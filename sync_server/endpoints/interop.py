@@ -427,7 +427,7 @@ _FHIR_ENDPOINTS: tuple[Callable[[Request], Awaitable[Response]], ...] = (
     metadata, media_search, media_read, patient_search, patient_read,
     metadata_r5, document_reference_search, document_reference_read, patient_search_r5, patient_read_r5)
 for _endpoint in _FHIR_ENDPOINTS:
-    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "fhir"}  # type: ignore[attr-defined]
+    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "fhir", "errors": "fhir"}  # type: ignore[attr-defined]
 for _endpoint in (outbox_status, quarantine_list, quarantine_decide):
     _endpoint.openapi = {"ok": "200", "auth": False, "tag": "interop"}  # type: ignore[attr-defined]
 
