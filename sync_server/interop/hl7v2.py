@@ -165,7 +165,7 @@ class _Cx:
 def _identifiers(message: _Message, raw: str, location: str) -> tuple[_Cx | None, list[_Cx]]:
     """(the index identifier: the PI-typed repetition, else the first; the other repetitions)."""
     d = message.d
-    found: list[_Cx] = []
+    found: list[tuple[int, _Cx]] = []
     for n, repetition in enumerate(raw.split(d.repetition) if raw else [], start=1):
         parts = repetition.split(d.component)
         value = d.unescape(parts[0])
@@ -174,14 +174,20 @@ def _identifiers(message: _Message, raw: str, location: str) -> tuple[_Cx | None
         hd = [d.unescape(s) for s in parts[3].split(d.subcomponent)] if len(parts) > 3 else []
         authority = next((part for part in hd[:2] if part), "")
         type_code = d.unescape(parts[4]) if len(parts) > 4 else ""
-        if not ID_RE.match(value):
-            raise _error(102, "identifier is not 3-32 letters, digits or hyphens", f"{location}^{n}^1")
-        if authority and not _TEXT.match(authority):
-            raise _error(102, "assigning authority is not printable text", f"{location}^{n}^4")
-        found.append(_Cx(value, authority, type_code))
-    typed = [c for c in found if c.type_code == "PI"]
+        found.append((n, _Cx(value, authority, type_code)))
+    typed = [f for f in found if f[1].type_code == "PI"]
     chosen = typed[0] if typed else (found[0] if found else None)
-    return chosen, [c for c in found if c is not chosen]
+    if chosen is None:
+        return None, []
+    n, main = chosen
+    if not ID_RE.match(main.value):
+        raise _error(102, "identifier is not 3-32 letters, digits or hyphens", f"{location}^{n}^1")
+    if main.authority and not _TEXT.match(main.authority):
+        raise _error(102, "assigning authority is not printable text", f"{location}^{n}^4")
+    # only the other identifiers a phone could carry can be claimed, so only those are kept (e.g. not a
+    # social security number written with spaces)
+    others = [c for m, c in found if m != n and ID_RE.match(c.value) and _TEXT.match(c.authority)]
+    return main, others
 
 
 def _timestamp_field(raw: str, location: str, what: str) -> None:

@@ -329,3 +329,8 @@ def test_a_frame_over_the_size_limit_and_a_bad_message_time_are_answered(http, s
     acks = send_frames(MLLP_PORT, huge, bad_time, adt("A04", "IPP-0862^^^HOSP^PI", control="OK2").encode())
     assert [_err(a)[:3] for a in acks[:2]] == [("AR", "", "100"), ("AE", "MSH^1^7", "102")]
     assert ack_codes(acks[2:]) == ["AA"] and str(acks[2].segment("MSA")[2]) == "OK2"
+
+
+def test_other_identifiers_a_phone_cannot_carry_are_left_out_not_refused():
+    event = parse_adt(adt("A04", "IPP-0870^^^HOSP^PI~1 80 01 75 123 456 78^^^NIR^SS~IPP-0871^^^SITE^PN"))
+    assert event.patient.id == "IPP-0870" and event.patient.other_ids == (("IPP-0871", "SITE"),)
