@@ -8,11 +8,12 @@ PID-3, which must not belong to another patient). The index identifier is the PI
 typed PI (patient internal identifier), else the first; its CX-4 is its assigning authority, and
 the other repetitions are kept as the patient's other identifiers.
 
-Every frame gets an ACK, by HL7 v2.5 table 0008: AA applied; AE an error in the content the sender
-can correct (a bad date, sex, identifier, a character the declared set cannot hold), with an ERR
-segment (ERR-2 where, ERR-3 table 0357 code, ERR-4 severity); AR rejected for a reason unrelated
-to the content (not ADT, an unsupported event, processing id or version, a frame without a
-readable MSH, an internal error). The character set is MSH-18's (table 0211), else the configured
+Every frame gets an ACK, by HL7 v2.5 table 0008 and chapter 2's acknowledgment rules: AA applied;
+AE an error in the message the sender must correct (a bad date, sex, identifier, a character the
+declared set cannot hold, a frame without a readable MSH), with an ERR segment (ERR-2 where, ERR-3
+table 0357 code, ERR-4 severity); AR rejected: a message type, event, processing id or version this
+receiver does not support (chapter 2 answers those AR), or a reason unrelated to the content (an
+internal error: the sender decides whether to resend). The character set is MSH-18's (table 0211), else the configured
 fallback; the ACK is written in the same set and echoes MSH-18. Escapes are decoded per component
 after the split, so ``Smith\\S\\Jones^Ann`` is family ``Smith^Jones``. Nothing is logged about the
 patient; the audit trail records every index change.
@@ -125,10 +126,10 @@ class _Message:
 def _parse(text: str) -> _Message:
     lines = [line for line in re.split(r"\r\n|\r|\n", text.strip("\r\n\x00 ")) if line]
     if not lines or not lines[0].startswith("MSH") or len(lines[0]) < 8:
-        raise _reject(100, "the frame does not start with an MSH segment", "MSH^1")
+        raise _error(100, "the frame does not start with an MSH segment", "MSH^1")
     fs, enc = lines[0][3], lines[0][4:8].split(lines[0][3])[0]
     if len(enc) < 2 or fs.isalnum():
-        raise _reject(100, "MSH-1 and MSH-2 do not define the delimiters", "MSH^1^2")
+        raise _error(100, "MSH-1 and MSH-2 do not define the delimiters", "MSH^1^2")
     d = _Delimiters(fs, enc[0], enc[1], enc[2] if len(enc) > 2 else "", enc[3] if len(enc) > 3 else "&")
     return _Message([line.split(fs) for line in lines], d)
 
@@ -138,7 +139,7 @@ def _header(message: _Message) -> tuple[str, str]:
     msh = message.segment("MSH")
     control_id = message.d.unescape(message.field(msh, 10))
     if not control_id:
-        raise _reject(101, "MSH-10 message control id is missing", "MSH^1^10")
+        raise _error(101, "MSH-10 message control id is missing", "MSH^1^10")
     kind = message.components(message.field(msh, 9))
     processing = message.components(message.field(msh, 11))
     version = message.components(message.field(msh, 12))
@@ -335,7 +336,7 @@ async def handle_frame(raw: bytes, apply: Apply, fallback: str = "utf-8") -> byt
     out_codec = codec or fallback
     try:
         if declared and not codec:
-            raise _reject(103, "MSH-18 character set is not one of HL7 table 0211 that is supported", "MSH^1^18")
+            raise _error(103, "MSH-18 character set is not one of HL7 table 0211 that is supported", "MSH^1^18")
         try:
             text = raw.decode(codec or fallback)
         except (UnicodeDecodeError, LookupError):
@@ -378,7 +379,7 @@ async def serve_mllp(host: str, port: int, apply: Apply, encoding: str = "utf-8"
                     block = await reader.readuntil(_EB + _CR)
                 except asyncio.LimitOverrunError:  # answered too: read to its end, then refuse it
                     await _skip_frame(reader)
-                    reply = ack(None, "AR", _reject(100, f"frame over {FRAME_LIMIT} bytes"))
+                    reply = ack(None, "AE", _error(100, f"frame over {FRAME_LIMIT} bytes"))
                     writer.write(_SB + reply.encode("ascii") + _EB + _CR)
                     await writer.drain()
                     continue

@@ -241,10 +241,10 @@ def _apply_nothing(event: Any) -> Any:
 def test_a_frame_without_a_readable_msh_gets_a_minimal_ack_and_the_connection_stays_open(http, services, call):
     acks = send_frames(MLLP_PORT, b"hello", b"MSH|^~\\&|HIS|HOSP|CP|HOSP|20261127||ADT^A04^ADT_A01",
                        adt("A04", "IPP-0800^^^HOSP^PI", control="OK1").encode())
-    assert ack_codes(acks) == ["AR", "AR", "AA"]
+    assert ack_codes(acks) == ["AE", "AE", "AA"]  # the sender must fix the frame: resending it cannot help
     assert [str(a.segment("MSA")[2]) for a in acks] == ["UNKNOWN", "UNKNOWN", "OK1"]
     assert _err(acks[0])[2:] == ("100", "E")
-    assert _err(acks[1])[:3] == ("AR", "MSH^1^10", "101")
+    assert _err(acks[1])[:3] == ("AE", "MSH^1^10", "101")
 
 
 def test_character_set_follows_msh18_and_the_ack_echoes_it(http, services, call):
@@ -263,7 +263,7 @@ def test_character_set_follows_msh18_and_the_ack_echoes_it(http, services, call)
     reply = asyncio.run(handle_frame(undeclared, _apply_nothing, "iso-8859-1"))
     assert ack_codes([valid_ack(reply, "iso-8859-1")]) == ["AA"]
     unknown = adt("A04", "IPP-0812^^^HOSP^PI").replace("|P|2.5", "|P|2.5||||||KLINGON", 1).encode()
-    assert _err(send_frames(MLLP_PORT, unknown)[0])[:3] == ("AR", "MSH^1^18", "103")
+    assert _err(send_frames(MLLP_PORT, unknown)[0])[:3] == ("AE", "MSH^1^18", "103")
 
 
 def test_ack_codes_follow_table_0008_content_errors_ae_and_rejections_ar(http, services, call):
@@ -327,7 +327,7 @@ def test_a_frame_over_the_size_limit_and_a_bad_message_time_are_answered(http, s
     huge = adt("A04", "IPP-0860^^^HOSP^PI", name="X" * (FRAME_LIMIT + 10) + "^Y").encode()
     bad_time = adt("A04", "IPP-0861^^^HOSP^PI").replace("|20261127100000||ADT", "|20261327100000||ADT").encode()
     acks = send_frames(MLLP_PORT, huge, bad_time, adt("A04", "IPP-0862^^^HOSP^PI", control="OK2").encode())
-    assert [_err(a)[:3] for a in acks[:2]] == [("AR", "", "100"), ("AE", "MSH^1^7", "102")]
+    assert [_err(a)[:3] for a in acks[:2]] == [("AE", "", "100"), ("AE", "MSH^1^7", "102")]
     assert ack_codes(acks[2:]) == ["AA"] and str(acks[2].segment("MSA")[2]) == "OK2"
 
 
