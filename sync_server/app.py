@@ -54,6 +54,9 @@ def _error_response(error: ApiError, request: Request) -> Response:
         headers["Tus-Resumable"] = "1.0.0"
     if request.method == "HEAD":
         return Response(status_code=error.status, headers=headers)
+    if request.url.path.startswith("/fhir/"):  # FHIR clients read errors as OperationOutcome
+        return JSONResponse(interop.fhir_error(error, request.url.path), status_code=error.status,
+                            media_type="application/fhir+json", headers={"Cache-Control": "no-store", **headers})
     return JSONResponse(error.body(), status_code=error.status, headers={"Cache-Control": "no-store", **headers})
 
 

@@ -83,6 +83,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "interop_disabled": (404, "This interop API is not configured on this server (no interop setting, or its token or R5 setting is off)."),
     "interop_unauthenticated": (401, "This interop API needs its service bearer token, or a signed-in person's session."),
     "fhir_search_invalid": (400, "A FHIR search parameter is unsupported or malformed; see details."),
+    "fhir_format_unsupported": (406, "This FHIR API answers JSON only (application/fhir+json): ask for JSON in Accept or _format."),
     "patient_unknown": (422, "This patient identifier is not in the hospital patient index."),
     "patient_inactive": (422, "This patient identity is inactive in the hospital index: choose the patient's active identity."),
     "not_in_quarantine": (409, "This sequence is not waiting in the patient quarantine."),

@@ -332,7 +332,7 @@ class Settings:
     hl7_mllp_host: str = _setting("127.0.0.1", "Address the HL7 v2 MLLP listener (ADT feed) binds to.")
     hl7_mllp_port: int = _setting(0, "TCP port of the HL7 v2 MLLP listener for ADT messages. 0: no listener.", int)
     hl7_encoding: str = _setting(
-        "utf-8", "Character encoding of the HL7 v2 feed (MSH-18), as a Python codec name: `utf-8`, `iso-8859-1`..."
+        "utf-8", "Character encoding of HL7 v2 messages without MSH-18, as a Python codec name: `utf-8`, `iso-8859-1`..."
     )
     rp_id: str = _setting(
         "", "WebAuthn relying party id: the host name people reach the server at. Default: the host of "

@@ -58,11 +58,31 @@ def _caller(request: Request, token: str, name: str) -> Principal:
     return who
 
 
+def _negotiate(request: Request) -> None:
+    """406 unless the request accepts JSON: this server writes no XML or RDF."""
+    if not fhir.acceptable(request.query_params.get("_format"), request.headers.get("accept")):
+        raise ApiError("fhir_format_unsupported")
+
+
+def _strict(request: Request) -> bool:
+    """``Prefer: handling=strict``: an unknown or unsupported parameter is an error, not ignored."""
+    return any(p.strip().replace(" ", "") == "handling=strict"
+               for p in request.headers.get("prefer", "").split(","))
+
+
+def fhir_error(error: ApiError, path: str) -> dict[str, Any]:
+    """An error on a FHIR route, as the OperationOutcome FHIR clients read (app.py renders it)."""
+    return fhir.operation_outcome(error.status, error.code, error.message, R5 if path.startswith("/fhir/r5") else R4,
+                                  error.details)
+
+
 def _fhir_caller(request: Request, version: str) -> Principal:
     settings = services(request).settings
     if version == R5 and not settings.fhir_r5:
         raise ApiError("interop_disabled", "The FHIR R5 API is off on this server (CLINPHOTO_FHIR_R5).")
-    return _caller(request, settings.fhir_token, "fhir")
+    who = _caller(request, settings.fhir_token, "fhir")
+    _negotiate(request)
+    return who
 
 
 def _admin_caller(request: Request) -> Principal:
@@ -98,10 +118,11 @@ _PHOTO_FROM = (
     " FROM photo p JOIN sequence s ON s.id = p.sequence_id "
     "JOIN sequence_identity si ON si.sequence_id = s.id AND si.state = 'reconciled' WHERE p.state = 'verified'")
 _PHOTO_KEY = ("p.captured_at", "p.id")
-_PREFIXES = {"eq": "=", "ge": ">=", "le": "<=", "gt": ">", "lt": "<"}
-# accepted, and answered the same way whatever they ask: the total is always exact
-_NO_OP = frozenset({"_format", "_total", "_totalMethod"})
+# accepted, and answered the same way whatever they ask: the total is always exact, the resources whole,
+# in the key order (capture time, id); without ``Prefer: handling=strict`` unknown parameters are ignored too
+_NO_OP = frozenset({"_format", "_total", "_totalMethod", "_summary", "_elements", "_sort"})
 _PAGING = frozenset({"_count", "_cursor"})
+_NEVER = "1 = 0"
 
 
 def _patient_ref(value: str) -> str:
@@ -111,13 +132,44 @@ def _patient_ref(value: str) -> str:
     return value
 
 
-def _token(value: str) -> str:
-    return value.split("|", 1)[1] if "|" in value else value
+def _unknown(request: Request, name: str) -> None:
+    if _strict(request) and name not in _NO_OP:
+        raise _bad_search(name, "unsupported")
 
 
-def _photo_filters(request: Request, version: str) -> tuple[str, dict[str, Any], set[str]]:
+def _date_filter(name: str, value: str, key: str, values: dict[str, Any]) -> str:
+    """The SQL condition of a date search on the capture time (RFC 3339 in UTC, compared to the second)."""
+    try:
+        prefix, low, high = fhir.date_range(value)
+    except fhir.SearchValueError as exc:
+        raise _bad_search(name, str(exc)) from None
+    t = "substr(p.captured_at, 1, 19)"
+    condition = {"eq": f"({t} >= :{key}l AND {t} < :{key}h)", "ne": f"NOT ({t} >= :{key}l AND {t} < :{key}h)",
+                 "ge": f"{t} >= :{key}l", "gt": f"{t} >= :{key}h", "lt": f"{t} < :{key}l",
+                 "le": f"{t} < :{key}h"}[prefix]
+    for bound, moment in (("l", low), ("h", high)):
+        if f":{key}{bound}" in condition:
+            values[f"{key}{bound}"] = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return condition
+
+
+def _photo_identifier(value: str) -> str | None:
+    """The photo id an identifier token names, None when it names no photo of this server."""
+    system, code = fhir.token(value)
+    if system == "urn:dicom:uid":
+        raise _bad_search("identifier", "search by DICOM SOP Instance UID is not supported; use urn:ietf:rfc:3986")
+    if system not in (None, "urn:ietf:rfc:3986"):
+        return None
+    photo_id = code.removeprefix("urn:uuid:")
+    if system is not None and not code.startswith("urn:uuid:"):
+        return None
+    return photo_id if is_uuid(photo_id) else None
+
+
+def _photo_filters(request: Request, version: str) -> tuple[str, dict[str, Any], set[str], list[str]]:
+    """(SQL conditions, their values, patients searched, parameters used) of a photo search."""
     date_param = "created" if version == R4 else "creation"
-    where, values, searched = "", {}, set()
+    where, values, searched, used = "", {}, set(), []
     for i, (name, value) in enumerate(request.query_params.multi_items()):
         key = f"v{i}"
         if name in ("subject", "patient"):
@@ -128,32 +180,49 @@ def _photo_filters(request: Request, version: str) -> tuple[str, dict[str, Any],
             values[key] = value
             where += f" AND p.id = :{key}"
         elif name == "identifier":
-            values[key] = _token(value).removeprefix("urn:uuid:")
-            where += f" AND p.id = :{key}"
+            photo_id = _photo_identifier(value)
+            if photo_id:
+                values[key] = photo_id
+                where += f" AND p.id = :{key}"
+            else:
+                where += f" AND {_NEVER}"
         elif name == date_param:
-            op, date = (_PREFIXES[value[:2]], value[2:]) if value[:2] in _PREFIXES else ("=", value)
-            if not date[:4].isdigit():
-                raise _bad_search(date_param, "not a date")
-            values[key] = date
-            where += f" AND substr(p.captured_at, 1, {len(date)}) {op} :{key}"
-        elif name not in _NO_OP | _PAGING:
-            raise _bad_search(name, "unsupported")
-    return where, values, searched
+            where += " AND " + _date_filter(name, value, key, values)
+        elif name in _PAGING:
+            continue  # the links write their own
+        else:
+            _unknown(request, name)
+            continue
+        used.append(name)
+    return where, values, searched, used
 
 
-def _patient_filters(request: Request) -> tuple[str, dict[str, Any], set[str]]:
-    where, values = "", {}
+def _patient_filters(request: Request) -> tuple[str, dict[str, Any], set[str], list[str]]:
+    where, values, used = "", {}, []
+    system_of_ids = services(request).settings.patient_id_system
     for i, (name, value) in enumerate(request.query_params.multi_items()):
-        if name in ("_id", "identifier"):
-            values[f"v{i}"] = _token(value)
+        if name == "_id":
+            values[f"v{i}"] = value
             where += f" AND id = :v{i}"
-        elif name not in _NO_OP | _PAGING:
-            raise _bad_search(name, "unsupported")
-    return where, values, set(values.values())
+        elif name == "identifier":
+            system, code = fhir.token(value)
+            if system in (None, system_of_ids):
+                values[f"v{i}"] = code
+                where += f" AND id = :v{i}"
+            else:  # the index publishes its identifiers under one system: another names no patient here
+                where += f" AND {_NEVER}"
+        elif name in _PAGING:
+            continue  # the links write their own
+        else:
+            _unknown(request, name)
+            continue
+        used.append(name)
+    return where, values, set(values.values()), used
 
 
 async def _page(request: Request, select: str, source: str, values: dict[str, Any], key: tuple[str, ...],
-                key_of: Callable[[dict[str, Any]], tuple[str, ...]], base: str) -> tuple[Rows, int, dict[str, str]]:
+                key_of: Callable[[dict[str, Any]], tuple[str, ...]], base: str,
+                used: list[str]) -> tuple[Rows, int, dict[str, str]]:
     """(one page of rows, total matches, Bundle links) of ``select + source`` in ``key`` order."""
     store = services(request).store
     try:
@@ -176,14 +245,16 @@ async def _page(request: Request, select: str, source: str, values: dict[str, An
         where, marks = paging.keyset(key, edge, op)
         return await store.fetch_one(f"SELECT 1{source} AND {where} LIMIT 1", {**values, **marks}) is not None
 
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in _PAGING]
+    # the links carry the parameters the search used, as FHIR asks (ignored ones are left out)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in used]
     path = f"{base}/{request.url.path.rsplit('/', 1)[-1]}"
 
     def link(cursor: str | None = None) -> str:
         extra = [("_count", str(page.count))] + ([("_cursor", cursor)] if cursor else [])
         return f"{path}?{urlencode(kept + extra)}"
 
-    links = {"self": str(request.url), "first": link()}
+    given = [(k, v) for k, v in request.query_params.multi_items() if k in _PAGING]
+    links = {"self": f"{path}?{urlencode(kept + given)}" if kept + given else path, "first": link()}
     if rows and await beyond(key_of(rows[-1]), ">"):
         links["next"] = link(paging.cursor(paging.AFTER, key_of(rows[-1])))
     if rows and await beyond(key_of(rows[0]), "<"):
@@ -199,10 +270,10 @@ def _photo_resource(request: Request, row: dict[str, Any], version: str) -> dict
 
 async def _photo_search(request: Request, version: str) -> Response:
     who = _fhir_caller(request, version)
-    where, values, searched = _photo_filters(request, version)
+    where, values, searched, used = _photo_filters(request, version)
     base = _base(request, version)
     rows, total, links = await _page(request, _PHOTO_SELECT, _PHOTO_FROM + where, values, _PHOTO_KEY,
-                                     lambda r: (r["captured_at"], r["id"]), base)
+                                     lambda r: (r["captured_at"], r["id"]), base, used)
     await _audit_read(request, who, "fhir.search", fhir.PHOTO_TYPE[version],
                       {r["index_patient_id"] for r in rows} | searched, len(rows))
     resources = [_photo_resource(request, r, version) for r in rows]
@@ -223,10 +294,10 @@ async def _photo_read(request: Request, version: str, photo_id: str) -> Response
 
 async def _patient_search(request: Request, version: str) -> Response:
     who = _fhir_caller(request, version)
-    where, values, searched = _patient_filters(request)
+    where, values, searched, used = _patient_filters(request)
     base = _base(request, version)
     rows, total, links = await _page(request, "SELECT *", " FROM patient_index WHERE 1 = 1" + where, values,
-                                     ("id",), lambda r: (r["id"],), base)
+                                     ("id",), lambda r: (r["id"],), base, used)
     await _audit_read(request, who, "fhir.search", "Patient", {r["id"] for r in rows} | searched, len(rows))
     system = services(request).settings.patient_id_system
     return _fhir_response(fhir.searchset([fhir.patient(r, system, version) for r in rows], base, links,
@@ -247,6 +318,7 @@ def _metadata(request: Request, version: str) -> Response:
     settings = services(request).settings
     if not settings.interop_enabled or (version == R5 and not settings.fhir_r5):
         raise ApiError("interop_disabled")
+    _negotiate(request)
     return _fhir_response(fhir.capability_statement(_base(request, version), version))
 
 
@@ -355,7 +427,7 @@ _FHIR_ENDPOINTS: tuple[Callable[[Request], Awaitable[Response]], ...] = (
     metadata, media_search, media_read, patient_search, patient_read,
     metadata_r5, document_reference_search, document_reference_read, patient_search_r5, patient_read_r5)
 for _endpoint in _FHIR_ENDPOINTS:
-    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "fhir"}  # type: ignore[attr-defined]
+    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "fhir", "errors": "fhir"}  # type: ignore[attr-defined]
 for _endpoint in (outbox_status, quarantine_list, quarantine_decide):
     _endpoint.openapi = {"ok": "200", "auth": False, "tag": "interop"}  # type: ignore[attr-defined]
 

@@ -16,6 +16,13 @@ from ..protocol.schemas import load_schema
 from .common import json, services
 
 _ERROR = {"$ref": "#/components/responses/Error"}
+# FHIR routes answer errors as FHIR does (endpoints/interop.py, app.py)
+_FHIR_ERROR = {"description": "A FHIR OperationOutcome; the stable error code in issue.details.coding "
+                              "(system urn:clinphoto:error).",
+               "content": {"application/fhir+json": {"schema": {
+                   "type": "object", "required": ["resourceType", "issue"],
+                   "properties": {"resourceType": {"const": "OperationOutcome"},
+                                  "issue": {"type": "array", "minItems": 1}}}}}}
 _DEVICE = [{"deviceCredential": []}]
 
 # per (method, path): request schema, success status and schema, whether a device credential is needed
@@ -76,7 +83,8 @@ def build_spec(version: str) -> dict[str, Any]:
                 "operationId": f"{method.lower()}_{route.name}",
                 "summary": doc.splitlines()[0],
                 "tags": [meta["tag"]],
-                "responses": {meta["ok"]: {"description": "Success"}, "4XX": _ERROR},
+                "responses": {meta["ok"]: {"description": "Success"},
+                              "4XX": _FHIR_ERROR if meta.get("errors") == "fhir" else _ERROR},
             }
             params = list(route.param_convertors)  # every {name} of the path
             if params:

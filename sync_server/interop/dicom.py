@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -23,6 +24,7 @@ from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit, PYDICOM_IMPLEMENTAT
 
 from ..strip import NotAJpeg, strip_jpeg_metadata
 from . import codes
+from .patients import real_date
 from .uids import instance_uid, series_uid, study_uid
 
 VL_PHOTOGRAPHIC_IMAGE = "1.2.840.10008.5.1.4.1.1.77.1.4"
@@ -73,8 +75,19 @@ def _code_item(code: codes.Code) -> Dataset:
     return item
 
 
+def _view_context(view: codes.Code) -> Dataset:
+    item = Dataset()
+    item.ValueType = "CODE"
+    item.ConceptNameCodeSequence = [_code_item(IMAGE_VIEW)]
+    item.ConceptCodeSequence = [_code_item(view)]
+    return item
+
+
 def _da(value: str | None) -> str:
-    return (value or "").replace("-", "")[:8]
+    """A DICOM date of a full ISO date the index holds; '' for a partial or an invalid one (Type 2)."""
+    if not value or not real_date(value) or len(value) != 10:
+        return ""
+    return value.replace("-", "")
 
 
 def _dt(value: str) -> tuple[str, str, str]:
@@ -83,8 +96,31 @@ def _dt(value: str) -> tuple[str, str, str]:
     return moment.strftime("%Y%m%d"), moment.strftime("%H%M%S"), moment.strftime("%Y%m%d%H%M%S%z")
 
 
+PN_GROUP_MAX = 64  # one PN component group, delimiters included (PS3.5 table 6.2-1)
+# Image View (DCM 111031), the concept the Acquisition Context of a VL photograph states the view under
+IMAGE_VIEW = codes.Code("111031", "Image View", "DCM")
+
+
+def _pn_component(value: str | None) -> str:
+    """One PN component: DICOM's delimiters (^ = \\) and control characters become spaces."""
+    return " ".join(re.sub(r"[\^=\\\x00-\x1f\x7f]", " ", value or "").split())
+
+
 def person_name(family: str | None, given: str | None) -> str:
-    return "^".join(p for p in ((family or "").replace("^", " "), (given or "").replace("^", " "))).rstrip("^")
+    """``family^given`` (alphabetic group) within 64 characters. A name without structure (the surgeon
+    written free on the form) is given whole as the family component, never in the retired form."""
+    family, given = _pn_component(family), _fit(_pn_component(given), PN_GROUP_MAX // 2)
+    if not family and not given:
+        return ""
+    return f"{_fit(family, PN_GROUP_MAX - 1 - len(given.encode()))}^{given}"
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes at a character boundary: 64 characters is the standard's limit,
+    64 bytes the one validators check, and staying under both is valid for either reading."""
+    while len(text.encode()) > limit:
+        text = text[:-1]
+    return text.rstrip()
 
 
 def build(jpeg: bytes, *, photo: Mapping[str, Any], form: Mapping[str, Any], patient: Mapping[str, Any],
@@ -125,7 +161,7 @@ def build(jpeg: bytes, *, photo: Mapping[str, Any], form: Mapping[str, Any], pat
     ds.PatientID = patient["id"]
     ds.IssuerOfPatientID = issuer[:64]
     ds.PatientBirthDate = _da(patient.get("birth_date"))
-    ds.PatientSex = {"M": "M", "F": "F", "O": "O"}.get((patient.get("sex") or "").upper(), "")
+    ds.PatientSex = {"M": "M", "F": "F", "O": "O", "A": "O"}.get((patient.get("sex") or "").upper(), "")
     ds.PatientIdentityRemoved = "NO"
     # Study: one per sequence
     ds.StudyInstanceUID = study_uid(form["sequence_id"])
@@ -142,8 +178,8 @@ def build(jpeg: bytes, *, photo: Mapping[str, Any], form: Mapping[str, Any], pat
     ds.SeriesDescription = f"{form.get('timing', {}).get('phase', '')}".replace("_", "-")[:64]
     ds.Manufacturer = "ClinPhoto"
     if form.get("surgeon"):
-        ds.OperatorsName = form["surgeon"]
-        ds.PerformingPhysicianName = form["surgeon"]
+        ds.OperatorsName = person_name(form["surgeon"], None)
+        ds.PerformingPhysicianName = ds.OperatorsName
     # General image, acquisition
     ds.InstanceNumber = instance_number
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
@@ -160,8 +196,9 @@ def build(jpeg: bytes, *, photo: Mapping[str, Any], form: Mapping[str, Any], pat
         ds.AnatomicRegionSequence = [_code_item(region)]
     view_code, view_label = codes.view(photo["view"])
     ds.ImageComments = view_label[:10240]
-    if view_code is not None:
-        ds.ViewCodeSequence = [_code_item(view_code)]
+    # Acquisition Context (Type 2 in this IOD) carries the view: View Code Sequence is not an attribute of
+    # the VL Photographic Image IOD in the editions validators check, so it would make the SOP Class extended
+    ds.AcquisitionContextSequence = [_view_context(view_code)] if view_code is not None else []
     # Image pixel: described from the JPEG frame header, pixels left as the camera coded them
     ds.Rows, ds.Columns = frame.rows, frame.columns
     ds.SamplesPerPixel = frame.components

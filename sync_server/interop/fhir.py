@@ -11,30 +11,37 @@ standard cross-version extension of R4 ``Media.view``.
 """
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from fhir.resources.bundle import Bundle as BundleR5
 from fhir.resources.capabilitystatement import CapabilityStatement as CapabilityStatementR5
 from fhir.resources.documentreference import DocumentReference
+from fhir.resources.operationoutcome import OperationOutcome as OperationOutcomeR5
 from fhir.resources.patient import Patient as PatientR5
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.media import Media
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
 
 from . import codes
+from .patients import real_date
 from .uids import instance_uid, series_uid, study_uid
 
 R4, R5 = "r4", "r5"
 FHIR_VERSION = {R4: "4.0.1", R5: "5.0.0"}
 PHOTO_TYPE = {R4: "Media", R5: "DocumentReference"}
 _MODELS: dict[str, dict[str, Any]] = {
-    R4: {"Bundle": Bundle, "CapabilityStatement": CapabilityStatement, "Patient": Patient, "Media": Media},
+    R4: {"Bundle": Bundle, "CapabilityStatement": CapabilityStatement, "Patient": Patient, "Media": Media,
+         "OperationOutcome": OperationOutcome},
     R5: {"Bundle": BundleR5, "CapabilityStatement": CapabilityStatementR5, "Patient": PatientR5,
-         "DocumentReference": DocumentReference},
+         "DocumentReference": DocumentReference, "OperationOutcome": OperationOutcomeR5},
 }
 MEDIA_VIEW_EXTENSION = "http://hl7.org/fhir/4.0/StructureDefinition/extension-Media.view"
-_GENDER = {"M": "male", "F": "female", "O": "other", "U": "unknown"}
+_GENDER = {"M": "male", "F": "female", "O": "other", "A": "other", "U": "unknown", "N": "unknown"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DCM_XC = {"coding": [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": "XC",
                        "display": "External-camera Photography"}]}
 
@@ -62,22 +69,29 @@ def _coding(code: codes.Code) -> dict[str, Any]:
     return {"system": code.fhir_system, "code": code.value, "display": code.meaning}
 
 
+def _printable(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() and not _CONTROL.search(value) else None
+
+
 def patient(row: Mapping[str, Any], system: str, version: str = R4) -> dict[str, Any]:
+    """The index row as a Patient. A value stored before the feed checked it (a birth date ``1980-13-02``,
+    a sex outside table 0001) is left out, never a reason to fail the read or the whole search page."""
     resource: dict[str, Any] = {
         "resourceType": "Patient", "id": row["id"],
         "identifier": [{"use": "official", "system": system, "value": row["id"]}],
         "active": not row.get("merged_into") and bool(row.get("active", 1)),
     }
-    if row.get("family") or row.get("given"):
+    family, given = _printable(row.get("family")), _printable(row.get("given"))
+    if family or given:
         name: dict[str, Any] = {"use": "official"}
-        if row.get("family"):
-            name["family"] = row["family"]
-        if row.get("given"):
-            name["given"] = [row["given"]]
+        if family:
+            name["family"] = family
+        if given:
+            name["given"] = [given]
         resource["name"] = [name]
     if row.get("sex") in _GENDER:
         resource["gender"] = _GENDER[row["sex"]]
-    if row.get("birth_date"):
+    if isinstance(row.get("birth_date"), str) and real_date(row["birth_date"]):
         resource["birthDate"] = row["birth_date"]
     if row.get("merged_into"):
         resource["link"] = [{"other": {"reference": f"Patient/{row['merged_into']}"}, "type": "replaced-by"}]
@@ -98,6 +112,17 @@ def _wado_url(wado_base: str, form: Mapping[str, Any], photo_id: str) -> str | N
         return None
     return (f"{wado_base.rstrip('/')}/studies/{study_uid(form['sequence_id'])}"
             f"/series/{series_uid(form['sequence_id'])}/instances/{instance_uid(photo_id)}")
+
+
+def _content(photo: Mapping[str, Any], form: Mapping[str, Any], wado_base: str) -> dict[str, Any]:
+    """contentType, url and size that agree: with a PACS, the url is its WADO-RS rendered resource, which
+    answers ``image/jpeg`` (a rendition: its size is the PACS's, so none is given); the original, bit-exact,
+    is the DICOM instance (its SOP Instance UID is an identifier). Without a PACS, the type and size of the
+    original and no url."""
+    url = _wado_url(wado_base, form, photo["id"])
+    if url is None:
+        return {"contentType": photo["mime"], "size": photo.get("size")}
+    return {"contentType": "image/jpeg", "url": f"{url}/rendered"}
 
 
 def _view(photo: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,9 +163,8 @@ def media(photo: Mapping[str, Any], form: Mapping[str, Any], patient_id: str, *,
         "modality": _DCM_XC, "subject": _subject(patient_id, system),
         "createdDateTime": photo["captured_at"],
         "issued": photo.get("filed_at") or photo["captured_at"],
-        "content": _drop_none({"contentType": photo["mime"], "size": photo.get("size"),
-                               "title": _title(photo, form), "creation": photo["captured_at"],
-                               "url": _wado_url(wado_base, form, photo["id"])}),
+        "content": _drop_none({**_content(photo, form, wado_base), "title": _title(photo, form),
+                               "creation": photo["captured_at"]}),
         "width": photo.get("width"), "height": photo.get("height"), "frames": 1,
         "view": _view(photo), "bodySite": _body_site(form),
         "operator": {"display": form["surgeon"]} if form.get("surgeon") else None,
@@ -166,8 +190,7 @@ def document_reference(photo: Mapping[str, Any], form: Mapping[str, Any], patien
         "bodySite": [{"concept": body_site}] if body_site else None,
         "description": _description(form),
         "content": [{"attachment": _drop_none({
-            "contentType": photo["mime"], "size": photo.get("size"), "title": _title(photo, form),
-            "creation": photo["captured_at"], "url": _wado_url(wado_base, form, photo["id"]),
+            **_content(photo, form, wado_base), "title": _title(photo, form), "creation": photo["captured_at"],
             "width": photo.get("width"), "height": photo.get("height"), "frames": 1})}],
     }
     return _valid(R5, _drop_none(resource))
@@ -208,9 +231,15 @@ def capability_statement(base: str, version: str = R4) -> dict[str, Any]:
                 "searchParam": [{"name": n, "type": t} for n, t in SEARCH_PARAMS[kind]]}
     statement = {
         "resourceType": "CapabilityStatement", "status": "active", "date": "2026-11-27", "kind": "instance",
-        "fhirVersion": FHIR_VERSION[version], "format": ["json"],
+        "fhirVersion": FHIR_VERSION[version], "format": ["application/fhir+json", "json"],
         "implementation": {"description": "ClinPhoto FHIR read API", "url": base},
-        "rest": [{"mode": "server", "resource": [resource(PHOTO_TYPE[version]), resource("Patient")]}],
+        "rest": [{"mode": "server", "security": {
+            "cors": False,
+            "description": "Two ways in, no OAuth or SMART: the EMR sends the service bearer token "
+                           "(Authorization: Bearer, CLINPHOTO_FHIR_TOKEN); a surgeon, or a person inside a "
+                           "break-glass access, uses the session of the ClinPhoto app (passkey sign-in). "
+                           "Every read is audited."},
+            "resource": [resource(PHOTO_TYPE[version]), resource("Patient")]}],
     }
     return _valid(version, statement)
 
@@ -227,3 +256,94 @@ def transaction(photo: dict[str, Any], patient_id: str, system: str, version: st
         "fullUrl": f"{kind}/{resource['id']}", "resource": resource,
         "request": {"method": "PUT", "url": f"{kind}/{resource['id']}"}}]}
     return _valid(version, bundle)
+
+
+# --- search values, formats and errors (pure; endpoints/interop.py applies them) -------------------
+
+class SearchValueError(ValueError):
+    """A search parameter value this server cannot read."""
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+                   r"(Z|[+-]\d{2}:\d{2})?)?)?)?$")
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
+
+
+def date_range(value: str) -> tuple[str, datetime, datetime]:
+    """(prefix, low, high) of a FHIR date search value: the UTC instants [low, high) its precision
+    covers. A value without offset is read in UTC, as the server records capture times."""
+    prefix, text = (value[:2], value[2:]) if value[:2] in DATE_PREFIXES else ("eq", value)
+    text = text.replace(" ", "+")  # an unencoded '+' of the offset arrives as a space
+    match = _DATE.match(text)
+    if match is None:
+        raise SearchValueError("not a FHIR date (YYYY, YYYY-MM, YYYY-MM-DD, or with Thh:mm[:ss] and an offset)")
+    year, month, day, hour, minute, second, offset = match.groups()
+    if hour is not None and offset is None:
+        raise SearchValueError("a date-time needs its time zone (Z or +hh:mm)")
+    zone = timezone.utc
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        zone = timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    try:
+        low = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                       int(second or 0), tzinfo=zone)
+    except ValueError:
+        raise SearchValueError("not a real date") from None
+    if second is not None:
+        high = low + timedelta(seconds=1)
+    elif minute is not None:
+        high = low + timedelta(minutes=1)
+    elif day is not None:
+        high = low + timedelta(days=1)
+    elif month is not None:
+        high = low.replace(year=low.year + (low.month == 12), month=low.month % 12 + 1)
+    else:
+        high = low.replace(year=low.year + 1)
+    return prefix, low.astimezone(timezone.utc), high.astimezone(timezone.utc)
+
+
+def token(value: str) -> tuple[str | None, str]:
+    """(system or None when the value names none, code) of a token search value ``[system|]code``."""
+    if "|" in value:
+        system, code = value.split("|", 1)
+        return system, code
+    return None, value
+
+
+JSON_TYPES = frozenset({"json", "application/json", "application/fhir+json", "application/json+fhir",
+                        "text/json"})
+
+
+def acceptable(format_param: str | None, accept: str | None) -> bool:
+    """Whether a request's ``_format`` and ``Accept`` let this JSON-only server answer."""
+    if format_param is not None:
+        return format_param.split(";")[0].strip().lower() in JSON_TYPES
+    if not accept:
+        return True
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        if "q=0" in params.replace(" ", "") and not re.search(r"q=0\.\d*[1-9]", params):
+            continue
+        if media in JSON_TYPES or media in ("*/*", "application/*") or media.endswith("+json"):
+            return True
+    return False
+
+
+ERROR_SYSTEM = "urn:clinphoto:error"
+_ISSUE_TYPE = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported",
+               406: "not-supported", 409: "conflict", 410: "deleted", 413: "too-long", 415: "not-supported",
+               422: "processing", 423: "lock-error", 429: "throttled", 503: "transient"}
+
+
+def operation_outcome(status: int, code: str, message: str, version: str = R4,
+                      details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """An error as FHIR OperationOutcome; the server's stable error code in ``issue.details.coding``."""
+    issue: dict[str, Any] = {
+        "severity": "error" if status < 500 else "fatal", "code": _ISSUE_TYPE.get(status, "exception"),
+        "details": {"coding": [{"system": ERROR_SYSTEM, "code": code}], "text": message},
+    }
+    if details and details.get("parameter"):
+        issue["diagnostics"] = f"{details['parameter']}: {details.get('problem', '')}".strip(": ")
+        issue["expression"] = [str(details["parameter"])]
+    return _valid(version, {"resourceType": "OperationOutcome", "issue": [issue]})

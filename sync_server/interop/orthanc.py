@@ -44,3 +44,24 @@ async def withdraw_others(client: httpx.AsyncClient, base_url: str, sop_instance
     except (httpx.HTTPError, ValueError) as exc:
         return Delivery(False, True, None, f"Orthanc unreachable while removing the old copy ({type(exc).__name__})")
     return Delivery(True, False, 200, f"stored; copies under other Patient IDs removed: {len(every) - len(kept)}")
+
+
+async def remove(client: httpx.AsyncClient, base_url: str, sop_instance_uid: str, token: str = "") -> Delivery:
+    """Delete every copy of this instance, so that the same UIDs can be stored again with new demographics."""
+    base = base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = await client.post(base + "/tools/find", headers=headers,
+                                     json={"Level": "Instance", "Query": {"SOPInstanceUID": sop_instance_uid}})
+        response.raise_for_status()
+        for orthanc_id in [str(i) for i in response.json()]:
+            deleted = await client.delete(f"{base}/instances/{orthanc_id}", headers=headers)
+            if deleted.status_code not in (200, 404):
+                deleted.raise_for_status()
+    except httpx.HTTPStatusError as exc:
+        status = exc.response.status_code
+        retry = status in (408, 425, 429) or status >= 500
+        return Delivery(False, retry, status, f"Orthanc answered HTTP {status} while replacing the old copy")
+    except (httpx.HTTPError, ValueError) as exc:
+        return Delivery(False, True, None, f"Orthanc unreachable while replacing the old copy ({type(exc).__name__})")
+    return Delivery(True, False, 200, "old copy removed")

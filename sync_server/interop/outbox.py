@@ -12,7 +12,9 @@ When an HL7 A40 moves a sequence to the surviving identity, ``follow`` (inside t
 transaction, so a crash cannot lose it) puts its sent rows back to pending: the PACS receives the
 same instances (same SOP Instance UIDs) under the survivor, then, with ``CLINPHOTO_ORTHANC_URL``,
 the copies Orthanc still files under the old Patient ID are deleted; the EMR receives the same
-``PUT`` with the new subject. A delivery that was in flight while the merge committed is not
+``PUT`` with the new subject. A demographic update (HL7 A08 after delivery: a new name, birth date
+or sex) sends the copies again the same way, rebuilt from the index; Orthanc keeps an instance it
+already holds unchanged, so with ``CLINPHOTO_ORTHANC_URL`` its copy is removed just before. A delivery that was in flight while the merge committed is not
 marked sent: it goes again under the survivor.
 """
 from __future__ import annotations
@@ -213,8 +215,15 @@ class Outbox:
             return str(exc)
         del original
         assert self._client is not None
-        stored = await stow.store(self._client, self.settings.dicomweb_url, instance, self.settings.dicomweb_token)
         moved = row["sent_patient_id"] and row["sent_patient_id"] != row["index_patient_id"]
+        if row["sent_patient_id"] == row["index_patient_id"] and self.settings.orthanc_url:
+            # new demographics under the same Patient ID: Orthanc keeps a stored instance (same UIDs) as it
+            # was, so its old copy goes first and the updated one takes its place
+            removed = await orthanc.remove(self._client, self.settings.orthanc_url, instance_uid(photo_id),
+                                           self.settings.dicomweb_token)
+            if not removed.ok:
+                return removed
+        stored = await stow.store(self._client, self.settings.dicomweb_url, instance, self.settings.dicomweb_token)
         if not stored.ok or not moved or not self.settings.orthanc_url:
             return stored
         return await orthanc.withdraw_others(self._client, self.settings.orthanc_url, instance_uid(photo_id),

@@ -24,7 +24,7 @@ import csv
 import dataclasses
 import io
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from ..audit.log import MINOR_FAILURE, SUCCESS, AuditEvent, append
@@ -32,6 +32,8 @@ from ..db import Db
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$")  # sequence.schema.json patient_id; a valid FHIR id
 AUTHORITY_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
+BIRTH_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")  # the precision the source gives (FHIR date)
+SEXES = frozenset({"M", "F", "O", "U", "A", "N"})  # HL7 table 0001: A ambiguous, N not applicable
 RECONCILED = "reconciled"
 QUARANTINED = "quarantined"
 REJECTED = "rejected"
@@ -45,13 +47,24 @@ class InactiveIdentity(IdentityError):
     """The identity exists but the hospital withdrew it: nothing may be filed under it."""
 
 
+def real_date(value: str) -> bool:
+    if not BIRTH_DATE_RE.match(value):
+        return False
+    parts = [int(p) for p in value.split("-")] + [1, 1]
+    try:
+        date(parts[0], parts[1], parts[2])
+    except ValueError:
+        return False
+    return True
+
+
 @dataclasses.dataclass(frozen=True)
 class Patient:
     id: str
     family: str | None = None
     given: str | None = None
-    birth_date: str | None = None  # YYYY-MM-DD
-    sex: str | None = None  # M, F, O, U
+    birth_date: str | None = None  # YYYY-MM-DD, or YYYY-MM, YYYY when the source knows no more
+    sex: str | None = None  # HL7 table 0001: M, F, O, U, A, N
     authority: str | None = None  # assigning authority of ``id`` (HL7 CX-4), when the source gives it
     active: bool = True
     # the hospital's other identifiers for this patient, (value, authority or ''); None: the source
@@ -61,8 +74,10 @@ class Patient:
     def __post_init__(self) -> None:
         if not ID_RE.match(self.id or ""):
             raise IdentityError("patient identifier is not 3-32 letters, digits or hyphens")
-        if self.birth_date and not re.match(r"^\d{4}-\d{2}-\d{2}$", self.birth_date):
-            raise IdentityError("birth date is not YYYY-MM-DD")
+        if self.birth_date and not real_date(self.birth_date):
+            raise IdentityError("birth date is not a real date (YYYY-MM-DD, YYYY-MM or YYYY)")
+        if self.sex is not None and self.sex not in SEXES:
+            raise IdentityError("sex is not one of M, F, O, U, A, N")
         if self.authority is not None and not AUTHORITY_RE.match(self.authority):
             raise IdentityError("assigning authority is not 1-64 printable characters")
         for value, authority in self.other_ids or ():

@@ -92,12 +92,25 @@ class Interop:
         actor = "hl7:adt"
         moved: list[str] = []
         async with self.store.write() as db:
+            if event.trigger in hl7v2.CHANGES and event.prior_id is not None:
+                # A47: the prior identifier was wrong; the new one must not be another patient's
+                taken = await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": event.patient.id})
+                if taken is not None:
+                    raise patients.IdentityError("the new identifier already belongs to a patient of the index")
             if event.prior_id is not None:
                 moved, changed = await patients.merge(db, event.prior_id, event.patient,
                                                       source=f"hl7:{event.trigger}", actor=actor)
                 await self.outbox.follow(db, moved)  # same transaction: the copies cannot miss the move
             else:
+                before = await db.fetch_one("SELECT family, given, birth_date, sex FROM patient_index WHERE id = :id",
+                                            {"id": event.patient.id})
                 changed = await patients.upsert(db, event.patient, source=f"hl7:{event.trigger}", actor=actor)
+                if before is not None and dict(before) != {k: getattr(event.patient, k) for k in before}:
+                    # new demographics (a name change after delivery): the copies already sent go again
+                    filed = [r["sequence_id"] for r in await db.fetch_all(
+                        "SELECT sequence_id FROM sequence_identity WHERE patient_id = :p AND state = 'reconciled'",
+                        {"p": event.patient.id})]
+                    await self.outbox.follow(db, filed)
         await self.queue_sequences(moved + changed)
         self.outbox.wake()
 

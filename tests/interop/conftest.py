@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import hl7
-import hl7.mllp
 import pytest
+from fhir.resources.operationoutcome import OperationOutcome as OperationOutcomeR5
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.parser import parse_message
 
 from sync_server.interop.patients import import_csv
 from sync_server.settings import Settings
@@ -75,21 +78,50 @@ def adt(trigger: str, pid3: str, name: str = "Dupont^Zoé", birth: str = "198001
     return "\r".join(segments)
 
 
-def send_mllp(port: int, *messages: str) -> list[hl7.Message]:
-    """Send messages over MLLP with the hl7 library's standard client; returns the ACKs."""
-    async def run() -> list[hl7.Message]:
-        reader, writer = await hl7.mllp.open_hl7_connection("127.0.0.1", port, encoding="utf-8")
-        acks = []
+def valid_ack(raw: bytes, encoding: str = "utf-8") -> hl7.Message:
+    """An ACK checked by hl7apy against the HL7 v2.5 ACK structure (strict), parsed for the assertions."""
+    text = raw.decode(encoding)
+    parse_message(text.replace("\n", "\r"), validation_level=VALIDATION_LEVEL.STRICT, find_groups=True).validate()
+    return hl7.parse(text)
+
+
+def send_frames(port: int, *frames: bytes, encoding: str = "utf-8") -> list[hl7.Message]:
+    """Send MLLP frames (payload bytes) on one connection; returns each validated ACK, in order."""
+    async def run() -> list[bytes]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        replies = []
         try:
-            for message in messages:
-                writer.writemessage(hl7.parse(message))
+            for frame in frames:
+                writer.write(b"\x0b" + frame + b"\x1c\x0d")
                 await writer.drain()
-                acks.append(await asyncio.wait_for(reader.readmessage(), 10))
+                block = await asyncio.wait_for(reader.readuntil(b"\x1c\x0d"), 10)
+                assert block[:1] == b"\x0b"
+                replies.append(block[1:-2])
         finally:
             writer.close()
-        return acks
-    return asyncio.run(run())
+        return replies
+    return [valid_ack(r, encoding) for r in asyncio.run(run())]
+
+
+def send_mllp(port: int, *messages: str) -> list[hl7.Message]:
+    """Send messages over MLLP, UTF-8 encoded; returns the ACKs (each validated by hl7apy)."""
+    return send_frames(port, *(m.encode("utf-8") for m in messages))
 
 
 def ack_codes(acks: list[hl7.Message]) -> list[str]:
     return [str(a.segment("MSA")[1]) for a in acks]
+
+
+def error_code(response: Any) -> str:
+    """The stable error code of an answer: from the OperationOutcome on FHIR routes (validated by the
+    FHIR models), from ``{"error": {"code"}}`` elsewhere."""
+    body = response.json()
+    if response.url.path.startswith("/fhir/"):
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        model = OperationOutcomeR5 if response.url.path.startswith("/fhir/r5") else OperationOutcome
+        outcome = model.model_validate(body)
+        [issue] = outcome.issue
+        [coding] = issue.details.coding
+        assert coding.system == "urn:clinphoto:error"
+        return str(coding.code)
+    return body["error"]["code"]

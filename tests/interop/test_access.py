@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import both_backends
-from tests.interop.conftest import sync, wait_for
+from tests.interop.conftest import error_code, sync, wait_for
 from tests.support.server import free_port
 
 FHIR = {"Authorization": "Bearer fhir-token"}
@@ -56,7 +56,7 @@ def test_a_surgeon_reads_the_fhir_api_by_session_and_each_read_is_audited(person
 def test_other_roles_cannot_read_the_fhir_api(person, filed, role, audit):
     who = person(role)
     response = who.get("/fhir/r4/Media", params={"patient": "IPP-0042"})
-    assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+    assert response.status_code == 403 and error_code(response) == "forbidden"
     assert audit("http.get")[-1]["actor"] == f"user:{who.id}"
     assert not [e for e in audit("fhir.search") if e["actor"] == f"user:{who.id}"]
 
@@ -75,10 +75,10 @@ def test_break_glass_opens_the_fhir_api_and_every_read_carries_the_reason(person
 def test_the_emr_keeps_its_service_token_and_metadata_is_public(http, filed):
     assert http.get("/fhir/r4/Media", params={"patient": "IPP-0042"}, headers=FHIR).json()["total"] == 1
     anonymous = http.get("/fhir/r4/Media")
-    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "interop_unauthenticated"
+    assert anonymous.status_code == 401 and error_code(anonymous) == "interop_unauthenticated"
     assert anonymous.headers["www-authenticate"] == "Bearer"
     wrong = http.get("/fhir/r4/Media", headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "interop_unauthenticated"
+    assert wrong.status_code == 401 and error_code(wrong) == "interop_unauthenticated"
     assert http.get("/fhir/r4/metadata").json()["fhirVersion"] == "4.0.1"
 
 
@@ -117,9 +117,26 @@ def test_nurses_and_officers_cannot_touch_the_quarantine(person, quarantined, ro
 @pytest.mark.parametrize("interop_settings", [{"hl7_mllp_port": free_port()}])  # interop on, no token set
 def test_without_service_tokens_people_still_work_and_tokens_are_refused(http, person, interop_settings):
     anonymous = http.get("/fhir/r4/Media")
-    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "session_required"
+    assert anonymous.status_code == 401 and error_code(anonymous) == "session_required"
     token = http.get("/api/v1/interop/quarantine", headers={"Authorization": "Bearer anything"})
     assert token.status_code == 404 and token.json()["error"]["code"] == "interop_disabled"
     surgeon = person("surgeon")
     assert surgeon.get("/fhir/r4/Media").json()["total"] == 0
     assert surgeon.get("/api/v1/interop/quarantine").json() == {"sequences": []}
+
+
+def test_a_bad_value_stored_before_the_feed_checked_it_never_fails_a_patient_read_or_search(
+        index, services, call, http):
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.patient import Patient
+
+    call(services.store.execute, "INSERT INTO patient_index (id, family, given, birth_date, sex, source, updated_at, "
+         "active) VALUES ('IPP-0990', 'Bad', 'Date', '1980-13-02', 'Q', 'hl7:A04', '2026-01-01T00:00:00Z', 1)")
+    read = http.get("/fhir/r4/Patient/IPP-0990", headers=FHIR)
+    assert read.status_code == 200
+    resource = Patient.model_validate(read.json())
+    assert resource.birthDate is None and resource.gender is None and resource.name[0].family == "Bad"
+    search = http.get("/fhir/r4/Patient", headers=FHIR)
+    assert search.status_code == 200
+    bundle = Bundle.model_validate(search.json())
+    assert "IPP-0990" in [e.resource.id for e in bundle.entry]

@@ -11,6 +11,7 @@ from pydicom.encaps import generate_frames
 from sync_server.interop import dicom
 from sync_server.interop.uids import instance_uid, study_uid
 from sync_server.strip import strip_jpeg_metadata
+from tests.interop.dciodvfy import dciodvfy
 from tests.support.photos import make_jpeg, make_png
 
 PATIENT = {"id": "IPP-0042", "family": "Dupont", "given": "Zoé", "birth_date": "1980-01-02", "sex": "F"}
@@ -28,10 +29,13 @@ def _photo(mime="image/jpeg", view="frontal"):
     return {"id": str(uuid.uuid4()), "mime": mime, "captured_at": "2026-11-27T09:30:15Z", "view": view}
 
 
-def _build(jpeg, photo=None, form=None):
-    data = dicom.build(jpeg, photo=photo or _photo(), form=form or _form(), patient=PATIENT, instance_number=1,
-                       issuer="urn:oid:1.2.250.1.71.4.2.7")
-    return pydicom.dcmread(io.BytesIO(data))
+def _bytes(jpeg, photo=None, form=None, patient=None):
+    return dicom.build(jpeg, photo=photo or _photo(), form=form or _form(), patient=patient or PATIENT,
+                       instance_number=1, issuer="urn:oid:1.2.250.1.71.4.2.7")
+
+
+def _build(jpeg, photo=None, form=None, patient=None):
+    return pydicom.dcmread(io.BytesIO(_bytes(jpeg, photo, form, patient)))
 
 
 def test_uids_derive_from_the_ids_so_a_retry_sends_the_same_instance():
@@ -59,10 +63,12 @@ def test_a_body_photo_is_coded_and_not_flagged_recognisable():
     assert ds.SOPClassUID == dicom.VL_PHOTOGRAPHIC_IMAGE and ds.Modality == "XC"
     assert ds.SOPInstanceUID == instance_uid(photo["id"]) and ds.StudyInstanceUID == study_uid(form["sequence_id"])
     assert ds.AnatomicRegionSequence[0].CodeValue == "76752008"  # breast
-    assert ds.ViewCodeSequence[0].CodeValue == "260421001"
+    [context] = ds.AcquisitionContextSequence  # the view, where the IOD has a place for it
+    assert (context.ValueType, context.ConceptNameCodeSequence[0].CodeValue) == ("CODE", "111031")
+    assert context.ConceptCodeSequence[0].CodeValue == "260421001" and "ViewCodeSequence" not in ds
     assert ds.ImageLaterality == "L" and ds.RecognizableVisualFeatures == "NO"
     assert ds.AcquisitionDateTime.startswith("20261127093015")
-    assert str(ds.OperatorsName) == "Dr Émile Roux" and ds.IssuerOfPatientID == "urn:oid:1.2.250.1.71.4.2.7"
+    assert str(ds.OperatorsName) == "Dr Émile Roux^" and ds.IssuerOfPatientID == "urn:oid:1.2.250.1.71.4.2.7"
     assert str(ds.PatientName) == "Dupont^Zoé" and ds.PatientBirthDate == "19800102"
 
 
@@ -92,3 +98,26 @@ def test_what_goes_to_the_pacs_carries_no_camera_metadata_and_the_same_pixels():
         assert text not in frame, text
     assert Image.open(io.BytesIO(frame)).tobytes() == Image.open(io.BytesIO(original)).tobytes()
     assert original == kept  # the stored original is not touched
+@pytest.mark.parametrize("case", ["body", "face", "no_view", "long_names", "odd_patient"])
+def test_dciodvfy_reports_no_error_and_no_extension_or_retired_form(case):
+    form, photo, patient = _form(), _photo(), dict(PATIENT)
+    if case == "face":
+        form, photo = _form(anatomical_region="face", laterality="not_applicable"), _photo(view="left_oblique")
+    elif case == "no_view":
+        photo = _photo(view="detail")
+    elif case == "long_names":
+        form = _form(surgeon="Professeur Marie-Élisabeth de La Tour d'Auvergne-Lauraguais, chef de service")
+        patient.update(family="Ébrard-" + "Montmorency" * 8, given="Éléonore-" + "Joséphine" * 6)
+    elif case == "odd_patient":  # values stored before the feed checked them, and the HL7 family Smith^Jones
+        patient.update(family="Smith^Jones", given="Ann=Marie\\x", birth_date="1980-13-02", sex="Q")
+    findings = dciodvfy(_bytes(make_jpeg(64, 48), photo, form, patient))
+    assert [f for f in findings if f.startswith("Error")] == []
+    assert not [f for f in findings if "Standard Extended" in f or "Retired Person Name" in f
+                or "not present in standard DICOM IOD" in f]
+
+
+def test_person_names_are_family_caret_given_within_64_bytes_per_group():
+    ds = _build(make_jpeg(64, 48), form=_form(surgeon="X" * 120),
+                patient={**PATIENT, "family": "Smith^Jones", "given": "É" * 60, "birth_date": "1980"})
+    assert str(ds.PatientName).split("^")[0] == "Smith Jones" and len(str(ds.PatientName).encode()) <= 64
+    assert str(ds.OperatorsName) == "X" * 63 + "^" and ds.PatientBirthDate == ""

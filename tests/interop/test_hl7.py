@@ -2,6 +2,7 @@
 of unknown and inconsistent identities, and the decisions people make on it."""
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any, Callable
@@ -9,9 +10,9 @@ from typing import Any, Callable
 import pytest
 
 from sync_server.interop import patients
-from sync_server.interop.hl7v2 import AdtError, parse_adt
+from sync_server.interop.hl7v2 import Hl7Error, handle_frame, parse_adt
 from tests.conftest import both_backends
-from tests.interop.conftest import ack_codes, adt, send_mllp
+from tests.interop.conftest import ack_codes, error_code, adt, send_frames, send_mllp, valid_ack
 from tests.support.photos import sequence_form
 from tests.support.server import free_port
 
@@ -63,18 +64,22 @@ def test_adt_a01_a04_a08_a29_and_a40_parse_to_index_events():
     assert parse_adt(adt("A29", "IPP-0042^^^HOSP^PI")).patient.active is False
     merge = parse_adt(adt("A40", "IPP-0042^^^HOSP^PI", mrg="IPP-0041^^^HOSP^PI"))
     assert merge.prior_id == "IPP-0041" and merge.patient.id == "IPP-0042"
-    assert parse_adt(adt("A02", "IPP-0042")).patient is None  # a transfer: acknowledged, ignored
-    with pytest.raises(AdtError):
+    with pytest.raises(Hl7Error) as transfer:
+        parse_adt(adt("A02", "IPP-0042"))  # a transfer: not an identity feed event
+    assert (transfer.value.ack_code, transfer.value.error_code) == ("AR", 201)
+    with pytest.raises(Hl7Error) as no_mrg:
         parse_adt(adt("A40", "IPP-0042"))  # merge without MRG
-    with pytest.raises(AdtError):
+    assert no_mrg.value.ack_code == "AE"
+    with pytest.raises(Hl7Error) as bad_id:
         parse_adt(adt("A01", "x"))  # not a hospital identifier
+    assert (bad_id.value.ack_code, bad_id.value.error_code, bad_id.value.location) == ("AE", 102, "PID^1^3^1^1")
 
 
 def test_mllp_adt_feed_fills_the_index_and_acknowledges(http, services, call):
     acks = send(adt("A04", "IPP-0100^^^HOSP^PI", control="C1"),
                 adt("A08", "IPP-0100^^^HOSP^PI", name="Dupont-Durand^Zoé", control="C2"),
                 adt("A01", "!!", control="C3"))
-    assert ack_codes(acks) == ["AA", "AA", "AR"]
+    assert ack_codes(acks) == ["AA", "AA", "AE"]  # a bad identifier is a content error (table 0008)
     assert [str(a.segment("MSA")[2]) for a in acks] == ["C1", "C2", "C3"]
     row = call(services.store.fetch_one, "SELECT * FROM patient_index WHERE id = 'IPP-0100'")
     assert row["family"] == "Dupont-Durand" and row["birth_date"] == "1980-01-02" and row["source"] == "hl7:A08"
@@ -164,7 +169,7 @@ def test_an_identifier_two_patients_hold_under_two_authorities_is_ambiguous(http
     identity = call(patients.reconcile, services.store, other)
     assert (identity["state"], identity["patient_id"]) == ("reconciled", "IPP-0600")
     # the same identifier as another authority's index identifier is refused, never overwrites the patient
-    assert ack_codes(send(adt("A01", "IPP-0500^^^SITE-B^PI", name="Autre^Jean"))) == ["AR"]
+    assert ack_codes(send(adt("A01", "IPP-0500^^^SITE-B^PI", name="Autre^Jean"))) == ["AE"]
     assert call(services.store.fetch_val, "SELECT family FROM patient_index WHERE id = 'IPP-0500'") == "Durand"
     decided = http.post(f"/api/v1/interop/quarantine/{sequence_id}", json={"patient_id": "IPP-0600"},
                         headers=ADMIN_TOKEN)
@@ -216,6 +221,116 @@ def test_interop_is_off_when_not_configured(tmp_path):
         for path in ("/fhir/r4/Media", "/api/v1/interop/outbox", "/fhir/r4/metadata", "/fhir/r5/metadata",
                      "/fhir/r5/DocumentReference"):
             response = client.get(path, headers={"Authorization": "Bearer anything"})
-            assert response.status_code == 404 and response.json()["error"]["code"] == "interop_disabled"
+            assert response.status_code == 404 and error_code(response) == "interop_disabled"
         interop = client.app.state.services.handles["interop"]
         assert interop.outbox._task is None and interop.mllp is None
+
+
+def _err(ack: Any) -> tuple[str, str, str, str]:
+    """(MSA-1, ERR-2 location, ERR-3 code, ERR-4 severity)."""
+    err = ack.segment("ERR")
+    return str(ack.segment("MSA")[1]), str(err[2]), str(err[3][0][0]), str(err[4])
+
+
+def _apply_nothing(event: Any) -> Any:
+    async def noop() -> None:
+        return None
+    return noop()
+
+
+def test_a_frame_without_a_readable_msh_gets_a_minimal_ack_and_the_connection_stays_open(http, services, call):
+    acks = send_frames(MLLP_PORT, b"hello", b"MSH|^~\\&|HIS|HOSP|CP|HOSP|20261127||ADT^A04^ADT_A01",
+                       adt("A04", "IPP-0800^^^HOSP^PI", control="OK1").encode())
+    assert ack_codes(acks) == ["AE", "AE", "AA"]  # the sender must fix the frame: resending it cannot help
+    assert [str(a.segment("MSA")[2]) for a in acks] == ["UNKNOWN", "UNKNOWN", "OK1"]
+    assert _err(acks[0])[2:] == ("100", "E")
+    assert _err(acks[1])[:3] == ("AE", "MSH^1^10", "101")
+
+
+def test_character_set_follows_msh18_and_the_ack_echoes_it(http, services, call):
+    latin = adt("A04", "IPP-0810^^^HOSP^PI", name="Lefèvre^Zoé", control="L1") + "\r"
+    latin = latin.replace("|P|2.5\r", "|P|2.5||||||8859/1\r", 1)
+    [ack] = send_frames(MLLP_PORT, latin.encode("iso-8859-1"), encoding="iso-8859-1")
+    assert ack_codes([ack]) == ["AA"] and str(ack.segment("MSH")[18]) == "8859/1"
+    row = call(services.store.fetch_one, "SELECT family, given FROM patient_index WHERE id = 'IPP-0810'")
+    assert (row["family"], row["given"]) == ("Lefèvre", "Zoé")
+    # ISO-8859-1 bytes with no MSH-18 under the UTF-8 fallback: an answer the sender can act on, not silence
+    undeclared = adt("A04", "IPP-0811^^^HOSP^PI", name="Lefèvre^Zoé", control="L2").encode("iso-8859-1")
+    [refused] = send_frames(MLLP_PORT, undeclared)
+    assert _err(refused) == ("AE", "MSH^1^18", "102", "E") and str(refused.segment("MSA")[2]) == "L2"
+    assert call(services.store.fetch_one, "SELECT id FROM patient_index WHERE id = 'IPP-0811'") is None
+    # the configured fallback (CLINPHOTO_HL7_ENCODING) reads it
+    reply = asyncio.run(handle_frame(undeclared, _apply_nothing, "iso-8859-1"))
+    assert ack_codes([valid_ack(reply, "iso-8859-1")]) == ["AA"]
+    unknown = adt("A04", "IPP-0812^^^HOSP^PI").replace("|P|2.5", "|P|2.5||||||KLINGON", 1).encode()
+    assert _err(send_frames(MLLP_PORT, unknown)[0])[:3] == ("AE", "MSH^1^18", "103")
+
+
+def test_ack_codes_follow_table_0008_content_errors_ae_and_rejections_ar(http, services, call):
+    acks = send(adt("A04", "IPP-0820^^^HOSP^PI", birth="19801302", control="D1"),
+                adt("A04", "IPP-0821^^^HOSP^PI", sex="X"),
+                adt("A02", "IPP-0822^^^HOSP^PI"),
+                adt("A04", "IPP-0823^^^HOSP^PI").replace("|P|2.5", "|Q|2.5"),
+                adt("A04", "IPP-0824^^^HOSP^PI").replace("|P|2.5", "|P|9.9"),
+                adt("A04", "IPP-0825^^^HOSP^PI").replace("ADT^A04^ADT_A01", "ORU^R01^ORU_R01"),
+                adt("A04", "IPP-0826^^^HOSP^PI", birth="19800230"),
+                adt("A04", "IPP-0827^^^HOSP^PI", birth="198001021261"))
+    assert [_err(a) for a in acks] == [
+        ("AE", "PID^1^7", "102", "E"), ("AE", "PID^1^8", "103", "E"), ("AR", "MSH^1^9^1^2", "201", "E"),
+        ("AR", "MSH^1^11", "202", "E"), ("AR", "MSH^1^12", "203", "E"), ("AR", "MSH^1^9^1^1", "200", "E"),
+        ("AE", "PID^1^7", "102", "E"), ("AE", "PID^1^7", "102", "E")]
+    assert "unsupported event" in str(acks[2].segment("ERR")[8])
+    assert str(acks[0].segment("MSA")[2]) == "D1"
+    assert call(services.store.fetch_val, "SELECT COUNT(*) FROM patient_index WHERE id LIKE :p", {"p": "IPP-082%"}) == 0
+
+    async def broken(event: Any) -> None:
+        raise RuntimeError("database gone")
+    internal = valid_ack(asyncio.run(handle_frame(adt("A04", "IPP-0829^^^HOSP^PI").encode(), broken)))
+    assert _err(internal)[::2] == ("AR", "207")  # not the sender's fault: rejected, resend later
+
+
+def test_dates_sexes_and_partial_precision_are_stored_as_given(http, services, call):
+    assert ack_codes(send(adt("A04", "IPP-0830^^^HOSP^PI", birth="198001021230+0100", sex="A"),
+                          adt("A04", "IPP-0831^^^HOSP^PI", birth="1980", sex=""))) == ["AA", "AA"]
+    rows = call(services.store.fetch_all, "SELECT id, birth_date, sex FROM patient_index "
+                "WHERE id IN ('IPP-0830', 'IPP-0831') ORDER BY id")
+    assert rows == [{"id": "IPP-0830", "birth_date": "1980-01-02", "sex": "A"},
+                    {"id": "IPP-0831", "birth_date": "1980", "sex": None}]
+
+
+def test_escapes_are_decoded_per_component_after_the_split():
+    event = parse_adt(adt("A08", "IPP-0840^^^HOSP^PI", name="Smith\\S\\Jones^Ann\\T\\Marie"))
+    assert (event.patient.family, event.patient.given) == ("Smith^Jones", "Ann&Marie")
+    event = parse_adt(adt("A08", "IPP-0840^^^HOSP^PI", name="O\\E\\Brien\\F\\X&Van^Jo~Alias^Al"))
+    assert (event.patient.family, event.patient.given) == ("O\\Brien|X", "Jo")  # FN-1 surname only
+
+
+def test_a28_a31_and_a47_are_applied_and_an_a47_onto_another_patient_is_refused(http, services, call):
+    assert ack_codes(send(adt("A28", "IPP-0850^^^HOSP^PI", name="Roux^Léa"),
+                          adt("A31", "IPP-0850^^^HOSP^PI", name="Roux-Blanc^Léa"),
+                          adt("A05", "IPP-0852^^^HOSP^PI", name="Vert^Ana"))) == ["AA", "AA", "AA"]
+    assert call(services.store.fetch_val, "SELECT family FROM patient_index WHERE id = 'IPP-0850'") == "Roux-Blanc"
+    filed = _add_sequence(call, services, "IPP-0850")
+    assert call(patients.reconcile, services.store, filed)["patient_id"] == "IPP-0850"
+    changed = send(adt("A47", "IPP-0851^^^HOSP^PI", name="Roux-Blanc^Léa", mrg="IPP-0850^^^HOSP^PI"))
+    assert ack_codes(changed) == ["AA"]
+    assert _identity(call, services, filed)["patient_id"] == "IPP-0851"
+    assert call(services.store.fetch_val, "SELECT merged_into FROM patient_index WHERE id = 'IPP-0850'") == "IPP-0851"
+    clash = send(adt("A47", "IPP-0852^^^HOSP^PI", mrg="IPP-0851^^^HOSP^PI"))
+    assert _err(clash[0])[::2] == ("AE", "205")
+    assert call(services.store.fetch_val, "SELECT merged_into FROM patient_index WHERE id = 'IPP-0851'") is None
+
+
+def test_a_frame_over_the_size_limit_and_a_bad_message_time_are_answered(http, services, call):
+    from sync_server.interop.hl7v2 import FRAME_LIMIT
+
+    huge = adt("A04", "IPP-0860^^^HOSP^PI", name="X" * (FRAME_LIMIT + 10) + "^Y").encode()
+    bad_time = adt("A04", "IPP-0861^^^HOSP^PI").replace("|20261127100000||ADT", "|20261327100000||ADT").encode()
+    acks = send_frames(MLLP_PORT, huge, bad_time, adt("A04", "IPP-0862^^^HOSP^PI", control="OK2").encode())
+    assert [_err(a)[:3] for a in acks[:2]] == [("AE", "", "100"), ("AE", "MSH^1^7", "102")]
+    assert ack_codes(acks[2:]) == ["AA"] and str(acks[2].segment("MSA")[2]) == "OK2"
+
+
+def test_other_identifiers_a_phone_cannot_carry_are_left_out_not_refused():
+    event = parse_adt(adt("A04", "IPP-0870^^^HOSP^PI~1 80 01 75 123 456 78^^^NIR^SS~IPP-0871^^^SITE^PN"))
+    assert event.patient.id == "IPP-0870" and event.patient.other_ids == (("IPP-0871", "SITE"),)

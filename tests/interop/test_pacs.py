@@ -10,10 +10,12 @@ import pydicom
 import pytest
 from pydicom.encaps import generate_frames
 
+from sync_server.interop import fhir
 from sync_server.interop.dicom import VL_PHOTOGRAPHIC_IMAGE
 from sync_server.interop.uids import instance_uid, series_uid, study_uid
 from sync_server.strip import strip_jpeg_metadata
 from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync, wait_for
+from tests.interop.dciodvfy import errors
 from tests.interop.orthanc import Orthanc
 from tests.conftest import both_backends
 from tests.support.server import free_port
@@ -84,8 +86,19 @@ def test_photos_are_stored_in_the_pacs_found_by_qido_and_retrieved_bit_exact(
         assert ds.PatientID == "IPP-0042" and str(ds.PatientName) == "Dupont^Zoé"
         assert ds.RecognizableVisualFeatures == "YES"  # nose: a face view
         assert ds.AnatomicRegionSequence[0].CodeValue == "45206002"
-        assert ds.ViewCodeSequence[0].CodingSchemeDesignator == "SCT"
+        assert ds.AcquisitionContextSequence[0].ConceptCodeSequence[0].CodingSchemeDesignator == "SCT"  # the view
         assert ds.AcquisitionDateTime
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        assert errors(buffer.getvalue()) == []  # dciodvfy on the instance as the PACS holds it
+        # the FHIR Media url of this photo answers what its contentType says
+        form = {"sequence_id": batch.sequence_id}
+        media = fhir.media({"id": photo.photo_id, "mime": "image/jpeg", "captured_at": "2026-01-01T00:00:00Z",
+                            "view": "frontal"}, form, "IPP-0042", system="urn:x", wado_base=orthanc.dicomweb)
+        rendition = httpx.get(media["content"]["url"], headers={"Accept": media["content"]["contentType"]},
+                              timeout=30)
+        assert rendition.status_code == 200 and rendition.headers["content-type"].startswith("image/jpeg")
+        assert rendition.content[:2] == b"\xff\xd8"
         assert not any("GPS" in e.keyword or "Geolocation" in e.keyword for e in ds.iterall() if e.keyword)
 
     response = http.get("/api/v1/interop/outbox", headers=ADMIN)
@@ -184,3 +197,31 @@ def test_after_an_a40_merge_the_pacs_copies_follow_the_surviving_identity(
     assert all("copies under other Patient IDs removed: 1" in s["detail"] for s in stored[2:])
     moved = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.move'")
     assert [(m["patient_id"], m["object"]) for m in moved] == [("IPP-0077", f"sequence/{batch.sequence_id}")]
+
+
+def test_an_a08_name_change_after_delivery_reaches_the_pacs_with_the_same_uids(
+        orthanc, index, device, batch_of, call, services, http):
+    batch = batch_of(2)
+    sync(device, batch)
+    wait_for(lambda: _all_sent(call, services, batch.photos), what="outbox delivery")
+    first = {p.photo_id: _wado_instance(orthanc, batch.sequence_id, p.photo_id) for p in batch.photos}
+    assert {str(ds.PatientName) for ds in first.values()} == {"Dupont^Zoé"}
+    sent_at = {p: r["sent_at"] for p, r in _outbox(call, services).items()}
+
+    # married after delivery: the hospital updates the name (escaped separator inside the family name)
+    assert ack_codes(send_mllp(MLLP_PORT, adt("A08", "IPP-0042^^^HOSP^PI", name="Dupont\\T\\Durand^Zoé",
+                                              birth="19800102"))) == ["AA"]
+    wait_for(lambda: all(r["state"] == "sent" and r["sent_at"] != sent_at[p]
+                         for p, r in _outbox(call, services).items()), what="delivery of the updated copies")
+    assert len(httpx.get(orthanc.url + "/instances", timeout=10).json()) == 2  # replaced, not duplicated
+    for photo in batch.photos:
+        ds = _wado_instance(orthanc, batch.sequence_id, photo.photo_id)
+        assert ds.SOPInstanceUID == instance_uid(photo.photo_id) and ds.StudyInstanceUID == study_uid(batch.sequence_id)
+        assert str(ds.PatientName) == "Dupont&Durand^Zoé" and ds.PatientID == "IPP-0042"
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        assert errors(buffer.getvalue()) == []  # what the PACS holds still validates
+    # an A08 that restates the same demographics sends nothing again
+    sent_at = {p: r["sent_at"] for p, r in _outbox(call, services).items()}
+    assert ack_codes(send_mllp(MLLP_PORT, adt("A08", "IPP-0042^^^HOSP^PI", name="Dupont\\T\\Durand^Zoé"))) == ["AA"]
+    assert {p: r["sent_at"] for p, r in _outbox(call, services).items()} == sent_at
