@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 import uuid
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,8 @@ def test_an_upload_expires_and_says_so(server):
     client.propose(doc)
     created = client.create_upload(doc["batch_id"], photos[0].photo_id, len(photos[0].sealed))
     assert "upload-expires" in created.headers
-    time.sleep(3)
+    wait_for(lambda: client.head(created.headers["location"]).status_code == 410, timeout=15,
+             what="the upload to expire (2 s)")
     answer = client.patch(created.headers["location"], 0, photos[0].sealed)
     assert answer.status_code == 410 and answer.json()["error"]["code"] == "upload_expired"
     assert client.upload(doc["batch_id"], photos[0].photo_id, photos[0].sealed).status_code == 204

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import uuid
 from typing import Any
 
@@ -22,6 +21,7 @@ from sync_server.ingest import service as ingest_service
 from sync_server.ingest.images import HEADER_PREFIX, NeedsWholeImage, inspect_header
 from sync_server.storage.objects import ObjectStore
 from tests.support.photos import make_jpeg, make_png, manifest, seal, sequence_form
+from tests.support.waiting import decoder_idle, wait_for
 
 
 def with_big_header(jpeg: bytes, size: int = HEADER_PREFIX + 50_000) -> bytes:
@@ -125,10 +125,12 @@ def test_decoding_waits_while_photos_arrive_then_catches_up(device, call, servic
     call(services.sync._count_streaming, +1)  # another device is in the middle of an upload
     doc, photo, answer = send(device, make_jpeg(320, 240, seed=21))
     assert answer.status_code == 204
-    time.sleep(1.0)
+    # the checker has taken the photo from its queue and, another upload streaming, holds it back
+    wait_for(lambda: services.decoder._queue.empty() and photo.photo_id in services.decoder._pending, timeout=10,
+             what="the decode checker to take the photo")
     assert photo_state(call, services, photo.photo_id) == "filed"
     call(services.sync._count_streaming, -1)
-    call(services.decoder.wait_idle)
+    decoder_idle(call, services)
     assert photo_state(call, services, photo.photo_id) == "verified"
 
 
@@ -137,7 +139,7 @@ def test_a_photo_waits_for_quiet_no_longer_than_the_limit(device, call, services
     call(services.sync._count_streaming, +1)  # uploads that never stop
     try:
         doc, photo, answer = send(device, make_jpeg(320, 240, seed=22))
-        call(services.decoder.wait_idle)
+        decoder_idle(call, services, timeout=10)  # the limit is 0.5 s: fails, not hangs, if it is not kept
         assert photo_state(call, services, photo.photo_id) == "verified"
     finally:
         call(services.sync._count_streaming, -1)

@@ -9,7 +9,6 @@ import asyncio
 import base64
 import dataclasses
 import json
-from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
 from crypto import KeyStore
@@ -20,15 +19,13 @@ from .checkpoint import CheckpointError, Verifier, open_checkpoint, verifier
 from .log import leaf_bytes
 from .search import EXPORT_PAGE, head_seq, rows_after
 from .verify import verify_log
+from ..clock import now_iso
 
 
 def verifiers(keys: KeyStore, origin: str) -> list[Verifier]:
     """Every signing key the server holds (older ones sign older checkpoints) as C2SP verifiers."""
     return [verifier(origin, public) for public in keys.sign_public_keys.values()]
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +55,7 @@ async def verify_status(store: Db, keys: KeyStore, origin: str) -> Status:
     """
     latest = await tree.latest_checkpoint(store)
     if latest is None:
-        return Status("no_checkpoint", None, 0, None, _now())
+        return Status("no_checkpoint", None, 0, None, now_iso())
     upto = await head_seq(store)
     notes = [r["note"] for r in await store.fetch_all("SELECT note FROM audit_checkpoint ORDER BY id")]
     summary_row = await store.fetch_one("SELECT summary FROM audit_prune ORDER BY cut DESC LIMIT 1")
@@ -81,10 +78,10 @@ async def verify_status(store: Db, keys: KeyStore, origin: str) -> Status:
     try:
         report = await asyncio.to_thread(verify_log, rows(), latest["note"], verifiers(keys, origin), notes, summary)
     except (ValueError, KeyError, TypeError) as exc:  # an entry edited into something unreadable
-        return Status("broken", _checkpoint_json(latest), last[1] - 1, last[0], _now(),
+        return Status("broken", _checkpoint_json(latest), last[1] - 1, last[0], now_iso(),
                       f"entry {last[0]} is unreadable ({type(exc).__name__})")
     status = Status("verified" if report.ok else "broken", _checkpoint_json(latest), report.entries,
-                    report.first_bad_seq, _now(), report.problem)
+                    report.first_bad_seq, now_iso(), report.problem)
     if report.ok and report.size != upto:
         # the head counts more entries than are left: the end of the log was cut off
         status = dataclasses.replace(status, status="broken", first_bad_seq=report.size + 1,

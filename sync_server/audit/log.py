@@ -16,13 +16,13 @@ import dataclasses
 import hashlib
 import json
 import weakref
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from crypto import canonical_json
 
 from ..db import Db, GroupCommitError, Writer
 from .merkle import Frontier, leaf_hash
+from ..clock import now_iso
 
 GENESIS = "0" * 64
 
@@ -43,9 +43,6 @@ class AuditEvent:
     detail: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     address: str | None = None
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 ENTRY_FIELDS = ("seq", "ts", "actor", "device_id", "action", "outcome", "patient_id", "object", "detail", "address")
@@ -178,7 +175,7 @@ def _extend(head: _Head, events: Sequence[AuditEvent]) -> tuple[list[dict[str, A
     prev = head.entry_hash
     rows: list[dict[str, Any]] = []
     made: list[_NodeHash] = []
-    ts = _now()
+    ts = now_iso("microseconds")
     for seq, event in enumerate(events, start=head.seq + 1):
         entry = {"seq": seq, "ts": ts, "actor": event.actor, "device_id": event.device_id, "action": event.action,
                  "outcome": event.outcome, "patient_id": event.patient_id, "object": event.object,

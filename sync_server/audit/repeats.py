@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime, timezone
 from typing import Any, Callable, Hashable
 
 from ..db import Db
 from .log import AuditEvent, record
+from ..clock import now_iso
 
-
-def _iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclasses.dataclass
@@ -44,7 +41,7 @@ class RepeatTally:
             self._open[key] = _Tally(opened=self.clock(), event=event)
             await record(self.store, dataclasses.replace(event, detail={**event.detail, "count": 1}))
             return
-        now = _iso()
+        now = now_iso("milliseconds")
         tally.count += 1
         tally.first_at = tally.first_at or now
         tally.last_at = now

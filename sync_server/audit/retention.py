@@ -9,7 +9,7 @@ hashes and are all kept, so every remaining entry keeps its inclusion and consis
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from crypto import KeyStore, sign_document
@@ -19,13 +19,14 @@ from . import merkle
 from .checkpoint import Checkpoint, sign_note
 from .log import AuditEvent, append
 from .tree import consistency_proof
+from ..clock import iso, utc_now
 
 
 async def prune(store: Db, keys: KeyStore, origin: str, retention_days: int,
                 now: datetime | None = None) -> dict[str, Any] | None:
     """Prune entries older than ``retention_days``; return the signed summary, or ``None``."""
-    now = now or datetime.now(timezone.utc)
-    cutoff = (now - timedelta(days=retention_days)).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    now = now or utc_now()
+    cutoff = iso(now - timedelta(days=retention_days), "microseconds")
     cut = await store.fetch_val("SELECT MAX(seq) FROM audit_entry WHERE ts < :c", {"c": cutoff})
     if cut is None:
         return None
@@ -46,7 +47,7 @@ async def prune(store: Db, keys: KeyStore, origin: str, retention_days: int,
     summary = {"summary": body, "signature": sign_document(body, keys.sign_private_key, keys.sign_key_id)}
     async with store.write() as db:
         await db.execute("INSERT INTO audit_prune (cut, summary, created_at) VALUES (:c, :s, :t)",
-                         {"c": cut, "s": json.dumps(summary, sort_keys=True), "t": now.isoformat()})
+                         {"c": cut, "s": json.dumps(summary, sort_keys=True), "t": iso(now, "microseconds")})
         await db.execute("DELETE FROM audit_entry WHERE seq <= :c", {"c": cut})
         await append(db, AuditEvent(action="audit.prune", actor="system:retention",
                                     detail={"cut": cut, "retention_days": retention_days}))

@@ -26,6 +26,7 @@ from ..db import Db
 from ..events import wait_event
 from .alerts import SEVERITIES, Detector, Hit, Rules, epoch
 from .log import SERIOUS_FAILURE, AuditEvent, record
+from ..clock import iso, now_iso
 
 log = logging.getLogger("clinphoto.audit.alerts")
 
@@ -40,9 +41,6 @@ def alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
             "count": int(row["entry_count"]), "first_seq": int(row["first_seq"]), "last_seq": int(row["last_seq"]),
             "acknowledged_at": row["acknowledged_at"], "acknowledged_by": row["acknowledged_by"]}
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _max(a: str, b: str) -> str:
@@ -90,7 +88,7 @@ async def _store(db: Any, rules: Rules, run: _Run) -> None:
     await db.execute(
         "INSERT INTO audit_alert (kind, severity, subject, raised_at, actor, device_id, patient_id, entry_count, "
         "first_seq, last_seq, last_ts) VALUES (:k, :v, :s, :r, :a, :d, :p, :n, :f, :q, :t)",
-        {"k": hit.kind, "v": run.severity, "s": hit.subject, "r": _now(), "a": hit.actor, "d": hit.device_id,
+        {"k": hit.kind, "v": run.severity, "s": hit.subject, "r": now_iso(), "a": hit.actor, "d": hit.device_id,
          "p": hit.patient_id, "n": hit.count + run.more, "f": hit.first_seq, "q": run.last_seq, "t": run.last_ts})
 
 
@@ -146,7 +144,7 @@ class AlertScanner:
             async with self.store.write() as db:
                 moved = await db.fetch_one(
                     "UPDATE audit_alert_cursor SET seq = :new, updated_at = :t WHERE id = 1 AND seq = :old "
-                    "RETURNING seq", {"new": last, "old": cursor, "t": _now()})
+                    "RETURNING seq", {"new": last, "old": cursor, "t": now_iso()})
                 if moved is None:
                     raise _Conflict()
                 for run in _runs(hits, self.rules):
@@ -173,7 +171,7 @@ class AlertScanner:
             since = datetime.fromtimestamp(epoch(last_ts) - longest, timezone.utc)
             start = await self.store.fetch_val(
                 "SELECT MIN(seq) FROM audit_entry WHERE ts >= :t",
-                {"t": since.isoformat(timespec="microseconds").replace("+00:00", "Z")})
+                {"t": iso(since, "microseconds")})
             after = int(start) - 1 if start is not None else cursor
             while after < cursor:
                 rows = await self.store.fetch_all(

@@ -5,7 +5,6 @@ Nothing here is trusted by a verifier: every answer is checked against a signed 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
 from typing import Any
 
 from crypto import KeyStore
@@ -13,10 +12,8 @@ from crypto import KeyStore
 from ..db import Db
 from . import merkle
 from .checkpoint import Checkpoint, Verifier, sign_note, verifier
+from ..clock import now_iso
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def log_verifier(keys: KeyStore, origin: str) -> Verifier:
@@ -43,7 +40,7 @@ async def issue_checkpoint(store: Db, keys: KeyStore, origin: str, reason: str, 
         note = sign_note(checkpoint.text(), origin, keys.sign_private_key)
         await db.execute(
             "INSERT INTO audit_checkpoint (size, root_hash, note, reason, created_at) "
-            "VALUES (:s, :r, :n, :why, :t)", {"s": size, "r": root.hex(), "n": note, "why": reason, "t": _now()})
+            "VALUES (:s, :r, :n, :why, :t)", {"s": size, "r": root.hex(), "n": note, "why": reason, "t": now_iso()})
     return Signed(checkpoint, note)
 
 

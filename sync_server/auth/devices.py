@@ -26,6 +26,7 @@ from ..audit.log import MINOR_FAILURE, AuditEvent, append
 from ..db import Db
 from ..errors import ApiError
 from ..types import Principal, is_uuid
+from ..clock import iso, utc_now
 
 _CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
@@ -34,12 +35,6 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def normalise_code(code: str) -> str:
@@ -52,16 +47,16 @@ async def create_enrollment_code(store: Db, label: str, ttl_seconds: int, actor:
     code = "-".join(
         "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4)) for _ in range(3)
     )
-    now = _now()
+    now = utc_now()
     expires = now + timedelta(seconds=ttl_seconds)
     async with store.write() as db:
         await db.execute(
             "INSERT INTO enrollment_code (code_hash, label, created_at, expires_at) "
             "VALUES (:h, :label, :created, :expires)",
-            {"h": _sha256(code), "label": label, "created": _iso(now), "expires": _iso(expires)},
+            {"h": _sha256(code), "label": label, "created": iso(now), "expires": iso(expires)},
         )
         await append(db, AuditEvent(action="device.enrollment_code.create", actor=actor,
-                                    detail={"label": label, "expires_at": _iso(expires)}))
+                                    detail={"label": label, "expires_at": iso(expires)}))
     return code, expires
 
 
@@ -78,7 +73,7 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
     """
     normalised = normalise_code(code) if isinstance(code, str) else ""
     code_hash = _sha256(normalised)
-    now = _now()
+    now = utc_now()
     async with store.write() as db:
         row = await db.fetch_one("SELECT * FROM enrollment_code WHERE code_hash = :h", {"h": code_hash})
         problem = None
@@ -86,7 +81,7 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
             problem = "unknown"
         elif row["used_at"] is not None:
             problem = "already_used"
-        elif row["expires_at"] < _iso(now):
+        elif row["expires_at"] < iso(now):
             problem = "expired"
         if problem is not None:
             await append(db, AuditEvent(action="device.enroll", outcome=MINOR_FAILURE, actor="anonymous",
@@ -100,7 +95,7 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
             await db.execute(
                 "UPDATE enrollment_code SET pending_device_id = :d, pending_credential_hash = :c, "
                 "pending_label = :label, pending_at = :t, answers = answers + 1 WHERE code_hash = :h",
-                {"d": device_id, "c": _sha256(secret), "label": device_label, "t": _iso(now), "h": code_hash},
+                {"d": device_id, "c": _sha256(secret), "label": device_label, "t": iso(now), "h": code_hash},
             )
             detail: dict[str, object] = {"label": device_label, "state": "pending", "expires_at": row["expires_at"]}
             if superseded:
@@ -118,7 +113,7 @@ async def confirm(store: Db, authorization: str | None, address: str | None) -> 
     """
     parsed = parse_credential(authorization)
     device_id, secret_hash = (parsed[0], _sha256(parsed[1])) if parsed is not None else ("", "")
-    now = _now()
+    now = utc_now()
     async with store.write() as db:
         pending = await db.fetch_one(
             "SELECT * FROM enrollment_code WHERE pending_device_id = :d AND used_at IS NULL", {"d": device_id})
@@ -130,19 +125,19 @@ async def confirm(store: Db, authorization: str | None, address: str | None) -> 
         if device is not None and not hmac.compare_digest(device["credential_hash"], secret_hash):
             device = None
         actor = f"device:{device_id}"
-        if pending is not None and pending["expires_at"] >= _iso(now):
+        if pending is not None and pending["expires_at"] >= iso(now):
             await db.execute(
                 "INSERT INTO device (id, label, credential_hash, enrolled_at) VALUES (:id, :label, :h, :t)",
-                {"id": device_id, "label": pending["pending_label"], "h": secret_hash, "t": _iso(now)},
+                {"id": device_id, "label": pending["pending_label"], "h": secret_hash, "t": iso(now)},
             )
             await db.execute(
                 "UPDATE enrollment_code SET used_at = :t, device_id = :d, pending_credential_hash = NULL "
-                "WHERE code_hash = :h", {"t": _iso(now), "d": device_id, "h": pending["code_hash"]},
+                "WHERE code_hash = :h", {"t": iso(now), "d": device_id, "h": pending["code_hash"]},
             )
             await append(db, AuditEvent(action="device.enroll.confirm", actor=actor, device_id=device_id,
                                         address=address,
                                         detail={"label": pending["pending_label"], "answers": pending["answers"]}))
-            return {"device_id": device_id, "label": pending["pending_label"], "enrolled_at": _iso(now)}
+            return {"device_id": device_id, "label": pending["pending_label"], "enrolled_at": iso(now)}
         if device is not None and device["revoked_at"] is None:
             await append(db, AuditEvent(action="device.enroll.confirm", actor=actor, device_id=device_id,
                                         address=address, detail={"again": True}))
@@ -216,7 +211,7 @@ async def _is_pending(store: Db, parsed: tuple[str, str]) -> bool:
     """A live, unconfirmed enrolment answer holds this credential."""
     row = await store.fetch_one(
         "SELECT pending_credential_hash FROM enrollment_code WHERE pending_device_id = :d AND used_at IS NULL "
-        "AND expires_at >= :t", {"d": parsed[0], "t": _iso(_now())})
+        "AND expires_at >= :t", {"d": parsed[0], "t": iso(utc_now())})
     return row is not None and bool(row["pending_credential_hash"]) and \
         hmac.compare_digest(row["pending_credential_hash"], _sha256(parsed[1]))
 
@@ -227,12 +222,12 @@ _last_seen: dict[str, datetime] = {}
 
 async def _touch(store: Db, device_id: str) -> None:
     """Record last contact, at most every 30 s per device: not a durable write on every request."""
-    now = _now()
+    now = utc_now()
     if now - _last_seen.get(device_id, datetime.min.replace(tzinfo=timezone.utc)) < _LAST_SEEN_EVERY:
         return
     _last_seen[device_id] = now
     async with store.write() as db:
-        await db.execute("UPDATE device SET last_seen_at = :t WHERE id = :id", {"t": _iso(now), "id": device_id})
+        await db.execute("UPDATE device SET last_seen_at = :t WHERE id = :id", {"t": iso(now), "id": device_id})
 
 
 async def revoke(store: Db, device_id: str, actor: str = "cli:admin") -> bool:
@@ -241,7 +236,7 @@ async def revoke(store: Db, device_id: str, actor: str = "cli:admin") -> bool:
         if row is None:
             return False
         if row["revoked_at"] is None:
-            await db.execute("UPDATE device SET revoked_at = :t WHERE id = :id", {"t": _iso(_now()), "id": device_id})
+            await db.execute("UPDATE device SET revoked_at = :t WHERE id = :id", {"t": iso(utc_now()), "id": device_id})
         await append(db, AuditEvent(action="device.revoke", actor=actor, device_id=device_id))
     return True
 
@@ -256,7 +251,7 @@ async def list_pending(store: Db) -> list[dict]:
     return await store.fetch_all(
         "SELECT pending_device_id AS id, pending_label AS label, pending_at, expires_at, answers "
         "FROM enrollment_code WHERE pending_device_id IS NOT NULL AND used_at IS NULL AND expires_at >= :t "
-        "ORDER BY pending_at", {"t": _iso(_now())})
+        "ORDER BY pending_at", {"t": iso(utc_now())})
 
 
 async def has_devices(store: Db) -> bool:

@@ -24,7 +24,8 @@ from itsdangerous import BadSignature, Signer
 
 from ..db import Db
 from ..settings import Settings
-from .devices import _iso, _now, _sha256
+from .devices import _sha256
+from ..clock import iso, utc_now
 
 KEYS_FILE = "session-keys.json"
 KEEP_KEYS = 3
@@ -95,12 +96,12 @@ class Sessions:
         """Inside the caller's write transaction: (signed cookie value, CSRF token)."""
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
-        now = _now()
+        now = utc_now()
         await db.execute(
             "INSERT INTO web_session (id_hash, person_id, csrf_token, created_at, last_seen_at, expires_at, address) "
             "VALUES (:h, :p, :c, :t, :t, :e, :a)",
-            {"h": _sha256(session_id), "p": person_id, "c": csrf, "t": _iso(now),
-             "e": _iso(now + timedelta(seconds=self.settings.session_lifetime_seconds)), "a": address})
+            {"h": _sha256(session_id), "p": person_id, "c": csrf, "t": iso(now),
+             "e": iso(now + timedelta(seconds=self.settings.session_lifetime_seconds)), "a": address})
         return self.signer.sign(session_id.encode()).decode(), csrf
 
     async def check(self, store: Db, cookie: str | None) -> SessionCheck:
@@ -113,10 +114,10 @@ class Sessions:
         row = await store.fetch_one("SELECT * FROM web_session WHERE id_hash = :h", {"h": _sha256(session_id)})
         if row is None:
             return SessionCheck(problem="unknown")
-        now = _now()
+        now = utc_now()
         if row["revoked_at"] is not None:
             return SessionCheck(session=row, problem="revoked")
-        if row["expires_at"] <= _iso(now):
+        if row["expires_at"] <= iso(now):
             return SessionCheck(session=row, problem="expired")
         last_seen = datetime.fromisoformat(row["last_seen_at"].replace("Z", "+00:00"))
         if now - last_seen > timedelta(seconds=self.settings.session_idle_seconds):
@@ -127,9 +128,9 @@ class Sessions:
         if now - last_seen > _TOUCH_EVERY:  # not a durable write on every request
             async with store.write() as db:
                 await db.execute("UPDATE web_session SET last_seen_at = :t WHERE id_hash = :h",
-                                 {"t": _iso(now), "h": row["id_hash"]})
+                                 {"t": iso(now), "h": row["id_hash"]})
         return SessionCheck(session=row, person=person)
 
     async def revoke(self, db: Any, id_hash: str) -> None:
         await db.execute("UPDATE web_session SET revoked_at = :t WHERE id_hash = :h AND revoked_at IS NULL",
-                         {"t": _iso(_now()), "h": id_hash})
+                         {"t": iso(utc_now()), "h": id_hash})

@@ -16,7 +16,6 @@ import dataclasses
 import hmac
 import logging
 import re
-from datetime import datetime, timezone
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -33,6 +32,7 @@ from .people import rp_id, web_origins
 from .permissions import DEVICE, PUBLIC, SERVICE_TOKEN, allows, operations, rule_for
 from .sessions import CSRF_HEADER, Sessions, load_keys
 from .throttle import SigninThrottle
+from ..clock import now_iso
 
 log = logging.getLogger("clinphoto.auth")
 
@@ -156,7 +156,7 @@ class AccessControl:
             token = headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(token.encode(), session["csrf_token"].encode()):
                 raise _with_actor(ApiError("csrf_failed"), who)
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = now_iso()
         glass_open = bool(session["break_glass_until"]) and session["break_glass_until"] > now
         allowed, by_glass = allows(rule, who.roles, glass_open)
         if not allowed:

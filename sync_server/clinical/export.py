@@ -14,13 +14,13 @@ import json
 import secrets
 import tempfile
 import zipfile
-from datetime import datetime, timezone
 from typing import IO, Any, Callable, Mapping
 
 from PIL import Image, ImageOps
 
 from . import catalog
 from ..strip import strip_jpeg_metadata
+from ..clock import now_iso
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic", "image/webp": "webp"}
 
@@ -78,7 +78,7 @@ def write_zip(purpose: str, photos: list[Mapping[str, Any]], read: Callable[[str
         manifest = {"format": "clinphoto-export", "version": 1, "purpose": purpose,
                     "deidentified": not care, "photos": entries}
         if care:
-            manifest["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+            manifest["created_at"] = now_iso()
         archive.writestr(zipfile.ZipInfo("manifest.json", date_time=(1980, 1, 1, 0, 0, 0)),
                          json.dumps(manifest, ensure_ascii=False, indent=2))
     spool.seek(0)

@@ -4,21 +4,18 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
 from ..audit.log import AuditEvent, append
 from ..db import Db
 from . import catalog
+from ..clock import now_iso
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$")
 MAX_RESULTS = 50
 MAX_RECENT = 20
 PHOTO_STATES = {"verified": "verified", "quarantined": "quarantined"}  # anything else: still "pending"
 
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def fold(text: str) -> str:
@@ -113,7 +110,7 @@ async def remember(store: Db, person_id: str, patient_id: str) -> None:
         await db.execute("DELETE FROM patient_recent WHERE person_id = :u AND patient_id = :p",
                          {"u": person_id, "p": patient_id})
         await db.execute("INSERT INTO patient_recent (person_id, patient_id, opened_at) VALUES (:u, :p, :t)",
-                         {"u": person_id, "p": patient_id, "t": datetime.now(timezone.utc).isoformat()})
+                         {"u": person_id, "p": patient_id, "t": now_iso("microseconds")})
 
 
 async def recent(store: Db, person_id: str) -> list[dict[str, Any]]:
@@ -217,7 +214,7 @@ async def change_consent(store: Db, sequence_id: str, level: str, reason: str, a
         await db.execute(
             "INSERT INTO sequence_consent (sequence_id, previous, level, reason, changed_by, changed_at) "
             "VALUES (:s, :o, :l, :r, :a, :t)",
-            {"s": sequence_id, "o": old, "l": level, "r": reason, "a": actor, "t": now()})
+            {"s": sequence_id, "o": old, "l": level, "r": reason, "a": actor, "t": now_iso()})
         await append(db, AuditEvent(action="sequence.consent", actor=actor, patient_id=seq["patient_id"],
                                     object=f"sequence:{sequence_id}",
                                     detail={"old": old, "new": level, "reason": reason, **audit.get("detail", {})},

@@ -13,6 +13,7 @@ from ..errors import ApiError
 from ..types import is_uuid
 from .common import audit_answer, json, json_body, services
 from .station import EMPTY_STATUS, request_sync, statuses
+from ..clock import iso, now_iso
 
 
 def _qr_svg(text: str) -> str:
@@ -81,7 +82,7 @@ async def list_devices(request: Request) -> Response:
     pending = await s.store.fetch_all(
         "SELECT label, created_at, expires_at, pending_device_id, pending_label, pending_at, answers "
         "FROM enrollment_code WHERE used_at IS NULL AND expires_at > :t "
-        "ORDER BY created_at", {"t": devices._iso(devices._now())})
+        "ORDER BY created_at", {"t": now_iso()})
     rows = await _device_rows(s.store)
     await audit_answer(request, "device.list", detail={"results": len(rows), "pending_enrollments": len(pending)})
     # a code whose answer a phone received but has not confirmed yet is "awaiting confirmation"
@@ -100,7 +101,7 @@ async def enroll_device(request: Request) -> Response:
                                                          s.settings.enrollment_code_ttl_seconds,
                                                          actor=request.state.principal.actor)
     link = f"{people.people_origin(s.settings)}/#/enrol/{code}"
-    return json({"code": code, "expires_at": devices._iso(expires), "enrol_url": link, "qr_svg": _qr_svg(link)},
+    return json({"code": code, "expires_at": iso(expires), "enrol_url": link, "qr_svg": _qr_svg(link)},
                 status_code=201)
 
 

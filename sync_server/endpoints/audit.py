@@ -14,7 +14,6 @@ import csv
 import hmac
 import io
 import json as jsonlib
-from datetime import datetime, timezone
 from typing import Any, AsyncIterator, Callable
 
 from starlette.requests import Request
@@ -32,6 +31,7 @@ from ..errors import ApiError
 from ..interop.patients import ID_RE
 from ..types import Principal
 from .common import client_address, json, json_body, services
+from ..clock import now_iso, utc_now
 
 MAX_ALERTS = 1000  # ``status=all`` answers the newest ones
 _REASON_MAX = 500
@@ -181,7 +181,7 @@ async def verification(request: Request) -> Response:
 
 
 def _stamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return utc_now().strftime("%Y%m%dT%H%M%SZ")
 
 
 async def _export(request: Request, kind: str, media_type: str,
@@ -262,7 +262,7 @@ async def acknowledge(request: Request) -> Response:
     if not text.isdigit() or len(text) > 18:
         raise search.invalid("alert_id", "an alert id (1, 2, ...)")
     alert_id = int(text)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = now_iso()
     async with services(request).store.write() as db:
         row = await db.fetch_one("SELECT * FROM audit_alert WHERE id = :id", {"id": alert_id})
         if row is None:
@@ -310,7 +310,7 @@ async def set_restricted(request: Request) -> Response:
     if not isinstance(reason, str) or len(reason) > _REASON_MAX or (restricted and not reason.strip()):
         raise _violation("/reason", f"a reason (at most {_REASON_MAX} characters), required to restrict")
     reason = reason.strip()
-    now = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    now = now_iso("microseconds")
     s = services(request)
     async with s.store.write() as db:
         before = await db.fetch_one("SELECT reason FROM audit_restricted_patient WHERE patient_id = :p",

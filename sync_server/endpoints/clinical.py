@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import IO, Any, AsyncIterator
 
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from ..clinical import catalog, export, queries, stats
 from ..errors import ApiError
 from ..types import is_uuid
 from .common import audit_answer, client_address, json, json_body, services
+from ..clock import now_iso, utc_now
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MAX_EXPORT = 200
@@ -29,7 +30,7 @@ def _glass(request: Request) -> str | None:
     if reason:
         return str(reason)
     session = getattr(request.state, "session", None)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    now = now_iso()
     if session and session["break_glass_until"] and session["break_glass_until"] > now:
         return str(session["break_glass_reason"])
     return None
@@ -253,7 +254,7 @@ async def create_export(request: Request) -> Response:
     for p in photos:
         await audit_answer(request, "photo.export", object=f"photo:{p['id']}", patient_id=p["patient_id"],
                            detail=_detail(request, purpose=purpose, consent=p["consent"]))
-    name = f"clinphoto-export-{date.today().isoformat()}.zip"
+    name = f"clinphoto-export-{utc_now().date().isoformat()}.zip"
     return StreamingResponse(_stream(spool), media_type="application/zip", headers={
         "Cache-Control": "no-store, private", "Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -15,11 +15,11 @@ from starlette.routing import Route
 
 from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..auth import people
-from ..auth.devices import _iso, _now
 from ..auth.web import runtime
 from ..errors import ApiError
 from . import admin, photos
 from .common import audit_answer, client_address, json, json_body, services
+from ..clock import iso, utc_now
 
 BREAK_GLASS_MIN_REASON = 20
 log = logging.getLogger("clinphoto.auth")
@@ -148,7 +148,7 @@ async def me(request: Request) -> Response:
         "csrf_token": session["csrf_token"],
         "session": {"created_at": session["created_at"], "expires_at": session["expires_at"],
                     "idle_seconds": s.settings.session_idle_seconds},
-        "break_glass_until": session["break_glass_until"] if (session["break_glass_until"] or "") > _iso(_now()) else None,
+        "break_glass_until": session["break_glass_until"] if (session["break_glass_until"] or "") > iso(utc_now()) else None,
     })
 
 
@@ -187,7 +187,7 @@ async def break_glass(request: Request) -> Response:
         raise ApiError("break_glass_reason_required")
     s = services(request)
     who = request.state.principal
-    until = _iso(_now() + timedelta(seconds=s.settings.break_glass_seconds))
+    until = iso(utc_now() + timedelta(seconds=s.settings.break_glass_seconds))
     async with s.store.write() as db:
         await db.execute("UPDATE web_session SET break_glass_until = :u, break_glass_reason = :r WHERE id_hash = :h",
                          {"u": until, "r": reason.strip()[:1000], "h": request.state.session["id_hash"]})

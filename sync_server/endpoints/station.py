@@ -10,7 +10,7 @@ one entry per sync start, finish and error (and per request to sync), not per pr
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from ..audit.log import AuditEvent, append
 from ..errors import ApiError
 from ..types import is_uuid
 from .common import audit_answer, device, json, json_body, services
+from ..clock import now_iso
 
 SYNC_STATES = ("idle", "syncing", "error")
 _MAX_COUNT = 1_000_000
@@ -29,9 +30,6 @@ _FIELDS = ("pending_photos", "pending_sequences", "oldest_pending_at", "sync_sta
 # sync_state transition -> audit action (a heartbeat that changes nothing of the state is not one)
 _TRANSITIONS = {"syncing": "device.sync.start", "idle": "device.sync.finish", "error": "device.sync.error"}
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _count(body: Mapping[str, Any], key: str, where: str, violations: list[dict[str, str]]) -> int:
@@ -107,7 +105,7 @@ async def report_status(request: Request) -> Response:
     requested = row is not None and row["sync_requested_at"] is not None
     clear = requested and status["sync_state"] == "syncing"
     if changed or clear:
-        values = {**status, "d": who.device_id, "t": _now()}
+        values = {**status, "d": who.device_id, "t": now_iso()}
         async with store.write() as db:
             # read again under the write lock: two reports of one phone must not both insert
             row = await db.fetch_one("SELECT * FROM device_status WHERE device_id = :d", {"d": who.device_id})
@@ -148,7 +146,7 @@ async def request_sync(request: Request) -> Response:
         found = await db.fetch_one("SELECT id FROM device WHERE id = :d AND revoked_at IS NULL", {"d": device_id})
         if found is None:
             raise ApiError("device_not_found")
-        now = _now()
+        now = now_iso()
         if await db.fetch_one("SELECT device_id FROM device_status WHERE device_id = :d", {"d": device_id}) is None:
             await db.execute("INSERT INTO device_status (device_id, sync_requested_at, sync_requested_by) "
                              "VALUES (:d, :t, :a)", {"d": device_id, "t": now, "a": who.actor})

@@ -18,7 +18,6 @@ import concurrent.futures
 import concurrent.futures.process
 import logging
 import multiprocessing
-from datetime import datetime, timezone
 
 from crypto import KeyStore
 
@@ -27,6 +26,7 @@ from ..db import Db
 from ..events import INGEST_UPLOADS, PHOTO_VERIFIED, Events, wait_event
 from ..storage.objects import ObjectStore
 from .worker import decode_stored, init_worker, pixel_budget
+from ..clock import now_iso
 
 log = logging.getLogger("clinphoto.decoder")
 
@@ -158,7 +158,7 @@ class Decoder:
         if row is None or row["state"] != "filed":
             return
         status, result = await self._decode(row["storage_key"])
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        now = now_iso()
         event = dict(actor="system:decoder", patient_id=row["patient_id"], object=f"photo/{photo_id}")
         if status == "defect":
             async with self.store.write() as db:

@@ -14,7 +14,7 @@ import json
 import os
 import secrets
 import weakref
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -30,6 +30,7 @@ from ..settings import Settings
 from ..storage.objects import ObjectStore
 from ..types import Principal, is_uuid
 from .pipeline import FiledPhoto, IngestStream
+from ..clock import iso, utc_now
 
 FILED_STATES = ("filed", "verified", "quarantined")
 # Received bytes go to a worker thread in batches of about this size, while the next batch arrives.
@@ -44,12 +45,6 @@ _UPLOAD_SELECT = (
 )
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class _KeyedLocks:
@@ -116,7 +111,7 @@ class SyncService:
         return created, await self.batch_status(who, manifest.batch_id)
 
     async def _record_manifest(self, db: Any, who: Principal, manifest: Manifest) -> None:
-        now = _iso(_now())
+        now = iso(utc_now())
         for sequence in manifest.sequences:
             row = await db.fetch_one("SELECT patient_id, form_sha256 FROM sequence WHERE id = :id",
                                      {"id": sequence.sequence_id})
@@ -196,7 +191,7 @@ class SyncService:
             if missing:
                 raise ApiError("batch_incomplete", details={"missing": sorted(missing)})
             receipt = build_receipt(
-                batch_id=batch_id, device_id=who.device_id or "", issued_at=_iso(_now()),
+                batch_id=batch_id, device_id=who.device_id or "", issued_at=iso(utc_now()),
                 server=self.settings.resolved_public_url,
                 photos=[{"photo_id": r["id"], "sequence_id": r["sequence_id"], "sha256": r["sha256"],
                          "sealed_sha256": r["sealed_sha256"], "size": r["size"]} for r in rows],
@@ -254,14 +249,14 @@ class SyncService:
             if photo["sealed_size"] != length:
                 raise ApiError("sealed_size_mismatch")
             upload_id = secrets.token_hex(16)
-            expires = _now() + timedelta(seconds=self.settings.upload_expiry_seconds)
+            expires = utc_now() + timedelta(seconds=self.settings.upload_expiry_seconds)
             self._part_path(upload_id).touch(mode=0o600, exist_ok=False)
             async with self.store.write() as db:
                 await db.run(
                     'INSERT INTO upload (id, device_id, batch_id, photo_id, length, "offset", state, created_at, expires_at) '
                     "VALUES (:id, :d, :b, :p, :len, 0, 'open', :t, :e)",
                     {"id": upload_id, "d": who.device_id, "b": batch_id, "p": photo_id, "len": length,
-                     "t": _iso(_now()), "e": _iso(expires)})
+                     "t": iso(utc_now()), "e": iso(expires)})
                 await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
                                             patient_id=photo["patient_id"], object=event.object, address=address,
                                             detail={**event.detail, "upload_id": upload_id}))
@@ -278,7 +273,7 @@ class SyncService:
         row = dict(row)
         if row["state"] != "open":
             raise ApiError("upload_gone")
-        if row["expires_at"] < _iso(_now()):
+        if row["expires_at"] < iso(utc_now()):
             raise ApiError("upload_expired")
         return row
 
@@ -446,7 +441,7 @@ class SyncService:
                     "UPDATE photo SET state = 'filed', size = :size, width = :w, height = :h, storage_key = :key, "
                     "kek_id = :kek, stored_size = :stored, filed_at = :t WHERE id = :id AND state = 'expected'",
                     {"size": filed.size, "w": filed.width, "h": filed.height, "key": filed.storage_key,
-                     "kek": filed.kek_id, "stored": filed.stored_size, "t": _iso(_now()), "id": filed.photo_id})
+                     "kek": filed.kek_id, "stored": filed.stored_size, "t": iso(utc_now()), "id": filed.photo_id})
                 await db.run("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
                              {"id": upload["id"]})
                 await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
@@ -493,7 +488,7 @@ class SyncService:
 
     async def expire_uploads(self) -> int:
         rows = await self.store.fetch_all("SELECT id FROM upload WHERE state = 'open' AND expires_at < :now",
-                                          {"now": _iso(_now())})
+                                          {"now": iso(utc_now())})
         for row in rows:
             await self._close_upload(row["id"], "expired", None)
         return len(rows)

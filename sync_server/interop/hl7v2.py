@@ -24,10 +24,11 @@ import asyncio
 import dataclasses
 import logging
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Awaitable, Callable
 
 from .patients import ID_RE, SEXES, IdentityError, Patient
+from ..clock import utc_now
 
 log = logging.getLogger("clinphoto.interop.hl7")
 
@@ -218,7 +219,7 @@ def _birth_date(raw: str, location: str, future_ok: bool = False) -> str | None:
             raise ValueError
     except ValueError:
         raise _error(102, "not a valid HL7 date (YYYY[MM[DD[HH[MM[SS]]]]][+/-ZZZZ])", location) from None
-    if not future_ok and date(int(year), int(month or 1), int(day or 1)) > datetime.now(timezone.utc).date():
+    if not future_ok and date(int(year), int(month or 1), int(day or 1)) > utc_now().date():
         raise _error(102, "birth date is in the future", location)
     return "-".join(p for p in (year, month, day) if p)
 
@@ -271,7 +272,7 @@ def parse_adt(text: str) -> AdtEvent:
 
 
 def _timestamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S+0000")
+    return utc_now().strftime("%Y%m%d%H%M%S+0000")
 
 
 def _clean(text: str) -> str:
@@ -295,7 +296,7 @@ def ack(message: _Message | None, code: str, error: Hl7Error | None = None, char
     else:
         app = fac = our_fac = trigger = ""
         our_app, processing = "CLINPHOTO", "P"
-    ack_id = f"ACK{datetime.now(timezone.utc).strftime('%Y%m%d%H%M%S%f')}"[:20]
+    ack_id = f"ACK{utc_now().strftime('%Y%m%d%H%M%S%f')}"[:20]
     msh_out = ["MSH", d.component + d.repetition + d.escape + d.subcomponent, our_app or "CLINPHOTO", our_fac,
                app, fac, _timestamp(), "", f"ACK^{trigger}^ACK", ack_id, processing, "2.5"]
     if charset_field:

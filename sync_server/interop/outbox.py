@@ -32,15 +32,13 @@ from ..audit.log import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEvent, app
 from ..events import wait_event
 from . import dicom, fhir, orthanc, push, stow
 from .uids import instance_uid
+from ..clock import iso, now_iso, utc_now
 
 log = logging.getLogger("clinphoto.interop.outbox")
 
 PACS = "pacs"
 FHIR = "fhir"
 
-
-def _stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Outbox:
@@ -81,7 +79,7 @@ class Outbox:
         if not self.enabled or not photo_ids:
             return 0
         added = 0
-        t = _stamp()
+        t = now_iso("microseconds")
         async with self.store.write() as db:
             for photo_id in photo_ids:
                 for target in self.targets:
@@ -109,7 +107,7 @@ class Outbox:
         count = int(await db.fetch_val(f"SELECT COUNT(*) FROM interop_outbox WHERE {where}", params))
         await db.execute(
             f"UPDATE interop_outbox SET state = 'pending', attempts = 0, next_attempt_at = :t, last_error = NULL, "
-            f"sent_at = NULL WHERE {where}", {**params, "t": _stamp()})
+            f"sent_at = NULL WHERE {where}", {**params, "t": now_iso("microseconds")})
         return count
 
     async def _run(self) -> None:
@@ -130,7 +128,7 @@ class Outbox:
         if not nxt:
             return 30.0
         due = datetime.strptime(nxt, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        return min(30.0, max(0.05, (due - datetime.now(timezone.utc)).total_seconds()))
+        return min(30.0, max(0.05, (due - utc_now()).total_seconds()))
 
     async def deliver_due(self) -> int:
         """Deliver every due row, oldest first; a target that is down is left until its backoff ends."""
@@ -138,7 +136,7 @@ class Outbox:
         while True:
             rows = [r for r in await self.store.fetch_all(
                 "SELECT photo_id, target, attempts FROM interop_outbox WHERE state = 'pending' "
-                "AND next_attempt_at <= :now ORDER BY created_at, photo_id, target LIMIT 40", {"now": _stamp()})
+                "AND next_attempt_at <= :now ORDER BY created_at, photo_id, target LIMIT 40", {"now": now_iso("microseconds")})
                 if r["target"] not in down]
             if not rows:
                 return sent
@@ -180,7 +178,7 @@ class Outbox:
             await db.execute(
                 "UPDATE interop_outbox SET attempts = attempts + 1, next_attempt_at = :n, last_error = :e "
                 "WHERE photo_id = :p AND target = :t",
-                {"n": _stamp(datetime.now(timezone.utc) + timedelta(seconds=delay)), "e": result.reason,
+                {"n": iso(utc_now() + timedelta(seconds=delay), "microseconds"), "e": result.reason,
                  "p": photo_id, "t": target})
             await append(db, AuditEvent(action=f"interop.{target}.store", outcome=SERIOUS_FAILURE,
                                         actor="system:outbox", patient_id=row["index_patient_id"],
@@ -241,8 +239,8 @@ class Outbox:
                 "UPDATE interop_outbox SET state = :s, attempts = attempts + 1, last_error = :e, sent_at = :t, "
                 "next_attempt_at = :n, sent_patient_id = CASE WHEN :sent = 1 THEN :pid ELSE sent_patient_id END "
                 "WHERE photo_id = :p AND target = :target",
-                {"s": state, "e": None if state == "sent" else reason, "t": _stamp() if state == "sent" else None,
-                 "n": _stamp(), "sent": 1 if sent else 0, "pid": patient_id, "p": photo_id, "target": target})
+                {"s": state, "e": None if state == "sent" else reason, "t": now_iso("microseconds") if state == "sent" else None,
+                 "n": now_iso("microseconds"), "sent": 1 if sent else 0, "pid": patient_id, "p": photo_id, "target": target})
             await append(db, AuditEvent(action=f"interop.{target}.store", outcome=outcome, actor="system:outbox",
                                         patient_id=patient_id, object=f"photo/{photo_id}",
                                         detail={"state": state, "reason": reason}))

@@ -24,11 +24,12 @@ import csv
 import dataclasses
 import io
 import re
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any, Iterable, Mapping
 
 from ..audit.log import MINOR_FAILURE, SUCCESS, AuditEvent, append
 from ..db import Db
+from ..clock import now_iso
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$")  # sequence.schema.json patient_id; a valid FHIR id
 AUTHORITY_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
@@ -94,9 +95,6 @@ class Resolution:
     candidates: tuple[str, ...] = ()  # index identities a person may choose from (survivor, or the ambiguous ones)
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
 
 def _in(prefix: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
     """``:p0, :p1...`` and their values, for an ``IN (...)`` list."""
@@ -131,7 +129,7 @@ async def upsert(db: Any, patient: Patient, *, source: str, actor: str) -> list[
         # the same identifier from another authority is another patient: never overwrite this one
         raise IdentityError("this identifier is already indexed under another assigning authority")
     before = await _identifier_values(db, patient.id)
-    values = {**dataclasses.asdict(patient), "active": 1 if patient.active else 0, "source": source, "t": now()}
+    values = {**dataclasses.asdict(patient), "active": 1 if patient.active else 0, "source": source, "t": now_iso()}
     del values["other_ids"]
     if existing is None:
         await db.execute(
@@ -162,7 +160,7 @@ async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor
         raise IdentityError("a patient cannot be merged into itself")
     Patient(prior_id)  # validates the identifier
     released = await upsert(db, survivor, source=source, actor=actor)
-    t = now()
+    t = now_iso()
     if await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": prior_id}) is None:
         await db.execute(
             "INSERT INTO patient_index (id, merged_into, source, updated_at, active) VALUES (:id, :s, :src, :t, 1)",
@@ -218,7 +216,7 @@ async def _decide(db: Any, sequence_id: str, claimed_id: str, patient_id: str | 
         "INSERT INTO sequence_identity (sequence_id, claimed_id, patient_id, state, reason, decided_by, decided_at) "
         "VALUES (:s, :c, :p, :state, :reason, :a, :t)",
         {"s": sequence_id, "c": claimed_id, "p": patient_id, "state": state, "reason": reason, "a": actor,
-         "t": now()})
+         "t": now_iso()})
     action = {RECONCILED: "sequence.identity.reconcile", QUARANTINED: "sequence.identity.quarantine",
               REJECTED: "sequence.identity.reject"}[state]
     await append(db, AuditEvent(action=action, outcome=SUCCESS if state == RECONCILED else MINOR_FAILURE,

@@ -9,13 +9,13 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..auth.web import match
+from ..clock import now_iso
 
 FORMATS = ("text", "json", "off")
 log = logging.getLogger("clinphoto.access")
@@ -78,7 +78,7 @@ class AccessLog:
 
     def write(self, scope: Scope, status: int, duration_ms: float) -> None:
         client = scope.get("client")
-        fields = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        fields = {"time": now_iso("milliseconds"),
                   "method": scope["method"], "route": _template(scope), "status": status,
                   "duration_ms": round(duration_ms, 1), "who": _who(scope),
                   "client": client[0] if client else "-", "scheme": scope.get("scheme", "http")}

@@ -25,6 +25,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from crypto.keystore import write_private_file
 
+from ..clock import utc_now
+
 log = logging.getLogger("clinphoto.tls")
 
 CA_DAYS = 3650
@@ -38,10 +40,6 @@ Clock = Callable[[], dt.datetime]
 
 class TlsError(Exception):
     """The certificate files cannot be used; the message says which and why."""
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def fingerprint(cert: x509.Certificate) -> str:

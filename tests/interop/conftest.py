@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -54,16 +53,6 @@ def sync(device: Any, batch: Any) -> None:
     for photo in batch.photos:
         assert device.upload(batch.batch_id, photo.photo_id, photo.sealed).status_code == 204
     assert device.commit(batch.batch_id).status_code == 200
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def adt(trigger: str, pid3: str, name: str = "Dupont^Zoé", birth: str = "19800102", sex: str = "F",

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import both_backends
-from tests.interop.conftest import error_code, sync, wait_for
+from tests.interop.conftest import error_code, sync
+from tests.support.waiting import wait_for
 from tests.support.server import free_port
 
 FHIR = {"Authorization": "Bearer fhir-token"}

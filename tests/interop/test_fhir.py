@@ -15,7 +15,8 @@ from fhir.resources.R4B.patient import Patient
 from fhirpy import SyncFHIRClient
 
 from tests.conftest import Batch
-from tests.interop.conftest import PATIENTS_CSV, error_code, sync, wait_for
+from tests.interop.conftest import PATIENTS_CSV, error_code, sync
+from tests.support.waiting import wait_for
 from tests.support.client import SyncClient
 from tests.support.server import ServerProcess
 

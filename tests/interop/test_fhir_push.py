@@ -15,7 +15,8 @@ import pytest
 from fhir.resources.bundle import Bundle as BundleR5
 from fhir.resources.R4B.bundle import Bundle
 
-from tests.interop.conftest import ack_codes, adt, send_mllp, sync, wait_for
+from tests.interop.conftest import ack_codes, adt, send_mllp, sync
+from tests.support.waiting import wait_for
 from tests.support.server import free_port
 
 MLLP_PORT = free_port()

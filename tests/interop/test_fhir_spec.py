@@ -12,7 +12,8 @@ from fhir.resources.R4B.media import Media
 
 from sync_server.interop import fhir
 from sync_server.interop.uids import instance_uid
-from tests.interop.conftest import error_code, sync, wait_for
+from tests.interop.conftest import error_code, sync
+from tests.support.waiting import wait_for
 
 FHIR = {"Authorization": "Bearer fhir-token"}
 STRICT = {**FHIR, "Prefer": "handling=strict"}

@@ -14,7 +14,8 @@ from sync_server.interop import fhir
 from sync_server.interop.dicom import VL_PHOTOGRAPHIC_IMAGE
 from sync_server.interop.uids import instance_uid, series_uid, study_uid
 from sync_server.strip import strip_jpeg_metadata
-from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync, wait_for
+from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync
+from tests.support.waiting import wait_for
 from tests.interop.dciodvfy import errors
 from tests.interop.orthanc import Orthanc
 from tests.conftest import both_backends

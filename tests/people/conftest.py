@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable
 
 import pytest
@@ -104,13 +103,3 @@ def audit(services: Any, call: Callable[..., Any]) -> Callable[..., list[dict[st
         rows = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = :a ORDER BY seq", {"a": action})
         return [{**r, "detail": json.loads(r["detail"])} for r in rows]
     return entries
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
