@@ -39,9 +39,10 @@ from ..audit.log import MINOR_FAILURE, AuditEvent, append
 from ..db import Db
 from ..errors import ApiError
 from ..settings import Settings
-from .devices import _iso, _now, _sha256
+from ..clock import iso, utc_now
+from .devices import _sha256
+from .permissions import ROLES
 
-ROLES = ("surgeon", "nurse", "security_officer", "administrator")
 CHALLENGE_TTL = timedelta(minutes=5)
 RP_NAME = "ClinPhoto"
 
@@ -97,15 +98,15 @@ def _row_roles(row: Mapping[str, Any]) -> frozenset[str]:
 
 async def _new_invitation(db: Any, person_id: str, actor: str, ttl_seconds: int) -> tuple[str, str]:
     token = secrets.token_urlsafe(32)
-    now = _now()
-    expires = _iso(now + timedelta(seconds=ttl_seconds))
+    now = utc_now()
+    expires = iso(now + timedelta(seconds=ttl_seconds))
     # one live link per person: issuing a new one ends the previous ones
     await db.execute("UPDATE invitation SET used_at = :t WHERE person_id = :p AND used_at IS NULL",
-                     {"t": _iso(now), "p": person_id})
+                     {"t": iso(now), "p": person_id})
     await db.execute(
         "INSERT INTO invitation (token_hash, person_id, created_at, created_by, expires_at) "
         "VALUES (:h, :p, :t, :by, :e)",
-        {"h": _sha256(token), "p": person_id, "t": _iso(now), "by": actor, "e": expires})
+        {"h": _sha256(token), "p": person_id, "t": iso(now), "by": actor, "e": expires})
     await append(db, AuditEvent(action="person.invite", actor=actor, object=f"person:{person_id}",
                                 detail={"expires_at": expires}))
     return token, expires
@@ -119,7 +120,7 @@ async def invite(store: Db, name: str, roles: list[str], actor: str, ttl_seconds
             "INSERT INTO person (id, name, roles, user_handle, created_at, created_by) "
             "VALUES (:id, :name, :roles, :handle, :t, :by)",
             {"id": person_id, "name": name[:120], "roles": " ".join(sorted(set(roles))),
-             "handle": bytes_to_base64url(secrets.token_bytes(32)), "t": _iso(_now()), "by": actor})
+             "handle": bytes_to_base64url(secrets.token_bytes(32)), "t": iso(utc_now()), "by": actor})
         await append(db, AuditEvent(action="person.create", actor=actor, object=f"person:{person_id}",
                                     detail={"roles": sorted(set(roles))}))
         token, expires = await _new_invitation(db, person_id, actor, ttl_seconds)
@@ -174,7 +175,7 @@ async def list_people(store: Db) -> list[dict[str, Any]]:
 
 async def revoke_person(store: Db, person_id: str, actor: str) -> None:
     """Cut a person off at once: every session ends, every pending link dies, passkeys stop working."""
-    now = _iso(_now())
+    now = iso(utc_now())
     async with store.write() as db:
         row = await db.fetch_one("SELECT revoked_at FROM person WHERE id = :id", {"id": person_id})
         if row is None:
@@ -196,14 +197,14 @@ async def revoke_person(store: Db, person_id: str, actor: str) -> None:
 async def _store_challenge(store: Db, challenge: bytes, purpose: str, person_id: str | None = None,
                            invitation_hash: str | None = None) -> str:
     challenge_id = str(uuid.uuid4())
-    now = _now()
+    now = utc_now()
     async with store.write() as db:
-        await db.execute("DELETE FROM webauthn_challenge WHERE expires_at < :t", {"t": _iso(now)})
+        await db.execute("DELETE FROM webauthn_challenge WHERE expires_at < :t", {"t": iso(now)})
         await db.execute(
             "INSERT INTO webauthn_challenge (id, challenge, purpose, person_id, invitation_hash, expires_at) "
             "VALUES (:id, :c, :p, :person, :inv, :e)",
             {"id": challenge_id, "c": bytes_to_base64url(challenge), "p": purpose, "person": person_id,
-             "inv": invitation_hash, "e": _iso(now + CHALLENGE_TTL)})
+             "inv": invitation_hash, "e": iso(now + CHALLENGE_TTL)})
     return challenge_id
 
 
@@ -214,7 +215,7 @@ async def _take_challenge(db: Any, challenge_id: Any, purpose: str) -> Mapping[s
     if row is None:
         return None
     await db.execute("DELETE FROM webauthn_challenge WHERE id = :id", {"id": challenge_id})
-    if row["purpose"] != purpose or row["expires_at"] < _iso(_now()):
+    if row["purpose"] != purpose or row["expires_at"] < iso(utc_now()):
         return None
     return dict(row)
 
@@ -241,7 +242,7 @@ async def invited_person(store: Db, token: Any) -> str | None:
         return None
     return await store.fetch_val(
         "SELECT i.person_id FROM invitation i JOIN person p ON p.id = i.person_id WHERE i.token_hash = :h "
-        "AND i.used_at IS NULL AND i.expires_at >= :t AND p.revoked_at IS NULL", {"h": _sha256(token), "t": _iso(_now())})
+        "AND i.used_at IS NULL AND i.expires_at >= :t AND p.revoked_at IS NULL", {"h": _sha256(token), "t": iso(utc_now())})
 
 
 async def invited_challenge_person(store: Db, challenge_id: Any) -> str | None:
@@ -250,7 +251,7 @@ async def invited_challenge_person(store: Db, challenge_id: Any) -> str | None:
         return None
     return await store.fetch_val(
         "SELECT person_id FROM webauthn_challenge WHERE id = :id AND purpose = 'register' "
-        "AND invitation_hash IS NOT NULL AND expires_at >= :t", {"id": challenge_id, "t": _iso(_now())})
+        "AND invitation_hash IS NOT NULL AND expires_at >= :t", {"id": challenge_id, "t": iso(utc_now())})
 
 
 async def registration_begin(store: Db, settings: Settings, *, token: str | None = None,
@@ -262,7 +263,7 @@ async def registration_begin(store: Db, settings: Settings, *, token: str | None
         row = await store.fetch_one(
             "SELECT i.person_id, i.expires_at, i.used_at, p.revoked_at FROM invitation i "
             "JOIN person p ON p.id = i.person_id WHERE i.token_hash = :h", {"h": invitation_hash})
-        if row is None or row["used_at"] is not None or row["expires_at"] < _iso(_now()) or row["revoked_at"]:
+        if row is None or row["used_at"] is not None or row["expires_at"] < iso(utc_now()) or row["revoked_at"]:
             reason = "unknown" if row is None else "used" if row["used_at"] else "expired_or_revoked"
             async with store.write() as db:
                 await append(db, AuditEvent(action="passkey.register", outcome=MINOR_FAILURE, actor="anonymous",
@@ -325,7 +326,7 @@ async def registration_finish(store: Db, settings: Settings, challenge_id: Any, 
                     if taken is not None:
                         problem = {"code": "passkey_invalid", "reason": "credential already registered"}
                     else:
-                        now = _iso(_now())
+                        now = iso(utc_now())
                         await db.execute(
                             "INSERT INTO passkey (credential_id, person_id, public_key, sign_count, label, created_at) "
                             "VALUES (:c, :p, :k, :n, :l, :t)",
@@ -383,7 +384,7 @@ async def signin_finish(db: Any, settings: Settings, challenge_id: Any, credenti
                 else:
                     await db.execute(
                         "UPDATE passkey SET sign_count = :n, last_used_at = :t WHERE credential_id = :c",
-                        {"n": verified.new_sign_count, "t": _iso(_now()), "c": key["credential_id"]})
+                        {"n": verified.new_sign_count, "t": iso(utc_now()), "c": key["credential_id"]})
                     await append(db, AuditEvent(action="person.signin", actor=f"user:{person['id']}", address=address,
                                                 object=f"passkey:{key['credential_id']}",
                                                 detail={"sign_count": verified.new_sign_count,

@@ -29,6 +29,7 @@ PERSON = "person"
 BREAK_GLASS = "break_glass"
 SERVICE_TOKEN = "service_token"
 SURGEON, NURSE, OFFICER, ADMIN = "surgeon", "nurse", "security_officer", "administrator"
+ROLES = (SURGEON, NURSE, OFFICER, ADMIN)  # every role a person can hold; the app mirrors it in pwa/src/roles.ts
 
 Rule = frozenset[str]
 

@@ -4,6 +4,7 @@ import { Header, Message } from "../common.tsx";
 import { addPasskey, removePasskey, type Account } from "../people/api.ts";
 import type { Chrome } from "../people/Console.tsx";
 import { problem, when } from "../people/format.ts";
+import type { Role } from "../../roles.ts";
 
 /** Anyone signed in: who they are, their passkeys (add one, remove one but never the last), sign out. */
 export function AccountScreen(props: Chrome & { account: Account; onChanged: (a: Account) => void; onSignOut: () => void }) {
@@ -50,7 +51,7 @@ export function AccountScreen(props: Chrome & { account: Account; onChanged: (a:
       {props.top}
       <section class="card">
         <p class="lead"><strong>{person.name}</strong></p>
-        <p class="muted">{person.roles.map((r) => t(`role.${r as "surgeon"}`)).join(", ")}</p>
+        <p class="muted">{person.roles.map((r) => t(`role.${r as Role}`)).join(", ")}</p>
         <p class="small muted">{t("account.session", { since: when(session.created_at), until: when(session.expires_at) })}</p>
         <button type="button" class="btn" data-testid="signout" onClick={props.onSignOut}>{t("people.signout")}</button>
       </section>

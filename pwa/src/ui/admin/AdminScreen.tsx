@@ -8,8 +8,8 @@ import {
 } from "../people/api.ts";
 import type { Chrome } from "../people/Console.tsx";
 import { problem, when } from "../people/format.ts";
+import { ROLES, type Role } from "../../roles.ts";
 
-const ROLES = ["surgeon", "nurse", "security_officer", "administrator"] as const;
 
 type Link = Omit<Invitation, "person_id"> & { name: string; again: boolean };
 
@@ -126,7 +126,7 @@ export function AdminScreen(props: Chrome) {
               <div class="grow">
                 <strong class="wrap">{p.name}</strong>
                 <div class="small muted">
-                  {p.roles.map((r) => t(`role.${r as (typeof ROLES)[number]}`)).join(", ")} · {p.revoked_at ? t("admin.revoked") : t("admin.passkeys", { count: p.passkeys })}
+                  {p.roles.map((r) => t(`role.${r as Role}`)).join(", ")} · {p.revoked_at ? t("admin.revoked") : t("admin.passkeys", { count: p.passkeys })}
                   {!p.revoked_at && p.invitation_expires_at ? ` · ${t("admin.linkPending", { when: when(p.invitation_expires_at) })}` : ""}
                 </div>
               </div>

@@ -3,13 +3,13 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { t, type MessageKey } from "../../i18n/index.ts";
-import { BREAK_GLASS_ROLES } from "./api.ts";
+import { BREAK_GLASS_ROLES, type Role } from "../../roles.ts";
 import { remaining } from "./format.ts";
 
 /** What PeopleApp hands each screen: the header's right side and what goes under the header. */
 export type Chrome = { right: ComponentChildren; top: ComponentChildren };
 
-type ConsoleScreen = { hash: string; label: MessageKey; roles: readonly string[] | null };
+type ConsoleScreen = { hash: string; label: MessageKey; roles: readonly Role[] | null };
 
 /** In order of preference: the first one a person may open is where they land after signing in. */
 export const SCREENS: readonly ConsoleScreen[] = [

@@ -17,7 +17,7 @@ export type Account = {
   break_glass_until: string | null;
 };
 /** Roles that may open an emergency access (nurses move data, never read it). */
-export const BREAK_GLASS_ROLES = ["surgeon", "security_officer", "administrator"];
+export { BREAK_GLASS_ROLES } from "../../roles.ts";
 /** The server's minimum length of a break-glass reason (endpoints/people.py BREAK_GLASS_MIN_REASON). */
 export const BREAK_GLASS_MIN_REASON = 20;
 
