@@ -3,6 +3,32 @@ import { describe, expect, it } from "vitest";
 import { newId } from "../src/crypto/bytes.ts";
 import { Store, type PhotoRecord, type SequenceRecord } from "../src/storage/db.ts";
 
+// Every value in every object store of the database called ``name``.
+async function everything(name: string): Promise<unknown[]> {
+  const db = await new Promise<IDBDatabase>((ok, fail) => {
+    const req = indexedDB.open(name);
+    req.onsuccess = () => ok(req.result);
+    req.onerror = () => fail(req.error);
+  });
+  const values: unknown[] = [];
+  for (const storeName of Array.from(db.objectStoreNames)) {
+    values.push(...await new Promise<unknown[]>((ok, fail) => {
+      const req = db.transaction(storeName).objectStore(storeName).getAll();
+      req.onsuccess = () => ok(req.result);
+      req.onerror = () => fail(req.error);
+    }));
+  }
+  db.close();
+  return values;
+}
+
+function holdsPrivateKey(value: unknown): boolean {
+  if (value instanceof CryptoKey) return true;
+  if (value === null || typeof value !== "object" || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return false;
+  if ("kty" in value && "d" in value) return true;
+  return Object.values(value).some(holdsPrivateKey);
+}
+
 const box = { iv: new Uint8Array(12), ct: new ArrayBuffer(4) };
 
 function seq(closed = true): SequenceRecord {
@@ -62,7 +88,14 @@ describe("storage facade", () => {
     const s = seq();
     await store.addSequence(s);
     expect((await store.sequence(s.id))?.sealedForm).toBe(s.sealedForm);
-    expect("deviceKey" in store).toBe(false);
+    // Read back everything the store wrote, through IndexedDB itself: no CryptoKey, no private JWK member.
+    const stored = await everything(store.name);
+    expect(stored.length).toBeGreaterThan(0);
+    expect(stored.some((v) => JSON.stringify(v).includes(s.sealedForm))).toBe(true);
+    for (const value of stored) {
+      expect(value instanceof CryptoKey).toBe(false);
+      expect(holdsPrivateKey(value)).toBe(false);
+    }
     await store.destroy();
   });
 });
