@@ -8,28 +8,18 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from crypto import KeyStore
 
 from .audit.log import AuditEvent, record
 from .auth import devices, people
 from .auth.sessions import load_keys, rotate_keys
-from .db import Db
+from .db import Db, with_db
 from .settings import Settings, SettingsError
 from .storage.private import UnsafeKeyPermissions, check_keys_private
 
 COMMANDS: dict[str, str] = {}  # name -> help; the docs test checks each is in the README
-
-
-async def _with_db(settings: Settings, work: Callable[[Db], Awaitable[Any]]) -> Any:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = Db(settings.resolved_database_url)
-    await store.connect()
-    try:
-        return await work(store)
-    finally:
-        await store.disconnect()
 
 
 def _print_code(code: str, expires: Any, label: str) -> None:
@@ -83,21 +73,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             link, expires = await people.first_admin_link(store, settings)
             _print_admin_link(link, expires)
 
-    asyncio.run(_with_db(settings, first_start))
+    asyncio.run(with_db(settings, first_start))
     print(banner(plan, certificates.ca_fingerprint if certificates else None), end="", flush=True)
     serve(settings, plan, create_app(settings), certificates, sockets)
     return 0
 
 
 def cmd_enroll_device(settings: Settings, args: argparse.Namespace) -> int:
-    code, expires = asyncio.run(_with_db(settings, lambda store: devices.create_enrollment_code(
+    code, expires = asyncio.run(with_db(settings, lambda store: devices.create_enrollment_code(
         store, args.label, args.ttl or settings.enrollment_code_ttl_seconds)))
     _print_code(code, expires, args.label)
     return 0
 
 
 def cmd_revoke_device(settings: Settings, args: argparse.Namespace) -> int:
-    if not asyncio.run(_with_db(settings, lambda store: devices.revoke(store, args.device_id))):
+    if not asyncio.run(with_db(settings, lambda store: devices.revoke(store, args.device_id))):
         print(f"No device {args.device_id}.", file=sys.stderr)
         return 1
     print(f"Device {args.device_id} is revoked: its next contact is refused and it erases its data.")
@@ -108,7 +98,7 @@ def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
     async def both(store: Db) -> tuple[list[dict], list[dict]]:
         return await devices.list_devices(store), await devices.list_pending(store)
 
-    rows, pending = asyncio.run(_with_db(settings, both))
+    rows, pending = asyncio.run(with_db(settings, both))
     if args.json:
         print(json.dumps([{**r, "state": "revoked" if r["revoked_at"] else "active"} for r in rows]
                          + [{**p, "state": "pending"} for p in pending], indent=2))
@@ -127,7 +117,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
                                                 settings.invitation_ttl_seconds)
         return people.registration_link(settings, token), expires
 
-    link, expires = asyncio.run(_with_db(settings, work))
+    link, expires = asyncio.run(with_db(settings, work))
     _print_admin_link(link, expires)
     return 0
 
@@ -150,7 +140,7 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     keys = KeyStore.open(settings.resolved_keys_dir)
     if args.which == "kek":
         new_id = keys.rotate_kek()
-        count = asyncio.run(_with_db(settings, lambda store: rewrap_objects(store, keys, settings.objects_dir)))
+        count = asyncio.run(with_db(settings, lambda store: rewrap_objects(store, keys, settings.objects_dir)))
         print(f"New key-encryption key {new_id}; {count} stored objects re-wrapped (data not re-encrypted).")
     elif args.which == "session":
         kept = rotate_keys(settings.resolved_keys_dir)
@@ -162,7 +152,7 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     else:
         new_id = keys.rotate_sign_key()
         print(f"New receipt-signing key {new_id}; older receipts still verify with the published older keys.")
-    asyncio.run(_with_db(settings, lambda store: record(store, AuditEvent(
+    asyncio.run(with_db(settings, lambda store: record(store, AuditEvent(
         action="keys.rotate", actor="cli:admin", detail={"which": args.which, "key_id": new_id}))))
     return 0
 
@@ -172,7 +162,7 @@ def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
 
     try:
         text = open(args.file, encoding="utf-8-sig").read()
-        count, released = asyncio.run(_with_db(settings, lambda store: import_csv(store, text)))
+        count, released = asyncio.run(with_db(settings, lambda store: import_csv(store, text)))
     except (OSError, IdentityError) as exc:
         print(f"Nothing imported: {exc}", file=sys.stderr)
         return 1
@@ -183,7 +173,7 @@ def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from .clinical import stats
 
-    figures = asyncio.run(_with_db(settings, lambda store: stats.compute(store, args.start, args.end)))
+    figures = asyncio.run(with_db(settings, lambda store: stats.compute(store, args.start, args.end)))
     if args.format == "json":
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     elif args.format == "csv":

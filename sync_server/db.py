@@ -38,10 +38,13 @@ import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Mapping, Sequence, TypeVar
 
 import databases
 import databases.core
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -362,3 +365,14 @@ def _statements(script: str, is_sqlite: bool) -> list[str]:
     )
     lines = [l for l in script.splitlines() if not l.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+async def with_db(settings: Settings, work: Callable[[Db], Awaitable[T]]) -> T:
+    """Open the configured database for one command-line job, run ``work`` on it, and close it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    store = Db(settings.resolved_database_url)
+    await store.connect()
+    try:
+        return await work(store)
+    finally:
+        await store.disconnect()

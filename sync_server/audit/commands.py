@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from crypto import KeyStore
 
-from ..db import Db
+from ..db import Db, with_db
 from ..settings import Settings
 from .checkpoint import CheckpointError, Verifier, parse_vkey
 from .export import export, load_export
@@ -18,16 +18,6 @@ from .tree import log_verifier
 from .verify import Report, verify_log
 
 
-async def _with_db(settings: Settings, work: Any) -> Any:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = Db(settings.resolved_database_url)
-    await store.connect()
-    try:
-        return await work(store)
-    finally:
-        await store.disconnect()
-
-
 def run_export(settings: Settings, out: Path) -> int:
     keys = KeyStore.open(settings.resolved_keys_dir)
 
@@ -35,7 +25,7 @@ def run_export(settings: Settings, out: Path) -> int:
         origin = await install_origin(store, settings)
         return await export(store, out, origin, log_verifier(keys, origin).vkey())
 
-    counts = asyncio.run(_with_db(settings, work))
+    counts = asyncio.run(with_db(settings, work))
     print(f"Exported {counts['entries']} audit entries and {counts['checkpoints']} signed checkpoints to {out}.")
     print(f"Keep {out / 'checkpoint'} and {out / 'log.vkey'} somewhere the server cannot reach: "
           "'clinphoto audit verify --trusted' checks later logs against them.")
@@ -65,7 +55,7 @@ def verify_export(directory: Path, trusted: Path, keys: Sequence[str]) -> Report
 
 def run_verify(settings: Settings, trusted: Path | None, export_dir: Path | None, keys: Sequence[str]) -> int:
     if trusted is None:
-        chain = asyncio.run(_with_db(settings, verify_chain))
+        chain = asyncio.run(with_db(settings, verify_chain))
         if chain.ok:
             print(f"Audit chain verified: {chain.entries} entries, unbroken.")
             return 0
@@ -79,10 +69,10 @@ def run_verify(settings: Settings, trusted: Path | None, export_dir: Path | None
             async def work(store: Db) -> Any:
                 return await export(store, Path(tmp), await install_origin(store, settings), "")
 
-            asyncio.run(_with_db(settings, work))
+            asyncio.run(with_db(settings, work))
             report = verify_export(Path(tmp), trusted, keys)
             if report.ok:
-                head = asyncio.run(_with_db(settings, lambda store: store.fetch_one(
+                head = asyncio.run(with_db(settings, lambda store: store.fetch_one(
                     "SELECT seq FROM audit_head WHERE id = 1")))
                 if int(head["seq"]) != report.size:
                     report = Report(False, report.entries, report.size, report.size + 1,

@@ -13,10 +13,11 @@ import base64
 import dataclasses
 import json
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Iterable, Mapping
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 from ..db import Db
 from ..errors import ApiError
+from ..clock import iso
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -59,13 +60,32 @@ def _instant(name: str, text: str) -> str:
         raise invalid(name, "not an ISO 8601 date-time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return iso(moment.astimezone(timezone.utc), "microseconds")
 
 
 def _text(name: str, value: str) -> str:
     if len(value) > _MAX_TEXT or not value.isprintable():
         raise invalid(name, f"at most {_MAX_TEXT} printable characters")
     return value
+
+
+def _action_clause(action: str) -> tuple[str, dict[str, Any]]:
+    if action.endswith("."):
+        # a family of actions ("auth."); substr, not LIKE: action names hold "_", a LIKE wildcard
+        return "substr(e.action, 1, :action_len) = :action", {"action": action, "action_len": len(action)}
+    return "e.action = :action", {"action": action}
+
+
+# Each filter: the clause over ``audit_entry e`` it adds, and the values that clause binds.
+_CLAUSES: dict[str, Callable[[str], tuple[str, dict[str, Any]]]] = {
+    "person": lambda v: ("e.actor IN (:person, :person_user)", {"person": v, "person_user": f"user:{v}"}),
+    "patient": lambda v: ("e.patient_id = :patient", {"patient": v}),
+    "device": lambda v: ("e.device_id = :device", {"device": v}),
+    "action": _action_clause,
+    "outcome": lambda v: ("e.outcome = :outcome", {"outcome": v}),
+    "since": lambda v: ("e.ts >= :since", {"since": v}),
+    "until": lambda v: ("e.ts < :until", {"until": v}),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,33 +113,12 @@ class Filters:
         return cls(**values)
 
     def sql(self) -> tuple[str, dict[str, Any]]:
-        """``AND ...`` clauses over ``audit_entry e`` and their values."""
+        """``AND ...`` clauses over ``audit_entry e`` and their values, one per filter set (see ``_CLAUSES``)."""
         where, values = "", {}
-        if self.person is not None:
-            where += " AND e.actor IN (:person, :person_user)"
-            values.update(person=self.person, person_user=f"user:{self.person}")
-        if self.patient is not None:
-            where += " AND e.patient_id = :patient"
-            values["patient"] = self.patient
-        if self.device is not None:
-            where += " AND e.device_id = :device"
-            values["device"] = self.device
-        if self.action is not None and self.action.endswith("."):
-            # substr, not LIKE: action names hold "_", a LIKE wildcard
-            where += " AND substr(e.action, 1, :action_len) = :action"
-            values.update(action=self.action, action_len=len(self.action))
-        elif self.action is not None:
-            where += " AND e.action = :action"
-            values["action"] = self.action
-        if self.outcome is not None:
-            where += " AND e.outcome = :outcome"
-            values["outcome"] = self.outcome
-        if self.since is not None:
-            where += " AND e.ts >= :since"
-            values["since"] = self.since
-        if self.until is not None:
-            where += " AND e.ts < :until"
-            values["until"] = self.until
+        for name, value in self.given().items():
+            clause, bound = _CLAUSES[name](value)
+            where += f" AND {clause}"
+            values.update(bound)
         return where, values
 
     def given(self) -> dict[str, str]:

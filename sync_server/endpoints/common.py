@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -22,7 +23,38 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-_last_polled: dict[tuple[str, str, str, str], float] = {}
+class PollLedger:
+    """When each polled view (actor, method, action, target) was last audited, for ``audit_answer``.
+
+    Bounded: at most ``limit`` views are remembered, the least recently audited forgotten first (a
+    forgotten view is audited again at its next poll, never skipped). One ledger per app.
+    """
+
+    def __init__(self, limit: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self._clock = limit, clock
+        self._seen: OrderedDict[tuple[str, ...], float] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def due(self, key: tuple[str, ...], every: float) -> bool:
+        """Whether ``key`` should be audited now (and if so, remember that it was)."""
+        now = self._clock()
+        last = self._seen.get(key)
+        if last is not None and now - last < every:
+            return False
+        self._seen[key] = now
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.limit:
+            self._seen.popitem(last=False)
+        return True
+
+
+def _poll_ledger(request: Request) -> PollLedger:
+    ledger = getattr(request.app.state, "poll_ledger", None)
+    if ledger is None:
+        ledger = request.app.state.poll_ledger = PollLedger()
+    return ledger
 
 
 async def audit_answer(request: Request, action: str, *, object: str | None = None, patient_id: str | None = None,
@@ -38,10 +70,8 @@ async def audit_answer(request: Request, action: str, *, object: str | None = No
     actor = who.actor if who else "anonymous"
     target = object or (route.path if route is not None else request.url.path)
     if polled_every:
-        key, now = (actor, request.method, action, target), time.monotonic()
-        if now - _last_polled.get(key, float("-inf")) < polled_every:
+        if not _poll_ledger(request).due((actor, request.method, action, target), polled_every):
             return
-        _last_polled[key] = now
     await record(services(request).store, AuditEvent(
         action=action, actor=actor, device_id=who.device_id if who else None, address=client_address(request),
         patient_id=patient_id, object=target, detail=detail or {}))
