@@ -263,7 +263,10 @@ def test_a_failing_alert_store_never_blocks_appends_is_reported_and_catches_up(a
     call(scanner.scan)  # up to date
     cursor = call(services.store.fetch_val, "SELECT seq FROM audit_alert_cursor")
 
+    failed = asyncio.Event()  # set by each scan round that hit the broken store
+
     async def broken(*args, **kwargs):
+        failed.set()
         raise RuntimeError("database said no about IPP-0042")
 
     monkeypatch.setattr(scanner_module, "_store", broken)
@@ -274,8 +277,9 @@ def test_a_failing_alert_store_never_blocks_appends_is_reported_and_catches_up(a
         task = asyncio.get_running_loop().create_task(scanner.run(0.02))
         seqs = []
         for _ in range(5):
+            failed.clear()
             seqs += await record_many(services.store, [AuditEvent(**revoked)])
-            await asyncio.sleep(0.03)
+            await asyncio.wait_for(failed.wait(), 10)  # a scan round ran, and failed, after this append
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
