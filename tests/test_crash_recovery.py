@@ -19,6 +19,7 @@ from sync_server.storage.objects import ObjectStore
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
 from tests.support.server import ServerProcess
+from tests.support.waiting import wait_for
 
 KILLS = 22
 
@@ -84,7 +85,12 @@ def test_sigkill_during_uploads_and_commits_never_loses_or_corrupts_a_photo(tmp_
     server = ServerProcess(tmp_path / "data")
     server.start()
     code = server.enrollment_code()
-    http = httpx.Client(base_url=server.url, timeout=10)
+    sent = [0]  # requests the device has started: the kill lands after a counted number, on any machine
+
+    def count(request: httpx.Request) -> None:
+        sent[0] += 1
+
+    http = httpx.Client(base_url=server.url, timeout=10, event_hooks={"request": [count]})
     client = SyncClient(http)
     assert client.enroll(code).status_code == 201
     public, kid = client.seal_key()
@@ -113,8 +119,11 @@ def test_sigkill_during_uploads_and_commits_never_loses_or_corrupts_a_photo(tmp_
                 errors.append(exc)
 
         worker = threading.Thread(target=work)
+        before = sent[0]
         worker.start()
-        worker.join(timeout=rng.uniform(0.05, 0.6))
+        after = rng.randint(1, 8)  # kill once this many requests of the run have gone out
+        wait_for(lambda: sent[0] >= before + after or not worker.is_alive(), timeout=60, every=0.001,
+                 what=f"the device to send {after} requests")
         server.kill()
         kills += 1
         worker.join(timeout=30)
