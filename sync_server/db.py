@@ -363,7 +363,7 @@ def _statements(script: str, is_sqlite: bool) -> list[str]:
     script = script.replace(
         "{serial_pk}", "INTEGER PRIMARY KEY" if is_sqlite else "BIGSERIAL PRIMARY KEY"
     )
-    lines = [l for l in script.splitlines() if not l.strip().startswith("--")]
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 

@@ -256,7 +256,7 @@ class _Coalescer:
             error.__cause__ = exc
             _fail(group, error)
             raise
-        for (_, future), seq in zip(group, seqs):
+        for (_, future), seq in zip(group, seqs, strict=True):
             if not future.done():
                 future.set_result(seq)
 
