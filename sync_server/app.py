@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .auth.web import MIDDLEWARE as AUTH_MIDDLEWARE
-from .endpoints import audit, batches, devices, health, interop, keys, people, uploads
+from .endpoints import audit, batches, clinical, devices, health, interop, keys, people, uploads
 from .endpoints.openapi import openapi
 from .audit.log import MINOR_FAILURE, AuditEvent, record
 from .errors import ApiError
@@ -42,6 +42,7 @@ API_ROUTES: list[Route] = [
     *people.ROUTES,
     *audit.ROUTES,
     *interop.ROUTES,
+    *clinical.ROUTES,
 ]
 
 def _error_response(error: ApiError, request: Request) -> Response:

@@ -151,6 +151,19 @@ def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from .clinical import stats
+
+    figures = asyncio.run(_with_db(settings, lambda store: stats.compute(store, args.start, args.end)))
+    if args.format == "json":
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(stats.to_csv(figures))
+    else:
+        sys.stdout.write(stats.to_text(figures))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clinphoto", description="ClinPhoto sync server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p = add("create-admin", "Print a one-time link that registers a new administrator's passkey.", cmd_create_admin)
     p.add_argument("--name", default="Administrator", help="The administrator's name, as shown to others.")
+    p = add("stats", "Print activity figures (patients, sequences, photos) by month, surgeon and procedure.", cmd_stats)
+    p.add_argument("--format", choices=["json", "csv", "text"], default="text")
+    p.add_argument("--from", dest="start", default=None, metavar="YYYY-MM", help="First month counted.")
+    p.add_argument("--to", dest="end", default=None, metavar="YYYY-MM", help="Last month counted.")
     audit = add("audit", "Audit trail tools.", lambda s, a: 2)
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="Check the audit hash chain; names the first bad entry.")

@@ -90,6 +90,16 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "audit_alert_not_found": (404, "No such audit alert."),
     "audit_proof_unavailable": (422, "No such proof: the entry or tree size is out of range, or was pruned."),
     "audit_no_checkpoint": (404, "No signed checkpoint yet; one is issued at start and at every batch commit."),
+    # clinicians' workspace (docs/clinical-api.md)
+    "clinical_query_invalid": (400, "A query parameter is missing, unknown or malformed; see details.parameter."),
+    "patient_id_invalid": (400, "A patient identifier is 3 to 32 letters, digits or hyphens."),
+    "patient_not_found": (404, "No such patient in the index or in the filed sequences."),
+    "patient_restricted": (403, "This patient is restricted: open an emergency (break-glass) access with a reason to see them."),
+    "sequence_not_found": (404, "No such sequence."),
+    "reason_required": (422, "A consent change needs a consent level and a written reason (at least 5 characters)."),
+    "export_invalid": (422, "An export needs a purpose (care, teaching or publication) and 1 to 200 distinct photo ids."),
+    "consent_insufficient": (403, "Some photos may not be exported for this purpose (consent level, face, quarantine); see details.photos."),
+    "original_surgeons_only": (403, "Original files and care exports are for surgeons only."),
     # server side
     "storage_unavailable": (503, "Hospital storage is not available right now; nothing was lost, retry later."),
     "internal_error": (500, "Unexpected server error; nothing was stored for this request. The incident is logged."),

@@ -107,6 +107,18 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/audit/restricted-patients"): _r(OFFICER, SERVICE_TOKEN),
     # photos: surgeons, or anyone inside a break-glass access
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): _r(SURGEON, BREAK_GLASS),
+    # clinicians' workspace (issue 10, docs/clinical-api.md): surgeons or break-glass read patients and photos;
+    # originals are surgeons' own right; activity figures carry no patient data (surgeons, administrators)
+    ("GET", "/api/v1/patients"): _r(SURGEON, BREAK_GLASS),
+    ("GET", "/api/v1/patients/recent"): _r(SURGEON, BREAK_GLASS),
+    ("GET", "/api/v1/patients/{patient_id}"): _r(SURGEON, BREAK_GLASS),
+    ("GET", "/api/v1/patients/{patient_id}/sequences"): _r(SURGEON, BREAK_GLASS),
+    ("GET", "/api/v1/photos/{photo_id}/preview"): _r(SURGEON, BREAK_GLASS),
+    ("GET", "/api/v1/photos/{photo_id}/original"): _r(SURGEON),
+    ("POST", "/api/v1/sequences/{sequence_id}/consent"): _r(SURGEON, BREAK_GLASS),
+    ("POST", "/api/v1/exports"): _r(SURGEON, BREAK_GLASS),
+    ("GET", "/api/v1/stats"): _r(SURGEON, ADMIN),
+    ("GET", "/api/v1/stats.csv"): _r(SURGEON, ADMIN),
 }
 
 

@@ -77,6 +77,28 @@ class Decoder:
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
+    async def render(self, photo_id: str, kind: str) -> tuple[bytes, int, int] | None:
+        """Make and store one rendition of a verified photo filed before that kind existed (previews of
+        older photos, on first request); the bytes, or None when the original does not decode."""
+        row = await self.store.fetch_one("SELECT storage_key FROM photo WHERE id = :id AND state = 'verified'",
+                                         {"id": photo_id})
+        if row is None or self._pool is None:
+            return None
+        status, result = await asyncio.get_running_loop().run_in_executor(
+            self._pool, decode_stored, str(self.objects.root), row["storage_key"], dict(self.keys.keks), self.max_pixels)
+        if status != "ok" or kind not in result:  # type: ignore[operator]
+            return None
+        jpeg, width, height = result[kind]  # type: ignore[index]
+        key = ObjectStore.key_for(photo_id, kind)
+        size = await asyncio.to_thread(self.objects.put, key, jpeg, kek_id=self.keys.kek_id, kek=self.keys.kek)
+        async with self.store.write() as db:
+            await db.execute("DELETE FROM rendition WHERE photo_id = :p AND kind = :k", {"p": photo_id, "k": kind})
+            await db.execute(
+                "INSERT INTO rendition (photo_id, kind, storage_key, kek_id, width, height, stored_size) "
+                "VALUES (:p, :k, :key, :kek, :w, :h, :size)",
+                {"p": photo_id, "k": kind, "key": key, "kek": self.keys.kek_id, "w": width, "h": height, "size": size})
+        return jpeg, width, height
+
     async def _on_uploads(self, count: int) -> None:
         self._uploads = count
         self._uploads_changed_at = asyncio.get_running_loop().time()

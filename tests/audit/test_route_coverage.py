@@ -219,6 +219,23 @@ RECIPES: dict[tuple[str, str], Callable[[World], Call]] = {
     ("GET", "/api/v1/station/devices"): lambda w: w.as_person(NURSE),
     ("GET", "/api/v1/photos/{photo_id}/thumbnail"): lambda w: w.as_person(
         SURGEON, url=f"/api/v1/photos/{w.filed.photos[0].photo_id}/thumbnail"),
+    # clinicians' workspace (the surgeon is inside break-glass by now: IPP-0042 may be restricted)
+    ("GET", "/api/v1/patients"): lambda w: w.as_person(SURGEON, url="/api/v1/patients?q=IPP-0042"),
+    ("GET", "/api/v1/patients/recent"): lambda w: w.as_person(SURGEON),
+    ("GET", "/api/v1/patients/{patient_id}"): lambda w: w.as_person(SURGEON, url="/api/v1/patients/IPP-0042"),
+    ("GET", "/api/v1/patients/{patient_id}/sequences"): lambda w: w.as_person(
+        SURGEON, url="/api/v1/patients/IPP-0042/sequences"),
+    ("GET", "/api/v1/photos/{photo_id}/preview"): lambda w: w.as_person(
+        SURGEON, url=f"/api/v1/photos/{w.filed.photos[0].photo_id}/preview"),
+    ("GET", "/api/v1/photos/{photo_id}/original"): lambda w: w.as_person(
+        SURGEON, url=f"/api/v1/photos/{w.filed.photos[0].photo_id}/original"),
+    ("POST", "/api/v1/sequences/{sequence_id}/consent"): lambda w: w.as_person(
+        SURGEON, url=f"/api/v1/sequences/{w.filed.sequence_id}/consent",
+        json={"level": "teaching", "reason": "Agreed at the follow-up visit"}),
+    ("POST", "/api/v1/exports"): lambda w: w.as_person(
+        SURGEON, json={"purpose": "care", "photo_ids": [w.filed.photos[0].photo_id]}),
+    ("GET", "/api/v1/stats"): lambda w: w.as_person(ADMIN),
+    ("GET", "/api/v1/stats.csv"): lambda w: w.as_person(ADMIN),
     ("GET", "/api/v1/audit/checkpoint"): lambda w: w.as_person(OFFICER),
     ("GET", "/api/v1/audit/proof/inclusion"): lambda w: w.as_person(
         OFFICER, url="/api/v1/audit/proof/inclusion?index=0&size=1"),
