@@ -2,7 +2,7 @@
 // photos by view. From here: the viewer, the consent change, the export and the comparison.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { lang, t } from "../../i18n/index.ts";
-import { Header, Message } from "../common.tsx";
+import { Header, LangSwitch, Message } from "../common.tsx";
 import { PeopleError } from "../people/api.ts";
 import type { Chrome } from "../people/Console.tsx";
 import { changeConsent, downloadExport, thumbnailUrl, timeline } from "./api.ts";
@@ -63,7 +63,7 @@ function ConsentDialog(props: { s: Sequence; onDone: (s: Sequence) => void; onCl
   return (
     <dialog ref={dialog} class="sheet" aria-labelledby="consent-title" data-testid="consent-dialog" onCancel={(e) => { e.preventDefault(); props.onClose(); }}>
       <form class="stack" onSubmit={(e) => void submit(e)}>
-        <h2 id="consent-title">{t("clin.consentTitle")}</h2>
+        <div class="row-between"><h2 id="consent-title">{t("clin.consentTitle")}</h2><LangSwitch /></div>
         <p>{t("clin.consentNow", { level: coded("consent", props.s.consent) })}</p>
         <fieldset class={`field ${tried && !level ? "has-error" : ""}`}>
           <legend>{t("clin.consentNew")}</legend>
@@ -229,7 +229,7 @@ export function TimelineScreen(props: Chrome & { patientId: string; canOriginal:
       ) : null}
       {viewing ? (
         <Viewer photos={viewing.photos} index={viewing.index} canOriginal={props.canOriginal} onIndex={(index) => setViewing({ ...viewing, index })}
-          onClose={() => setViewing(null)} title={(p) => `${viewName(p)} · ${dateWords(p.captured_at, lang())}`} />
+          onClose={() => setViewing(null)} title={(p) => `${viewName(p)} · ${dateWords(p.captured_at, lang(), true)}`} />
       ) : null}
       {consentOf && data ? (
         <ConsentDialog s={consentOf} onClose={() => setConsentOf(null)} onDone={(s) => {

@@ -2,10 +2,10 @@
 // (+ - 0, arrows), previous/next by keys (PageUp/PageDown, [ ]) and buttons. Downloading the original
 // is a separate action with its own confirmation, offered only to those allowed (surgeons).
 import { useEffect, useRef, useState } from "preact/hooks";
-import { lang, t } from "../../i18n/index.ts";
-import { Message } from "../common.tsx";
+import { t } from "../../i18n/index.ts";
+import { LangSwitch, Message } from "../common.tsx";
 import { downloadOriginal, previewUrl } from "./api.ts";
-import { clampView, dateWords, FIT, panBy, spread, viewerKey, zoomAt, type Photo, type Point, type View } from "./logic.ts";
+import { clampView, FIT, panBy, spread, viewerKey, zoomAt, type Photo, type Point, type View } from "./logic.ts";
 import { clinProblem } from "./words.ts";
 
 export function useZoom(box: { current: HTMLElement | null }) {
@@ -110,9 +110,10 @@ export function Viewer(props: { photos: Photo[]; index: number; canOriginal: boo
       <div class="viewer-bar">
         <h2 id="viewer-title" class="grow wrap" data-testid="viewer-title">{props.title(photo)}</h2>
         <span class="muted small" aria-live="polite">{t("clin.photoOf", { i: props.index + 1, n })}</span>
+        <LangSwitch />
         <button type="button" class="btn btn-small" data-testid="viewer-close" onClick={props.onClose}>{t("clin.close")}</button>
       </div>
-      <ZoomImage src={previewUrl(photo.id)} alt={t("clin.photoAlt", { view: props.title(photo), date: dateWords(photo.captured_at, lang(), true) })}
+      <ZoomImage src={previewUrl(photo.id)} alt={props.title(photo)}
         zoom={zoom} boxRef={box} testid="viewer-image" />
       <div class="viewer-tools" role="toolbar" aria-label={t("clin.zoomTools")}>
         <button type="button" class="btn btn-small" data-testid="viewer-prev" onClick={() => go(-1)} disabled={n < 2}>‹ {t("clin.previous")}</button>
