@@ -507,6 +507,8 @@ export const en = {
   "clin.err.surgeonsOnly": "Only surgeons may export originals for care.",
   "clin.err.exportInvalid": "This export request is not valid (1 to 200 photos).",
   "clin.err.sequenceGone": "This sequence no longer exists.",
+  "clin.otherPatient": "Another patient",
+  "clin.backToTimeline": "Back to the sequences",
 };
 
 export type MessageKey = keyof typeof en;
@@ -1019,4 +1021,6 @@ export const fr: Record<MessageKey, string> = {
   "clin.err.surgeonsOnly": "Seuls les chirurgiens peuvent exporter les originaux pour les soins.",
   "clin.err.exportInvalid": "Cette demande d'export n'est pas valide (1 à 200 photos).",
   "clin.err.sequenceGone": "Cette séquence n'existe plus.",
+  "clin.otherPatient": "Un autre patient",
+  "clin.backToTimeline": "Retour aux séquences",
 };

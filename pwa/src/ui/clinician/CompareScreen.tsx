@@ -13,7 +13,7 @@ type Mode = "side" | "overlay" | "blink";
 export const BLINK_MS = 800;
 
 function seqWords(s: Sequence): string {
-  return `${dateWords(s.taken_at, lang())} · ${codedWords(s.procedure, lang())}`;
+  return `${dateWords(s.taken_at, lang(), true)} · ${codedWords(s.procedure, lang())}`; // with the time: two sequences of one day differ
 }
 
 export function CompareScreen(props: Chrome & { patientId: string }) {
@@ -65,8 +65,9 @@ export function CompareScreen(props: Chrome & { patientId: string }) {
 
   return (
     <main class="screen screen-wide" data-screen="clin-compare">
-      <Header title={t("clin.compareTitle")} right={props.right} onBack={() => (location.hash = patientHash(props.patientId))} />
+      <Header title={t("clin.compareTitle")} right={props.right} />
       {props.top}
+      <a href={patientHash(props.patientId)} class="link" data-testid="compare-back">‹ {t("clin.backToTimeline")}</a>
       {error ? <Message kind="error">{clinProblem(error)}</Message> : null}
       {sequences ? (
         <div class="card filters">

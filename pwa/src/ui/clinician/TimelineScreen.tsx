@@ -1,7 +1,8 @@
 // One patient's sequences, newest first: what, where, when, consent, who, protocol completeness, the
 // photos by view. From here: the viewer, the consent change, the export and the comparison.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { lang, t } from "../../i18n/index.ts";
+import { label, lang, t } from "../../i18n/index.ts";
+import { VIEWS } from "../sequence/schema.ts";
 import { Header, LangSwitch, Message } from "../common.tsx";
 import { PeopleError } from "../people/api.ts";
 import type { Chrome } from "../people/Console.tsx";
@@ -29,7 +30,7 @@ export function SequenceFacts(props: { s: Sequence }) {
       <div><dt>{t("clin.consent")}</dt><dd><span class={`badge ${s.consent === "withdrawn" ? "badge-error" : s.consent === "record" ? "badge-warn" : "badge-ok"}`} data-testid="consent-level">{coded("consent", s.consent)}</span></dd></div>
       <div><dt>{t("clin.takenBy")}</dt><dd>{s.taken_by?.name || t("clin.notGiven")}</dd></div>
       <div><dt>{t("clin.protocol")}</dt><dd data-testid="protocol">{viewsPresent(s.protocol.present.length, s.protocol.expected.length, l)}
-        {s.protocol.complete ? "" : ` · ${t("clin.missing", { views: s.protocol.expected.filter((v) => !s.protocol.present.includes(v)).join(", ") })}`}</dd></div>
+        {s.protocol.complete ? "" : ` · ${t("clin.missing", { views: s.protocol.expected.filter((v) => !s.protocol.present.includes(v)).map((v) => label(VIEWS.get(v)?.label, v)).join(", ") })}`}</dd></div>
     </dl>
   );
 }
@@ -171,13 +172,17 @@ export function TimelineScreen(props: Chrome & { patientId: string; canOriginal:
   const title = data ? (data.patient.restricted && !data.patient.family ? data.patient.id : patientName(data.patient)) : t("clin.timelineTitle");
   return (
     <main class="screen screen-wide" data-screen="clin-timeline">
-      <Header title={title} right={props.right} onBack={() => (location.hash = "#/patients")} />
+      <Header title={t("clin.timelineTitle")} right={props.right} />
       {props.top}
       {error ? <Message kind="error">{clinProblem(error)}</Message> : null}
       {!data && !error ? <p class="muted" role="status">{t("clin.loading")}</p> : null}
       {data ? (
         <>
           <div class="card" data-testid="patient-card">
+            <div class="row-between">
+              <h2 class="wrap">{title}</h2>
+              <a href="#/patients" class="link">‹ {t("clin.otherPatient")}</a>
+            </div>
             <p><strong>{t("clin.patientId")}</strong> <span class="input-code wrap" data-testid="patient-id">{data.patient.id}</span></p>
             <p class="muted">
               {data.patient.birth_date ? t("clin.born", { date: dateWords(data.patient.birth_date, l) }) + " · " : ""}
@@ -193,14 +198,14 @@ export function TimelineScreen(props: Chrome & { patientId: string; canOriginal:
               return (
                 <li key={s.id} class="card" data-testid="sequence" data-sequence={s.id}>
                   <div class="row-between">
-                    <h2>{dateWords(s.taken_at, l)} · {codedWords(s.procedure, l)}</h2>
+                    <h2>{dateWords(s.taken_at, l, true)} · {codedWords(s.procedure, l)}</h2>
                     <button type="button" class="btn btn-small" data-testid="consent-change" onClick={() => { setChanged(false); setConsentOf(s); }}>{t("clin.consentChange")}</button>
                   </div>
                   <SequenceFacts s={s} />
                   {s.note ? <p class="wrap">{s.note}</p> : null}
                   <ul class="thumbs">
                     {s.photos.map((p) => (
-                      <li key={p.id} class="thumb">
+                      <li key={p.id} class="clin-thumb">
                         {p.state === "verified" ? (
                           <button type="button" class="thumb-btn" data-testid="thumb" data-view={p.view}
                             aria-label={t("clin.openPhoto", { view: viewName(p) })}
