@@ -508,6 +508,9 @@ export const en = {
   "clin.err.exportInvalid": "This export request is not valid (1 to 200 photos).",
   "clin.err.sequenceGone": "This sequence no longer exists.",
   "clin.otherPatient": "Another patient",
+  "clin.colMonth": "Month",
+  "clin.colSurgeon": "Surgeon",
+  "clin.colProcedure": "Procedure",
   "clin.backToTimeline": "Back to the sequences",
 };
 
@@ -1022,5 +1025,8 @@ export const fr: Record<MessageKey, string> = {
   "clin.err.exportInvalid": "Cette demande d'export n'est pas valide (1 à 200 photos).",
   "clin.err.sequenceGone": "Cette séquence n'existe plus.",
   "clin.otherPatient": "Un autre patient",
+  "clin.colMonth": "Mois",
+  "clin.colSurgeon": "Chirurgien",
+  "clin.colProcedure": "Intervention",
   "clin.backToTimeline": "Retour aux séquences",
 };

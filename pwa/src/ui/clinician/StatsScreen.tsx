@@ -10,10 +10,10 @@ import { clinProblem } from "./words.ts";
 
 const BAR = 100; // chart width in viewBox units, bars scaled to it
 
-function Dimension(props: { id: string; title: string; rows: StatRow[]; name: (r: StatRow) => string }) {
+function Dimension(props: { id: string; title: string; column: string; rows: StatRow[]; name: (r: StatRow) => string }) {
   const l = lang();
   const lengths = barLengths(props.rows.map((r) => r.photos), BAR);
-  const rowH = 22;
+  const rowH = 30;
   return (
     <section class="card" aria-labelledby={props.id} data-testid={props.id}>
       <h2 id={props.id}>{props.title}</h2>
@@ -23,14 +23,15 @@ function Dimension(props: { id: string; title: string; rows: StatRow[]; name: (r
             <title id={`${props.id}-chart`}>{t("clin.chartTitle", { what: props.title })}</title>
             {props.rows.map((r, i) => (
               <g key={r.key}>
-                <rect x={0} y={i * rowH + 3} width={Math.max(lengths[i]!, 0.5)} height={rowH - 6} rx={2} class="bar" />
-                <text x={lengths[i]! + 2} y={i * rowH + rowH / 2 + 4} class="bar-text">{numberWords(r.photos, l)}</text>
+                <text x={0} y={i * rowH + 9} class="bar-label">{props.name(r)}</text>
+                <rect x={0} y={i * rowH + 12} width={Math.max(lengths[i]!, 0.5)} height={14} rx={2} class="bar" />
+                <text x={lengths[i]! + 2} y={i * rowH + 23} class="bar-text">{numberWords(r.photos, l)}</text>
               </g>
             ))}
           </svg>
           <div class="table-wrap">
             <table class="table">
-              <thead><tr><th scope="col">{props.title}</th><th scope="col">{t("clin.colPatients")}</th><th scope="col">{t("clin.colSequences")}</th><th scope="col">{t("clin.colPhotos")}</th></tr></thead>
+              <thead><tr><th scope="col">{props.column}</th><th scope="col">{t("clin.colPatients")}</th><th scope="col">{t("clin.colSequences")}</th><th scope="col">{t("clin.colPhotos")}</th></tr></thead>
               <tbody>
                 {props.rows.map((r) => (
                   <tr key={r.key}><th scope="row">{props.name(r)}</th><td>{numberWords(r.patients, l)}</td><td>{numberWords(r.sequences, l)}</td><td>{numberWords(r.photos, l)}</td></tr>
@@ -69,9 +70,9 @@ export function StatsScreen(props: Chrome) {
               <div><dt>{t("clin.perSequence")}</dt><dd>{numberWords(data.totals.photos_per_sequence, l, 1)}</dd></div>
             </dl>
           </section>
-          <Dimension id="by-month" title={t("clin.byMonth")} rows={data.by_month} name={(r) => monthWords(r.key, l)} />
-          <Dimension id="by-surgeon" title={t("clin.bySurgeon")} rows={data.by_surgeon} name={(r) => r.key} />
-          <Dimension id="by-procedure" title={t("clin.byProcedure")} rows={data.by_procedure} name={(r) => r.label || r.key} />
+          <Dimension id="by-month" title={t("clin.byMonth")} column={t("clin.colMonth")} rows={data.by_month} name={(r) => monthWords(r.key, l)} />
+          <Dimension id="by-surgeon" title={t("clin.bySurgeon")} column={t("clin.colSurgeon")} rows={data.by_surgeon} name={(r) => r.key} />
+          <Dimension id="by-procedure" title={t("clin.byProcedure")} column={t("clin.colProcedure")} rows={data.by_procedure} name={(r) => r.label || r.key} />
         </>
       ) : !error ? <p class="muted" role="status">{t("clin.loading")}</p> : null}
     </main>
