@@ -152,7 +152,25 @@ describe("clinicians' workspace", () => {
     expect(await page.textContent('[data-testid="pair-count"]')).toMatch(/: 2$/);
     await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>(".side-by-side img")].every((i) => i.complete && i.naturalWidth > 0));
     await bothSizes(page, "clin-05-compare-side");
+    // alignment by two landmarks: the After photo is moved onto Before in the overlay
+    await page.click('[data-testid="align-start"]');
+    const box = async (sel: string) => (await page.locator(sel).boundingBox())!;
+    const L = await box('[data-testid="left-img"]');
+    const R = await box('[data-testid="right-img"]');
+    await page.mouse.click(L.x + L.width * 0.3, L.y + L.height * 0.4);
+    await page.mouse.click(L.x + L.width * 0.7, L.y + L.height * 0.4);
+    await page.mouse.click(R.x + R.width * 0.35, R.y + R.height * 0.5);
+    await page.mouse.click(R.x + R.width * 0.75, R.y + R.height * 0.5);
+    await page.waitForSelector('[data-testid="align-clear"]');
+    expect(await page.locator(".side-by-side .mark").count()).toBe(4);
+    await bothSizes(page, "clin-05b-compare-aligned");
     await page.click('[data-testid="mode-overlay"]');
+    const moved = await page.getAttribute('[data-testid="overlay-after"]', "style");
+    const m = /matrix\(([^)]+)\)/.exec(moved ?? "")?.[1]?.split(",").map(Number);
+    expect(m).toHaveLength(6);
+    expect(m![0]).toBeCloseTo(1, 1); // same spacing: no scale
+    expect(Math.abs(m![1]!)).toBeLessThan(0.02); // level on both: no turn
+    expect(m![4]).toBeLessThan(0); // After's landmarks sit right of Before's: moved left
     await page.focus('[data-testid="slider"]');
     await page.keyboard.press("ArrowRight");
     expect(await page.getAttribute('[data-testid="slider"]', "aria-valuenow")).toBe("55");

@@ -5,12 +5,34 @@ import { lang, t } from "../../i18n/index.ts";
 import { Header, Message } from "../common.tsx";
 import type { Chrome } from "../people/Console.tsx";
 import { previewUrl, timeline } from "./api.ts";
-import { codedWords, dateWords, pairByView, patientHash, sliderKey, type Sequence } from "./logic.ts";
+import { codedWords, dateWords, pairByView, patientHash, similarityFrom, sliderKey, type Point, type Sequence, type Similarity } from "./logic.ts";
 import { viewName } from "./TimelineScreen.tsx";
 import { clinProblem } from "./words.ts";
 
 type Mode = "side" | "overlay" | "blink";
+/** A landmark: x and y in image widths (what the similarity needs), `down` in image heights (where to draw it). */
+type Mark = Point & { down: number };
 export const BLINK_MS = 800;
+
+/** Width of an element, kept current (the alignment's translation is in units of the image width). */
+function useWidth(ref: { current: HTMLElement | null }, deps: unknown[]): number {
+  const [w, setW] = useState(0);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    setW(el.clientWidth);
+    const ro = new ResizeObserver(() => setW(el.clientWidth));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, deps);
+  return w;
+}
+
+/** The "after" photo moved onto the "before" one: landmarks are in image widths, so scale by the shown width. */
+function alignStyle(s: Similarity | null, width: number): Record<string, string> {
+  if (!s || !width) return {};
+  return { transform: `matrix(${s.a}, ${s.b}, ${-s.b}, ${s.a}, ${s.tx * width}, ${s.ty * width})`, transformOrigin: "0 0" };
+}
 
 function seqWords(s: Sequence): string {
   return `${dateWords(s.taken_at, lang(), true)} · ${codedWords(s.procedure, lang())}`; // with the time: two sequences of one day differ
@@ -27,6 +49,11 @@ export function CompareScreen(props: Chrome & { patientId: string }) {
   const [shown, setShown] = useState<"left" | "right">("left");
   const [playing, setPlaying] = useState(true);
   const stage = useRef<HTMLDivElement>(null);
+  const blinkBox = useRef<HTMLElement>(null);
+  const [marking, setMarking] = useState(false);
+  const [marks, setMarks] = useState<{ left: Mark[]; right: Mark[] }>({ left: [], right: [] });
+  const stageWidth = useWidth(stage, [mode, index]);
+  const blinkWidth = useWidth(blinkBox, [mode, index]);
 
   useEffect(() => {
     timeline(props.patientId).then((r) => {
@@ -47,6 +74,23 @@ export function CompareScreen(props: Chrome & { patientId: string }) {
   const pairing = left && right ? pairByView(left.photos, right.photos) : null;
   const pair = pairing?.pairs[Math.min(index, Math.max(0, pairing.pairs.length - 1))];
   const l = lang();
+  const align = marks.left.length === 2 && marks.right.length === 2
+    ? similarityFrom([marks.right[0]!, marks.right[1]!], [marks.left[0]!, marks.left[1]!]) : null;
+  useEffect(() => {
+    setMarks({ left: [], right: [] });
+    setMarking(false);
+  }, [index, leftId, rightId]);
+  const mark = (side: "left" | "right") => (e: MouseEvent) => {
+    if (!marking || marks[side].length >= 2) return;
+    const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
+    if (!r.width) return;
+    const next = { ...marks, [side]: [...marks[side], { x: (e.clientX - r.left) / r.width, y: (e.clientY - r.top) / r.width, down: (e.clientY - r.top) / r.height }] };
+    setMarks(next);
+    if (next.left.length === 2 && next.right.length === 2) setMarking(false);
+  };
+  const dots = (side: "left" | "right") => marks[side].map((p, i) => (
+    <span key={i} class="mark" style={{ left: `${p.x * 100}%`, top: `${p.down * 100}%` }} aria-hidden="true">{i + 1}</span>
+  ));
 
   const drag = (e: PointerEvent) => {
     if (e.type !== "pointerdown" && !(e.buttons & 1)) return;
@@ -104,16 +148,29 @@ export function CompareScreen(props: Chrome & { patientId: string }) {
                 ))}
               </div>
               {mode === "side" ? (
-                <div class="side-by-side">
-                  <figure><img src={previewUrl(pair.left.id)} alt={t("clin.photoAlt", { view: viewName(pair.left), date: dateWords(left.taken_at, l) })} data-testid="left-img" />
-                    <figcaption>{t("clin.before")} · {dateWords(left.taken_at, l)}</figcaption></figure>
-                  <figure><img src={previewUrl(pair.right.id)} alt={t("clin.photoAlt", { view: viewName(pair.right), date: dateWords(right.taken_at, l) })} data-testid="right-img" />
-                    <figcaption>{t("clin.after")} · {dateWords(right.taken_at, l)}</figcaption></figure>
-                </div>
+                <>
+                  <div class={`side-by-side ${marking ? "marking" : ""}`}>
+                    <figure><div class="markable"><img src={previewUrl(pair.left.id)} alt={t("clin.photoAlt", { view: viewName(pair.left), date: dateWords(left.taken_at, l) })} data-testid="left-img" onClick={mark("left")} />{dots("left")}</div>
+                      <figcaption>{t("clin.before")} · {dateWords(left.taken_at, l)}</figcaption></figure>
+                    <figure><div class="markable"><img src={previewUrl(pair.right.id)} alt={t("clin.photoAlt", { view: viewName(pair.right), date: dateWords(right.taken_at, l) })} data-testid="right-img" onClick={mark("right")} />{dots("right")}</div>
+                      <figcaption>{t("clin.after")} · {dateWords(right.taken_at, l)}</figcaption></figure>
+                  </div>
+                  <div class="row-between">
+                    <p class="small" role="status" data-testid="align-status">
+                      {marking ? t("clin.alignHelp", { n: marks.left.length + marks.right.length }) : align ? t("clin.aligned") : t("clin.alignIntro")}
+                    </p>
+                    {marking || align ? (
+                      <button type="button" class="btn btn-small" data-testid="align-clear" onClick={() => { setMarks({ left: [], right: [] }); setMarking(false); }}>{t("clin.alignClear")}</button>
+                    ) : (
+                      <button type="button" class="btn btn-small" data-testid="align-start" onClick={() => setMarking(true)}>{t("clin.alignStart")}</button>
+                    )}
+                  </div>
+                </>
               ) : mode === "overlay" ? (
                 <>
                   <div class="overlay-stage" ref={stage} onPointerDown={drag} onPointerMove={drag} data-testid="overlay">
-                    <img src={previewUrl(pair.right.id)} alt={t("clin.photoAlt", { view: viewName(pair.right), date: dateWords(right.taken_at, l) })} draggable={false} />
+                    <img src={previewUrl(pair.right.id)} alt={t("clin.photoAlt", { view: viewName(pair.right), date: dateWords(right.taken_at, l) })} draggable={false}
+                      style={alignStyle(align, stageWidth)} data-testid="overlay-after" />
                     <img src={previewUrl(pair.left.id)} alt={t("clin.photoAlt", { view: viewName(pair.left), date: dateWords(left.taken_at, l) })} draggable={false}
                       class="overlay-top" style={{ clipPath: `inset(0 ${100 - pos}% 0 0)` }} />
                     <div class="overlay-line" style={{ left: `${pos}%` }} aria-hidden="true" />
@@ -126,8 +183,8 @@ export function CompareScreen(props: Chrome & { patientId: string }) {
                 </>
               ) : (
                 <>
-                  <figure class="blink" data-testid="blink" data-shown={shown}>
-                    <img src={previewUrl(shown === "left" ? pair.left.id : pair.right.id)}
+                  <figure class="blink" data-testid="blink" data-shown={shown} ref={blinkBox}>
+                    <img src={previewUrl(shown === "left" ? pair.left.id : pair.right.id)} style={shown === "right" ? alignStyle(align, blinkWidth) : {}}
                       alt={t("clin.photoAlt", { view: viewName(pair.left), date: dateWords((shown === "left" ? left : right).taken_at, l) })} />
                     <figcaption aria-live={playing ? "off" : "polite"}>{shown === "left" ? t("clin.before") : t("clin.after")} · {dateWords((shown === "left" ? left : right).taken_at, l)}</figcaption>
                   </figure>

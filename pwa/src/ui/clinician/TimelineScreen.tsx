@@ -69,8 +69,8 @@ function ConsentDialog(props: { s: Sequence; onDone: (s: Sequence) => void; onCl
         <fieldset class={`field ${tried && !level ? "has-error" : ""}`}>
           <legend>{t("clin.consentNew")}</legend>
           <div class="seg-options">
-            {CONSENTS.filter((c) => c !== props.s.consent).map((c) => (
-              <button key={c} type="button" class={`seg-btn ${level === c ? "on" : ""}`} aria-pressed={level === c} data-testid={`level-${c}`} onClick={() => setLevel(c)}>
+            {CONSENTS.filter((c) => c !== props.s.consent).map((c, i) => (
+              <button key={c} type="button" autofocus={i === 0} class={`seg-btn ${level === c ? "on" : ""}`} aria-pressed={level === c} data-testid={`level-${c}`} onClick={() => setLevel(c)}>
                 {coded("consent", c)}
               </button>
             ))}
@@ -203,6 +203,18 @@ export function TimelineScreen(props: Chrome & { patientId: string; canOriginal:
                   </div>
                   <SequenceFacts s={s} />
                   {s.note ? <p class="wrap">{s.note}</p> : null}
+                  {s.consent_history?.length ? (
+                    <details data-testid="consent-history">
+                      <summary>{t("clin.consentHistory")}</summary>
+                      <ul class="list">
+                        {s.consent_history.map((h, i) => (
+                          <li key={i} class="small wrap">
+                            {t("clin.consentHistoryRow", { date: dateWords(h.changed_at, l, true), from: coded("consent", h.previous), to: coded("consent", h.level), reason: h.reason })}
+                          </li>
+                        ))}
+                      </ul>
+                    </details>
+                  ) : null}
                   <ul class="thumbs">
                     {s.photos.map((p) => (
                       <li key={p.id} class="clin-thumb">
@@ -218,7 +230,7 @@ export function TimelineScreen(props: Chrome & { patientId: string; canOriginal:
                         <span class="small">{viewName(p)}</span>
                         {p.state === "verified" ? (
                           <label class="small pick">
-                            <input type="checkbox" data-testid="pick" checked={chosen.has(p.id)} onChange={() => toggle(p.id)} />
+                            <input type="checkbox" data-testid="pick" aria-label={t("clin.pickView", { view: viewName(p) })} checked={chosen.has(p.id)} onChange={() => toggle(p.id)} />
                             {t("clin.pick")}
                           </label>
                         ) : null}
