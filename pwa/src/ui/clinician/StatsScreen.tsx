@@ -8,24 +8,24 @@ import { stats, STATS_CSV } from "./api.ts";
 import { barLengths, monthWords, numberWords, type StatRow, type Stats } from "./logic.ts";
 import { clinProblem } from "./words.ts";
 
-const BAR = 100; // chart width in viewBox units, bars scaled to it
+const BAR = 85; // longest bar, in percent of the chart width (the rest holds its figure)
 
 function Dimension(props: { id: string; title: string; column: string; rows: StatRow[]; name: (r: StatRow) => string }) {
   const l = lang();
   const lengths = barLengths(props.rows.map((r) => r.photos), BAR);
-  const rowH = 30;
+  const rowH = 40;
   return (
     <section class="card" aria-labelledby={props.id} data-testid={props.id}>
       <h2 id={props.id}>{props.title}</h2>
       {props.rows.length ? (
         <>
-          <svg class="bars" viewBox={`0 0 ${BAR + 60} ${props.rows.length * rowH}`} role="img" aria-labelledby={`${props.id}-chart`}>
+          <svg class="bars" width="100%" height={props.rows.length * rowH} role="img" aria-labelledby={`${props.id}-chart`}>
             <title id={`${props.id}-chart`}>{t("clin.chartTitle", { what: props.title })}</title>
             {props.rows.map((r, i) => (
               <g key={r.key}>
-                <text x={0} y={i * rowH + 9} class="bar-label">{props.name(r)}</text>
-                <rect x={0} y={i * rowH + 12} width={Math.max(lengths[i]!, 0.5)} height={14} rx={2} class="bar" />
-                <text x={lengths[i]! + 2} y={i * rowH + 23} class="bar-text">{numberWords(r.photos, l)}</text>
+                <text x={0} y={i * rowH + 13} class="bar-label">{props.name(r)}</text>
+                <rect x={0} y={i * rowH + 17} width={`${Math.max(lengths[i]!, 0.5)}%`} height={18} rx={3} class="bar" />
+                <text x={`${lengths[i]! + 1}%`} y={i * rowH + 31} class="bar-text">{numberWords(r.photos, l)}</text>
               </g>
             ))}
           </svg>
