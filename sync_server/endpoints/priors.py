@@ -67,7 +67,7 @@ async def device_priors(request: Request) -> Response:
         data = await asyncio.to_thread(s.objects.get, row["storage_key"], s.keys.keks)
         priors.append({"view": row["view"], "photo_id": row["id"], "captured_at": row["captured_at"],
                        "width": row["width"], "height": row["height"],
-                       "jpeg": base64.b64encode(data).decode("ascii")})
+                       "jpeg": base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")})
     await audit_answer(request, ACTION, object=f"patient:{patient_id}", patient_id=patient_id,
                        detail={"device": who.device_id, "photos": [p["photo_id"] for p in priors]})
     return json({"patient_id": patient_id, "priors": priors}, headers={"Cache-Control": "no-store, private"})

@@ -28,7 +28,7 @@ def test_a_device_gets_the_newest_verified_photo_of_each_view_without_metadata(f
     assert by_view["frontal"]["photo_id"] == new.photo_ids[0]
     assert by_view["right_lateral"]["photo_id"] == old.photo_ids[1]
     for prior in body["priors"]:
-        data = base64.b64decode(prior["jpeg"])
+        data = base64.urlsafe_b64decode(prior["jpeg"] + "=" * (-len(prior["jpeg"]) % 4))
         image = Image.open(io.BytesIO(data))
         assert image.format == "JPEG" and image.size == (prior["width"], prior["height"])
         assert not image.getexif() and not {"exif", "comment"} & set(image.info)
