@@ -92,7 +92,7 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
         onCreated={(sequenceId) => go({ name: "capture", sequenceId })} />;
     case "capture":
       if (!session.localKey || !sealing) return null;
-      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} />;
+      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} base={base} />;
     default:
       return (
         <HomeScreen store={store} sync={sync} localKey={session.localKey} updateReady={props.updateReady && route.name === "home"}
