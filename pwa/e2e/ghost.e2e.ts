@@ -66,7 +66,10 @@ describe("ghost overlay at capture", () => {
     const ghost = await page.waitForSelector('[data-testid="ghost"]', { timeout: 30_000 });
     await page.waitForFunction(() => (document.querySelector('[data-testid="ghost"]') as HTMLImageElement | null)?.naturalWidth! > 0);
     expect(Number(await ghost.evaluate((e) => getComputedStyle(e).opacity))).toBeCloseTo(0.35, 2);
+    await page.evaluate(() => scrollTo(0, 0));
     await shots(page, "ghost-capture-390");
+    await page.evaluate(() => document.querySelector('[data-testid="ghost-controls"]')!.scrollIntoView({ block: "end" }));
+    await shots(page, "ghost-controls-390");
 
     // The surgeon can fade it and hide it, and bring it back.
     await page.fill('[data-testid="ghost-opacity"]', "60");

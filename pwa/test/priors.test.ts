@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { newId, utf8 } from "../src/crypto/bytes.ts";
 import { encrypt, encryptJson } from "../src/crypto/localkey.ts";
-import { DEFAULT_PRIOR_DAYS, PRIOR_DAYS_SETTING, priorImage, purgeBefore, purgeOldPriors, type PriorMeta } from "../src/capture/priors.ts";
+import { DEFAULT_PRIOR_DAYS, PRIOR_DAYS_SETTING, priorImage, purgeBefore, purgeOldPriors, todaysPatients, type PriorMeta } from "../src/capture/priors.ts";
 import { Store, type PriorRecord } from "../src/storage/db.ts";
 
 async function localKey(): Promise<CryptoKey> {
@@ -53,6 +53,24 @@ describe("priors for the ghost overlay", () => {
     expect(JSON.stringify(await store.priors())).not.toContain("IPP-1");
     expect((await store.forgetLocalKey()).ok).toBe(true);
     expect(await store.priors()).toEqual([]);
+    store.close();
+  });
+
+  it("names today's patients from the sequences opened today only", async () => {
+    const store = await Store.open(`t-${newId()}`);
+    const key = await localKey();
+    const now = new Date(2026, 11, 3, 14, 0);
+    const add = async (patientId: string, at: Date) => {
+      const id = newId();
+      const summary = await encryptJson(key, { patientId, values: {}, protocol: "", createdAt: at.toISOString() }, id);
+      expect((await store.addSequence({ id, createdAt: at.toISOString(), expectedViews: [], sealedForm: "Q1BGMQ", summary })).ok).toBe(true);
+    };
+    await add("IPP-2", new Date(2026, 11, 3, 8, 0));
+    await add("IPP-1", new Date(2026, 11, 3, 9, 0));
+    await add("IPP-1", new Date(2026, 11, 3, 10, 0));
+    await add("IPP-9", new Date(2026, 11, 2, 16, 0));
+    expect(await todaysPatients(store, key, now)).toEqual(["IPP-1", "IPP-2"]);
+    expect(await todaysPatients(store, await localKey(), now)).toEqual([]);
     store.close();
   });
 });

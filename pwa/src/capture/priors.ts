@@ -74,3 +74,28 @@ export async function priorImage(store: Store, key: CryptoKey, patientId: string
   }
   return null;
 }
+
+/** Today's patients on this phone: those of the sequences opened today (local day), read from their summaries. */
+export async function todaysPatients(store: Store, key: CryptoKey, now = new Date()): Promise<string[]> {
+  const day = now.toDateString();
+  const ids = new Set<string>();
+  for (const seq of await store.sequences()) {
+    if (new Date(seq.createdAt).toDateString() !== day) continue;
+    try {
+      ids.add((await decryptJson<{ patientId: string }>(key, seq.summary, seq.id)).patientId);
+    } catch {
+      /* summary under another local key: not readable, nothing to fetch */
+    }
+  }
+  return [...ids].sort();
+}
+
+/** Refresh the priors of today's patients (unlocked, online); failures leave what is kept. */
+export async function prefetchToday(store: Store, base: string, key: CryptoKey, signal?: AbortSignal): Promise<number> {
+  let n = 0;
+  for (const patientId of await todaysPatients(store, key)) {
+    if (signal?.aborted) break;
+    n += await fetchPriors(store, base, key, patientId, signal).catch(() => 0);
+  }
+  return n;
+}

@@ -97,7 +97,7 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       return (
         <HomeScreen store={store} sync={sync} localKey={session.localKey} updateReady={props.updateReady && route.name === "home"}
           onNew={() => go({ name: "patient" })} onUnlock={() => setRoute({ name: "unlock", then: { name: "home" } })} onLock={() => session.lock()}
-          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} />
+          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} base={base} />
       );
   }
 }

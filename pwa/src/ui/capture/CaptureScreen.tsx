@@ -278,6 +278,11 @@ export function CaptureScreen(props: {
         ) : null}
         <div class={`frame-guide guide-${guide}`} data-testid="frame-guide" data-guide={guide} aria-hidden="true" />
       </div>
+      {/* Below the frame, not over it: nothing covers what will be stored. */}
+      <div class="view-label" data-testid="expected-view" data-view={current}>
+        {t(retakeOf ? "capture.retaking" : "capture.expected", { view: label(info?.label, current, l) })}
+      </div>
+      {info?.guide ? <p class="guide small">{t("capture.guide", { guide: label(info.guide, "", l) })}</p> : null}
       {ghost ? (
         <div class="ghost-controls" data-testid="ghost-controls">
           <p class="small">{t("capture.ghost.from", { date: formatDateTime(ghost.capturedAt, l) })}</p>
@@ -294,11 +299,6 @@ export function CaptureScreen(props: {
           ) : null}
         </div>
       ) : null}
-      {/* Below the frame, not over it: nothing covers what will be stored. */}
-      <div class="view-label" data-testid="expected-view" data-view={current}>
-        {t(retakeOf ? "capture.retaking" : "capture.expected", { view: label(info?.label, current, l) })}
-      </div>
-      {info?.guide ? <p class="guide small">{t("capture.guide", { guide: label(info.guide, "", l) })}</p> : null}
       {camError ? <Message kind="error">{t("capture.noCamera", { message: errorText(camError) })}</Message> : null}
       {retakeOf ? (
         <div class="card card-info" data-testid="retake-pending">

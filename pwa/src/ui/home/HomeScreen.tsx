@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { prefetchToday } from "../../capture/priors.ts";
 import { decryptJson } from "../../crypto/localkey.ts";
 import { LOCK_SETTING } from "../../app.ts";
 import { errorText } from "../../i18n/errors.ts";
@@ -20,6 +21,8 @@ export function HomeScreen(props: {
   store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
   onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
   session?: Session;
+  /** The server, to refresh the priors of today's patients (ghost overlay) once unlocked and online. */
+  base?: string;
 }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [h, setH] = useState<Health | null>(null);
@@ -38,6 +41,13 @@ export function HomeScreen(props: {
     setRows(out);
     setH(await health());
   }
+
+  useEffect(() => {
+    if (!props.localKey || !props.base || !navigator.onLine) return;
+    const controller = new AbortController();
+    void prefetchToday(props.store, props.base, props.localKey, controller.signal);
+    return () => controller.abort();
+  }, [props.localKey]);
 
   useEffect(() => {
     void load();
