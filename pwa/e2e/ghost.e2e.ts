@@ -5,7 +5,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
-import { cameraLive, enrol, fillForm, finish, identify, newSequence, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
+import { bothSizes, cameraLive, enrol, fillForm, finish, identify, newSequence, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -57,6 +57,9 @@ describe("ghost overlay at capture", () => {
     await syncAndWait(page);
     await expect.poll(() => server.photos().filter((p) => p.patient_id === patientId && p.state === "verified").length,
       { timeout: 60_000, interval: 200 }).toBe(2);
+    // The phone setting: how long priors are kept, a week unless changed.
+    expect(await page.inputValue('select[name="prior-days"]')).toBe("7");
+    await bothSizes(page, "ghost-home");
     const priorViews = server.photos().filter((p) => p.patient_id === patientId).map((p) => p.view);
 
     // Second sequence, same patient, online: the first view was shot last time, so its ghost shows.
@@ -66,8 +69,7 @@ describe("ghost overlay at capture", () => {
     const ghost = await page.waitForSelector('[data-testid="ghost"]', { timeout: 30_000 });
     await page.waitForFunction(() => (document.querySelector('[data-testid="ghost"]') as HTMLImageElement | null)?.naturalWidth! > 0);
     expect(Number(await ghost.evaluate((e) => getComputedStyle(e).opacity))).toBeCloseTo(0.35, 2);
-    await page.evaluate(() => scrollTo(0, 0));
-    await shots(page, "ghost-capture-390");
+    await bothSizes(page, "ghost-capture");
     await page.evaluate(() => document.querySelector('[data-testid="ghost-controls"]')!.scrollIntoView({ block: "end" }));
     await shots(page, "ghost-controls-390");
 
