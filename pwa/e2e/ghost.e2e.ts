@@ -6,6 +6,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
 import { bothSizes, cameraLive, enrol, fillForm, finish, identify, newSequence, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
+import { dumpStorage, leaks } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -70,6 +71,8 @@ describe("ghost overlay at capture", () => {
     await page.waitForFunction(() => (document.querySelector('[data-testid="ghost"]') as HTMLImageElement | null)?.naturalWidth! > 0);
     expect(Number(await ghost.evaluate((e) => getComputedStyle(e).opacity))).toBeCloseTo(0.35, 2);
     await bothSizes(page, "ghost-capture");
+    // Kept encrypted: neither the patient id nor a JPEG is readable in the phone's storage.
+    expect(leaks(await dumpStorage(page), patientId)).toEqual([]);
     await page.evaluate(() => document.querySelector('[data-testid="ghost-controls"]')!.scrollIntoView({ block: "end" }));
     await shots(page, "ghost-controls-390");
 
