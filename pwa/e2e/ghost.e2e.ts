@@ -77,11 +77,11 @@ describe("ghost overlay at capture", () => {
     await shots(page, "ghost-controls-390");
 
     // The surgeon can fade it and hide it, and bring it back.
-    await page.fill('[data-testid="ghost-opacity"]', "60");
+    await page.getByLabel("Previous photo opacity").fill("60"); // found by its accessible name
     expect(Number(await ghost.evaluate((e) => getComputedStyle(e).opacity))).toBeCloseTo(0.6, 2);
-    await page.click('[data-testid="ghost-toggle"]');
+    await page.getByRole("button", { name: "Hide the previous photo" }).click();
     expect(await page.$('[data-testid="ghost"]')).toBeNull();
-    expect(await page.getAttribute('[data-testid="ghost-toggle"]', "aria-pressed")).toBe("false");
+    expect(await page.textContent('[data-testid="ghost-toggle"]')).toBe("Show the previous photo");
     await page.click('[data-testid="ghost-toggle"]');
     await page.waitForSelector('[data-testid="ghost"]');
 

@@ -286,7 +286,7 @@ export function CaptureScreen(props: {
       {ghost ? (
         <div class="ghost-controls" data-testid="ghost-controls">
           <p class="small">{t("capture.ghost.from", { date: formatDateTime(ghost.capturedAt, l) })}</p>
-          <button type="button" class="btn btn-quiet" aria-pressed={ghostOn} data-testid="ghost-toggle" onClick={() => setGhostOn(!ghostOn)}>
+          <button type="button" class="btn btn-quiet" data-testid="ghost-toggle" data-shown={String(ghostOn)} onClick={() => setGhostOn(!ghostOn)}>
             {t(ghostOn ? "capture.ghost.hide" : "capture.ghost.show")}
           </button>
           {ghostOn ? (
