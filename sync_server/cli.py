@@ -15,13 +15,14 @@ from .audit.log import AuditEvent, record
 from .auth import devices, people
 from .auth.sessions import load_keys, rotate_keys
 from .db import Db
+from .storage.files import make_dir_durably
 from .settings import Settings, SettingsError
 
 COMMANDS: dict[str, str] = {}  # name -> help; the docs test checks each is in the README
 
 
 async def _with_db(settings: Settings, work: Callable[[Db], Awaitable[Any]]) -> Any:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dir_durably(settings.data_dir)
     store = Db(settings.resolved_database_url)
     await store.connect()
     try:

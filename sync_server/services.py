@@ -15,7 +15,7 @@ from .db import Db
 from .ingest.decoder import Decoder
 from .ingest.service import SyncService
 from .settings import Settings
-from .storage.files import sweep_temp_files
+from .storage.files import make_dir_durably, sweep_temp_files
 from .storage.objects import ObjectStore
 
 log = logging.getLogger("clinphoto")
@@ -43,8 +43,8 @@ class Services:
 
     @classmethod
     async def start(cls, settings: Settings) -> "Services":
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        settings.objects_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for directory in (settings.data_dir, settings.objects_dir, settings.uploads_dir, settings.resolved_keys_dir):
+            make_dir_durably(directory)
         keys = KeyStore.open(settings.resolved_keys_dir)
         store = Db(settings.resolved_database_url)
         await store.connect()

@@ -100,7 +100,9 @@ class IngestStream:
         with self._lock:
             self._alive()
             if self._part_fd is None:
-                self._part_fd = os.open(self._part, os.O_WRONLY | os.O_APPEND)
+                # O_CREAT: a power cut can take a part file whose creation was never made durable;
+                # its offset is then 0 (the size of nothing) and the upload starts over
+                self._part_fd = os.open(self._part, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             for chunk in chunks:
                 write_all(self._part_fd, chunk)
                 if digest is not None:

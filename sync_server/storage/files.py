@@ -54,13 +54,27 @@ def _replace(tmp: Path, path: Path, created: list[Path]) -> None:
         fsync_dir(directory.parent)
 
 
-def _make_dirs(directory: Path) -> list[Path]:
+def make_dir_durably(directory: Path, mode: int = 0o700) -> None:
+    """Create ``directory`` (and missing parents) and make its name durable.
+
+    A folder created at first start is only an entry in its parent until the parent is fsynced: a
+    power cut before that takes the folder and everything filed in it. The parent is fsynced even
+    when the folder existed (it may have been created by a run cut short), which costs one fsync.
+    """
+    created = _make_dirs(directory, mode)
+    for made in created:
+        fsync_dir(made.parent)
+    if not created:
+        fsync_dir(directory.parent)
+
+
+def _make_dirs(directory: Path, mode: int = 0o777) -> list[Path]:
     """Create ``directory`` and its missing parents; the ones created, innermost first."""
     if directory.is_dir():
         return []
-    created = _make_dirs(directory.parent)
+    created = _make_dirs(directory.parent, mode)
     try:
-        directory.mkdir()
+        directory.mkdir(mode)
     except FileExistsError:
         return created
     return [directory, *created]

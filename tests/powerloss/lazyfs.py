@@ -277,7 +277,7 @@ def _serve(backing: Path, mountpoint: Path, shadow: Path) -> None:
         def create(self, path: str, mode: int, fi: Any = None) -> int:
             with self.mutex:
                 self._maybe_fail("create", path)
-                fd = os.open(self._full(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+                fd = os.open(self._full(path), os.O_RDWR | os.O_CREAT, mode)  # readable: SQLite reads what it created
                 self.ident.pop(os.fstat(fd).st_ino, None)
                 self._id(os.fstat(fd).st_ino)
             return fd
