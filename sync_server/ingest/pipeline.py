@@ -31,7 +31,7 @@ from crypto.seal import PhotoOpener
 
 from ..errors import ApiError
 from ..protocol.manifest import PhotoEntry
-from ..storage.files import write_all
+from ..storage.files import storage_errors, write_all
 from ..storage.objects import ObjectStore
 from .images import HEADER_PREFIX, ImageInfo, NeedsWholeImage, inspect_header
 
@@ -97,7 +97,7 @@ class IngestStream:
 
     def feed(self, chunks: Sequence[bytes], digest: Any = None) -> None:
         """Append received bytes to the part file and take them (``digest``, if given, sees them too)."""
-        with self._lock:
+        with self._lock, storage_errors():
             self._alive()
             if self._part_fd is None:
                 # O_CREAT: a power cut can take a part file whose creation was never made durable;
@@ -154,7 +154,7 @@ class IngestStream:
 
     def finish(self) -> FiledPhoto:
         """Every check, in order; files the object only if all pass. Raises ``ApiError`` (and discards)."""
-        with self._lock:
+        with self._lock, storage_errors():
             self._alive()
             try:
                 self._close_part()

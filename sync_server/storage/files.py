@@ -5,9 +5,32 @@ temp files (``*.tmp``) are never taken as stored and are swept at start.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 from pathlib import Path
+from typing import Iterator
+
+from ..errors import ApiError
+
+# what a full or failing disk answers; anything else is a bug, not the disk
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_FAILING = {errno.EIO, errno.EROFS}
+STORAGE_ERRORS = ("storage_full", "storage_failing")
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn a full disk (ENOSPC, EDQUOT) or a failing one (EIO, EROFS) into the client's error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise ApiError("storage_full") from exc
+        if exc.errno in _FAILING:
+            raise ApiError("storage_failing") from exc
+        raise
 
 
 def fsync_dir(directory: Path) -> None:
