@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import subprocess
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -15,7 +16,7 @@ from sync_server.storage.objects import ObjectStore
 from tests.powerloss.lazyfs import LazyFS
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
-from tests.support.server import ServerProcess
+from tests.support.server import CLINPHOTO, REPO, ServerProcess
 
 
 @pytest.fixture
@@ -93,3 +94,23 @@ def test_an_fsync_error_while_filing_never_acknowledges_the_photo_nor_harms_file
     for photo in photos:
         assert objects.get(ObjectStore.key_for(photo.photo_id, "original"), keys.keks) == photo.plaintext
     assert "verified" in server.cli("audit", "verify")
+
+
+def test_storage_check_names_the_filed_photo_whose_bytes_changed_on_disk(ward):
+    fs, server, client = ward
+    doc, photos = _batch(client, 2)
+    assert client.propose(doc).status_code == 201
+    for photo in photos:
+        loc = client.create_upload(doc["batch_id"], photo.photo_id, len(photo.sealed)).headers["location"]
+        assert client.patch(loc, 0, photo.sealed).status_code == 204
+    assert client.commit(doc["batch_id"]).status_code == 200
+    assert "2 filed photos checked, 0 damaged." in server.cli("storage", "check")
+    rotten = server.data_dir / "objects" / ObjectStore.key_for(photos[1].photo_id, "original")
+    blob = bytearray(rotten.read_bytes())
+    blob[len(blob) // 2] ^= 0x01  # one bit flipped by a failing disk
+    rotten.write_bytes(bytes(blob))
+    done = subprocess.run([*CLINPHOTO, "storage", "check"], env=server.env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert f"damaged: photo {photos[1].photo_id}: undecryptable" in done.stdout
+    assert photos[0].photo_id not in done.stdout
+    assert _audited(server, "undecryptable") == 1
