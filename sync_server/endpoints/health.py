@@ -7,6 +7,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..audit.log import AuditEvent, record
 from .common import json, services
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,15 @@ async def healthz(request: Request) -> Response:
             checks["storage"]["low_space"] = True
             log.warning("hospital storage is low: %d bytes free, below CLINPHOTO_STORAGE_LOW_SPACE_BYTES=%d",
                         free, s.settings.storage_low_space_bytes)
+            if not s.sync.low_space_alerted:  # one audit entry per episode, for the security/admin review
+                s.sync.low_space_alerted = True
+                try:
+                    await record(s.store, AuditEvent(action="storage.low_space", actor="server", detail={
+                        "free_bytes": free, "threshold_bytes": s.settings.storage_low_space_bytes}))
+                except Exception:
+                    log.exception("could not audit the low-space warning")
+        else:
+            s.sync.low_space_alerted = False
     ok = all(bool(c["ok"]) for c in checks.values())
     low = bool(checks["storage"].get("low_space"))  # degraded but serving: 200, so nothing fails over
     return json({"status": "ok" if ok and not low else "degraded", "checks": checks, "version": s.version},

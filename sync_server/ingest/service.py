@@ -81,7 +81,8 @@ class SyncService:
         self._upload_locks = _KeyedLocks()
         self._photo_locks = _KeyedLocks()
         self._ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
-        self.storage_fault: str | None = None  # the last write's storage error, until a write succeeds
+        self.storage_fault: str | None = None
+        self.low_space_alerted = False  # /healthz audits a low-space episode once  # the last write's storage error, until a write succeeds
         self._streaming = 0  # PATCH bodies being received or filed now
         # no stream outlives its process: what a previous one staged is swept at start with the temp files
         self._streams: collections.OrderedDict[str, IngestStream] = collections.OrderedDict()

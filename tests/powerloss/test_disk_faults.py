@@ -114,3 +114,18 @@ def test_storage_check_names_the_filed_photo_whose_bytes_changed_on_disk(ward):
     assert f"damaged: photo {photos[1].photo_id}: undecryptable" in done.stdout
     assert photos[0].photo_id not in done.stdout
     assert _audited(server, "undecryptable") == 1
+
+
+def test_low_space_warns_before_writes_fail_healthz_degraded_logged_and_audited_once(tmp_path: Path):
+    server = ServerProcess(tmp_path / "data", CLINPHOTO_STORAGE_LOW_SPACE_BYTES=str(10**15))  # 1 PB: any disk here is low
+    server.start()
+    try:
+        for _ in range(2):
+            answer = httpx.get(server.url + "/healthz")
+            assert answer.status_code == 200  # still serving: nothing fails over
+            body = answer.json()
+            assert body["status"] == "degraded" and body["checks"]["storage"]["low_space"] is True
+        assert _audited(server, "threshold_bytes") == 1
+    finally:
+        server.stop()
+    assert "hospital storage is low" in server.log.read_text()
