@@ -12,6 +12,7 @@ uploads resume or start over) as the app does.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ def _check(data: Path, device: ResumingDevice, expected: dict[str, Any], server:
             except Exception:
                 ok = False
             lost += not ok
+    with sqlite3.connect(data / "clinphoto.db") as db:  # nothing counted as filed is missing or short
+        filed = db.execute("SELECT storage_key, stored_size FROM photo WHERE state IN ('filed', 'verified')").fetchall()
+    lost += sum(not objects.exists(key, size) for key, size in filed)
     assert "verified" in server.cli("audit", "verify")
     return lost
 
@@ -111,6 +115,7 @@ def run(root: Path, cuts: int, seed: int = 2026, photos_per_batch: int = 3) -> O
         outcome.photos_receipted = sum(len(s["receipt"]["photos"]) for s in device.receipts.values())
         assert len(device.receipts) == len(batches)
         outcome.losses = max(outcome.losses, _check(data, device, expected, server))
+        assert "0 damaged" in server.cli("storage", "check")
         server.stop()
         http.close()
     return outcome
