@@ -129,3 +129,19 @@ def test_low_space_warns_before_writes_fail_healthz_degraded_logged_and_audited_
     finally:
         server.stop()
     assert "hospital storage is low" in server.log.read_text()
+
+
+def test_an_upload_whose_part_file_a_cut_took_starts_over_instead_of_failing(ward):
+    fs, server, client = ward
+    doc, photos = _batch(client, 1)
+    assert client.propose(doc).status_code == 201
+    photo = photos[0]
+    location = client.create_upload(doc["batch_id"], photo.photo_id, len(photo.sealed)).headers["location"]
+    half = len(photo.sealed) // 2
+    assert client.patch(location, 0, photo.sealed[:half]).status_code == 204
+    server.kill()
+    fs.cut()  # the part file's name was never made durable: it is gone
+    server.start()
+    assert client.head(location).headers["upload-offset"] == "0"
+    assert client.patch(location, 0, photo.sealed).status_code == 204
+    assert client.commit(doc["batch_id"]).status_code == 200
