@@ -7,6 +7,7 @@ Needs FUSE (/dev/fuse, fusermount3; Debian package fuse3). Prints cuts, photos r
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -20,8 +21,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="clinphoto-powerloss-") as tmp:
-        outcome = run(Path(tmp), cuts=args.cuts, seed=args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="clinphoto-powerloss-"))
+    outcome = run(tmp, cuts=args.cuts, seed=args.seed)  # on a failure the folder (server.log) is kept
+    shutil.rmtree(tmp)
     print(f"power-loss campaign: {outcome.cuts} cuts ({outcome.interrupted} during work), "
           f"{outcome.photos_receipted} photos receipted, {outcome.losses} lost, "
           f"{time.monotonic() - started:.0f} s")
