@@ -43,6 +43,8 @@ from typing import Any, AsyncIterator, Awaitable, Mapping, Sequence, TypeVar
 import databases
 import databases.core
 
+from .storage.files import fsync_dir
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 T = TypeVar("T")
@@ -168,6 +170,10 @@ class Db:
         if self.is_sqlite:
             self._reader = await self._connection()
         await self.migrate()
+        if self.is_sqlite:
+            # SQLite fsyncs its folder for a new WAL, never for a new database file: without this a
+            # power cut after the first start could take the whole database with it
+            fsync_dir(Path(self.url.split("///", 1)[1]).parent)
 
     async def _connection(self) -> databases.core.Connection:
         # databases has no public way to hold a connection open
