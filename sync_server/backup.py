@@ -113,7 +113,7 @@ class _Manifest:
         table[name] = {"sha256": sha, "size": size}
 
 
-async def _counts(store: Db) -> dict[str, int]:
+async def _counts(store: Any) -> dict[str, int]:  # a Db, or one transaction's reads
     async def count(sql: str) -> int:
         return int(await store.fetch_val(sql) or 0)
 
@@ -148,6 +148,31 @@ def _pg_env(url: str) -> tuple[list[str], dict[str, str]]:
     return [f"--dbname={urlunsplit(parts._replace(netloc=netloc))}"], env
 
 
+async def _pg_dump(url: str, target: Path) -> dict[str, int]:
+    """``pg_dump`` of one exported snapshot, counted in that same snapshot: the counts are the dump's."""
+    import asyncpg
+
+    args, env = _pg_env(url)
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = await connection.fetchval("SELECT pg_export_snapshot()")
+
+            class _Store:  # the few reads _counts makes, in this transaction
+                async def fetch_val(self, sql: str) -> Any:
+                    return await connection.fetchval(sql)
+
+            counts = await _counts(_Store())
+            done = await asyncio.to_thread(subprocess.run, [
+                "pg_dump", "--format=custom", "--no-owner", f"--snapshot={snapshot}", f"--file={target}", *args],
+                env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
+    finally:
+        await connection.close()
+    return counts
+
+
 def backup(settings: Settings, out: Path, keys_out: Path | None = None) -> dict[str, Any]:
     """Write a backup of the running install to ``out``; returns the manifest written."""
     keys_dir = keys_out or out / "keys"
@@ -178,19 +203,14 @@ def backup(settings: Settings, out: Path, keys_out: Path | None = None) -> dict[
         _fsync_file(target)
         manifest.add(manifest.files, "clinphoto.db", *_hash(target))
         database = "sqlite"
-        counted_url = f"sqlite:///{target}"
+        counts = asyncio.run(_with_db(f"sqlite:///{target}", _counts))
     else:
         target = out / "database.pgdump"
-        args, env = _pg_env(url)
-        done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}", *args],
-                              env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise BackupError(f"pg_dump failed: {done.stderr.strip()}")
+        counts = asyncio.run(_pg_dump(url, target))
         target.chmod(0o600)
         _fsync_file(target)
         manifest.add(manifest.files, "database.pgdump", *_hash(target))
         database = "postgresql"
-        counted_url = url
     objects = 0
     if settings.objects_dir.is_dir():
         for path in _files(settings.objects_dir):
@@ -212,9 +232,6 @@ def backup(settings: Settings, out: Path, keys_out: Path | None = None) -> dict[
         rel = path.relative_to(settings.resolved_keys_dir).as_posix()
         manifest.add(manifest.keys, rel, *_copy(path, keys_dir / rel, 0o600))
     _fsync_tree(keys_dir)
-    counts = asyncio.run(_with_db(counted_url, _counts)) if database == "sqlite" else None
-    if counts is None:
-        counts = asyncio.run(_with_db(url, _counts))  # after the dump: at least what the dump holds
     document = {
         "format": FORMAT,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -312,6 +329,15 @@ def restore(settings: Settings, source: Path, keys_from: Path | None = None) -> 
                           "PostgreSQL database to restore it")
     _check(source, document["files"], "file")
     _check(keys_source, document["keys"], "key file")
+    if document["database"] == "postgresql":
+        args, env = _pg_env(url)
+        done = subprocess.run(["psql", "--no-psqlrc", "-tAc", "SELECT COUNT(*) FROM information_schema.tables "
+                               "WHERE table_schema = 'public'", *args], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BackupError(f"cannot reach the PostgreSQL database to restore into: {done.stderr.strip()}")
+        if done.stdout.strip() != "0":
+            raise BackupError("the PostgreSQL database to restore into is not empty: create a new one (createdb) "
+                              "and point CLINPHOTO_DATABASE_URL at it")
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     settings.data_dir.chmod(0o700)
     for name in document["files"]:
@@ -329,7 +355,7 @@ def restore(settings: Settings, source: Path, keys_from: Path | None = None) -> 
         _copy(source / "clinphoto.db", _sqlite_path(url))
     else:
         args, env = _pg_env(url)
-        done = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", *args,
+        done = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "--single-transaction", *args,
                                os.fspath(source / "database.pgdump")], env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise BackupError(f"pg_restore failed (the database must be empty): {done.stderr.strip()}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from crypto import KeyStore, verify_document
 from sync_server.storage.objects import ObjectStore
@@ -39,13 +40,24 @@ def sync_batch(client: SyncClient, n: int, tag: int) -> tuple[dict[str, Any], li
     return signed, photos
 
 
-def clinphoto(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**ServerProcess(data_dir).env}
+def clinphoto(data_dir: Path, *args: str, db: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**ServerProcess(data_dir).env, **({"CLINPHOTO_DATABASE_URL": db} if db else {})}
     return subprocess.run([*CLINPHOTO, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
-def test_backup_while_syncing_then_restore_verifies_and_the_device_syncs_on(tmp_path: Path):
-    server = ServerProcess(tmp_path / "data")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_databases(request: pytest.FixtureRequest) -> tuple[str | None, str | None]:
+    """The live install's database and an empty one to restore into (None: SQLite in the data folder)."""
+    if request.param == "sqlite":
+        return None, None
+    return request.getfixturevalue("pg_database_url"), request.getfixturevalue("pg_cluster").create_database(
+        "r" + uuid.uuid4().hex[:12])
+
+
+def test_backup_while_syncing_then_restore_verifies_and_the_device_syncs_on(tmp_path: Path, two_databases):
+    live_db, restore_db = two_databases
+    db_env = {"CLINPHOTO_DATABASE_URL": live_db} if live_db else {}
+    server = ServerProcess(tmp_path / "data", **db_env)
     server.start()
     try:
         client = SyncClient(httpx.Client(base_url=server.url, timeout=30))
@@ -68,7 +80,7 @@ def test_backup_while_syncing_then_restore_verifies_and_the_device_syncs_on(tmp_
         worker = threading.Thread(target=keep_syncing)
         worker.start()
         try:
-            done = clinphoto(tmp_path / "data", "backup", "--out", str(tmp_path / "backup"))
+            done = clinphoto(tmp_path / "data", "backup", "--out", str(tmp_path / "backup"), db=live_db)
         finally:
             stop.set()
             worker.join(timeout=60)
@@ -81,9 +93,9 @@ def test_backup_while_syncing_then_restore_verifies_and_the_device_syncs_on(tmp_
 
     backup = tmp_path / "backup"
     document = json.loads((backup / "manifest.json").read_text())
-    assert document["database"] == "sqlite"
+    assert document["database"] == ("postgresql" if live_db else "sqlite")
     assert document["counts"]["photos"] >= 9
-    assert all(name.startswith(("clinphoto.db", "objects/", "data/")) for name in document["files"])
+    assert all(name.startswith(("clinphoto.db", "database.pgdump", "objects/", "data/")) for name in document["files"])
     assert stat.S_IMODE((backup / "keys").stat().st_mode) == 0o700
     assert document["keys"] and all(stat.S_IMODE((backup / "keys" / k).stat().st_mode) == 0o600
                                      for k in document["keys"])
@@ -92,13 +104,16 @@ def test_backup_while_syncing_then_restore_verifies_and_the_device_syncs_on(tmp_
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "something").write_text("kept")
-    refused = clinphoto(busy, "restore", "--from", str(backup))
+    refused = clinphoto(busy, "restore", "--from", str(backup), db=restore_db)
     assert refused.returncode == 1
     assert "is not empty" in refused.stderr
     assert sorted(p.name for p in busy.iterdir()) == ["something"]
 
     restored = tmp_path / "restored"
-    done = clinphoto(restored, "restore", "--from", str(backup))
+    if live_db:  # a database already in use is refused too
+        used = clinphoto(tmp_path / "fresh", "restore", "--from", str(backup), db=live_db)
+        assert used.returncode == 1 and "not empty" in used.stderr
+    done = clinphoto(restored, "restore", "--from", str(backup), db=restore_db)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Photos verified: {document['counts']['photos']} decrypt" in done.stdout
     assert "Audit chain verified" in done.stdout
@@ -110,7 +125,7 @@ def test_backup_while_syncing_then_restore_verifies_and_the_device_syncs_on(tmp_
         for photo in photos:
             assert objects.get(ObjectStore.key_for(photo.photo_id, "original"), keys.keks) == photo.plaintext
 
-    again = ServerProcess(restored)
+    again = ServerProcess(restored, **({"CLINPHOTO_DATABASE_URL": restore_db} if restore_db else {}))
     again.start()
     try:
         client.http = httpx.Client(base_url=again.url, timeout=30)
