@@ -1,0 +1,127 @@
+"""The OpenAPI document is a contract: schemathesis drives every operation of the real app in process.
+
+Each operation gets the credential its ``security`` declares (device bearer, a session of a person
+holding an allowed role, a service bearer token), examples are generated from the declared
+parameters and bodies (derandomized, bounded), and every answer must be declared: status code,
+content type, body schema and headers, and never a server error.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings as hsettings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance)
+from starlette.testclient import TestClient
+
+from sync_server.app import create_app
+from sync_server.auth import people
+from sync_server.auth.permissions import rule_for
+from sync_server.settings import Settings
+from tests.people.conftest import ORIGIN, Person, as_person, register
+from tests.support.client import SyncClient
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+          response_headers_conformance]
+EXAMPLES = 6
+# a tus chunk is raw bytes, serialized as application/octet-stream is
+schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
+TOKENS = {"auditToken": "audit-token-for-tests", "fhirToken": "fhir-token-for-tests",
+          "interopToken": "interop-token-for-tests"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(data_dir=tmp_path / "data", pwa_dir=tmp_path / "no-pwa", max_pixels=40_000_000,
+                    max_blob_bytes=8 * 1024 * 1024, max_json_bytes=256 * 1024, database_url=database_url,
+                    audit_token=TOKENS["auditToken"], fhir_token=TOKENS["fhirToken"],
+                    interop_admin_token=TOKENS["interopToken"])
+
+
+@pytest.fixture
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), base_url=ORIGIN) as client:
+        yield client
+
+
+def _people(http: TestClient) -> dict[str, Person]:
+    services = http.app.state.services  # type: ignore[attr-defined]
+    link, _ = http.portal.call(people.first_admin_link, services.store, services.settings)  # type: ignore[union-attr]
+    admin = as_person(http, register(http, link))
+    out = {"administrator": admin}
+    for role in ("surgeon", "nurse", "security_officer"):
+        invited = admin.post("/api/v1/admin/people", json={"name": f"Dr {role}", "roles": [role]})
+        assert invited.status_code == 201, invited.text
+        out[role] = as_person(http, register(http, invited.json()["registration_url"]))
+    return out
+
+
+def _credentials(operation: Any, persons: dict[str, Person], device: SyncClient) -> dict[str, str]:
+    """The headers of the first credential the operation's ``security`` accepts."""
+    security = operation.definition.raw.get("security", [])
+    for requirement in security:
+        if not requirement:
+            return {}
+        scheme = next(iter(requirement))
+        if scheme == "deviceCredential":
+            return device.auth
+        if scheme in TOKENS:
+            return {"Authorization": f"Bearer {TOKENS[scheme]}"}
+        if scheme == "session":
+            rule = rule_for(operation.method.upper(), operation.path) or frozenset()
+            role = next((r for r in ("surgeon", "security_officer", "administrator", "nurse") if r in rule),
+                        "administrator")
+            return persons[role].headers()
+    return {}
+
+
+def test_every_operation_keeps_its_contract(app_client: TestClient) -> None:
+    http = app_client
+    persons = _people(http)
+    device = SyncClient(http)
+    services = http.app.state.services  # type: ignore[attr-defined]
+    from sync_server.auth.devices import create_enrollment_code
+    code, _ = http.portal.call(create_enrollment_code, services.store, "contract phone", 900)  # type: ignore[union-attr]
+    assert device.enroll(code).status_code == 201
+    http.cookies.clear()
+
+    schema = schemathesis.openapi.from_dict(http.get("/openapi.json").json())
+    failures: list[str] = []
+    started = time.monotonic()
+    operations = examples = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+        auth = _credentials(operation, persons, device)
+        calls = [0]
+
+        @given(case=operation.as_strategy())
+        @hsettings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
+                   suppress_health_check=list(HealthCheck))
+        def exercise(case: Any) -> None:
+            calls[0] += 1
+            kwargs = case.as_transport_kwargs(base_url=ORIGIN, headers=auth)
+            kwargs.pop("timeout", None)
+            kwargs.pop("allow_redirects", None)
+            data = kwargs.pop("data", None)
+            if data is not None:
+                kwargs["content" if isinstance(data, (bytes, str)) else "data"] = data
+            response = http.request(**kwargs)
+            http.cookies.clear()
+            case.validate_response(response, checks=CHECKS)
+
+        try:
+            exercise()
+        except (Exception, BaseExceptionGroup) as exc:  # every failing operation, all reported at the end
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            failures.append(f"{operation.method.upper()} {operation.path}: " + " | ".join(lines[:8]))
+        examples += calls[0]
+    elapsed = time.monotonic() - started
+    print(f"schemathesis: {operations} operations, {examples} examples, {len(failures)} failing, {elapsed:.0f} s")
+    assert operations >= 70
+    assert not failures, "\n".join(failures)
