@@ -24,7 +24,8 @@ _FHIR_ERROR = {"description": "A FHIR OperationOutcome; the stable error code in
                    "properties": {"resourceType": {"const": "OperationOutcome"},
                                   "issue": {"type": "array", "minItems": 1}}}}}}
 
-# per (method, path): request schema, success status and schema, whether a device credential is needed
+# per (method, path): request schema, success status (and another one, ``also``) and schema, whether a device
+# credential is needed
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/healthz"): {"ok": "200", "auth": False, "tag": "service"},
     ("GET", "/openapi.json"): {"ok": "200", "auth": False, "tag": "service"},
@@ -32,7 +33,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/devices/enroll"): {"ok": "201", "auth": False, "tag": "devices", "request": "enrollment"},
     ("POST", "/api/v1/devices/enroll/confirm"): {"ok": "200", "auth": True, "tag": "devices"},
     ("GET", "/api/v1/devices/me"): {"ok": "200", "auth": True, "tag": "devices"},
-    ("POST", "/api/v1/batches"): {"ok": "201", "auth": True, "tag": "sync", "request": "batch-manifest"},
+    ("POST", "/api/v1/batches"): {"ok": "201", "also": "200", "auth": True, "tag": "sync", "request": "batch-manifest"},
     ("GET", "/api/v1/batches/{batch_id}"): {"ok": "200", "auth": True, "tag": "sync"},
     ("POST", "/api/v1/batches/{batch_id}/commit"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
     ("GET", "/api/v1/batches/{batch_id}/receipt"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
@@ -134,10 +135,10 @@ def _security(method: str, path: str, meta: dict[str, Any]) -> list[dict[str, li
     from ..auth.permissions import DEVICE, PUBLIC, SERVICE_TOKEN, rule_for
 
     rule = rule_for(method, path) or frozenset()
-    if DEVICE in rule or meta.get("auth"):  # enrol/confirm: the pending credential, checked by the endpoint
+    if DEVICE in rule:
         return [{"deviceCredential": []}]
-    if PUBLIC in rule:
-        return [{}]
+    if PUBLIC in rule:  # enrol/confirm is public to the gate: the endpoint checks the pending credential itself
+        return [{"deviceCredential": []}] if meta.get("auth") else [{}]
     out: list[dict[str, list[str]]] = []
     if rule - {SERVICE_TOKEN}:  # a person: the session cookie, and its CSRF token when changing state
         out.append({"session": [], "csrf": []} if method in _UNSAFE else {"session": []})
@@ -192,6 +193,8 @@ def build_spec(version: str) -> dict[str, Any]:
                 "security": security,
                 "responses": {meta["ok"]: {"description": "Success"}},
             }
+            if "also" in meta:  # e.g. a batch proposed again: 200 with the same answer, not 201
+                operation["responses"][meta["also"]] = {"description": "Success (already done: the same answer)"}
             for status in sorted(_error_statuses(method, route.path, secured, body)):
                 if method == "HEAD":  # a HEAD answer has no body, errors included
                     operation["responses"][str(status)] = {"description": _ERROR_TEXT[status]}
