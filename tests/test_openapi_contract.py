@@ -13,7 +13,8 @@ from typing import Any, Iterator
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_headers_conformance, response_schema_conformance, status_code_conformance)
@@ -28,7 +29,7 @@ from tests.support.client import SyncClient
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-EXAMPLES = 6
+EXAMPLES = 12  # per operation, valid and invalid data mixed
 # a tus chunk is raw bytes, serialized as application/octet-stream is
 schemathesis.serializer.alias("application/offset+octet-stream", "application/octet-stream")
 TOKENS = {"auditToken": "audit-token-for-tests", "fhirToken": "fhir-token-for-tests",
@@ -102,7 +103,8 @@ def test_every_operation_keeps_its_contract(app_client: TestClient) -> None:
         auth = _credentials(operation, persons, device)
         calls = [0]
 
-        @given(case=operation.as_strategy())
+        # data that fits the schema, and data that does not (every refusal must be a declared answer too)
+        @given(case=st.one_of(operation.as_strategy(), operation.as_strategy(GenerationMode.NEGATIVE)))
         @hsettings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
                    suppress_health_check=list(HealthCheck))
         def exercise(case: Any) -> None:
