@@ -162,6 +162,21 @@ def _error_statuses(method: str, path: str, secured: bool, body: bool) -> set[in
     return statuses
 
 
+def _success_content(method: str, path: str, status: str, fhir: bool) -> dict[str, Any] | None:
+    """What a success answer carries, by the kind of resource."""
+    if method in ("HEAD", "OPTIONS") or status == "204" or path.startswith("/api/v1/uploads"):
+        return None
+    if fhir:
+        return {"application/fhir+json": {"schema": {"type": "object", "required": ["resourceType"]}}}
+    if path.endswith(".csv"):
+        return {"text/csv": {"schema": {"type": "string"}}}
+    if path.endswith(".ndjson"):
+        return {"application/fhir+ndjson": {"schema": {"type": "string"}}}  # FHIR AuditEvents, one a line
+    if path.endswith(("/thumbnail", "/preview", "/original")):
+        return {"image/*": {"schema": {"type": "string", "format": "binary"}}}
+    return {"application/json": {"schema": {}}}
+
+
 def _takes_json(endpoint: Any) -> bool:
     try:
         return "json_body(" in inspect.getsource(endpoint)
@@ -225,6 +240,10 @@ def build_spec(version: str) -> dict[str, Any]:
             elif body:
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"type": "object"}}}}
+            for ok in (meta["ok"], meta.get("also")):
+                content = _success_content(method, route.path, ok, fhir) if ok else None
+                if content:
+                    operation["responses"][ok]["content"] = content
             if "response" in meta:
                 used.add(meta["response"])
                 operation["responses"][meta["ok"]]["content"] = {"application/json": {
