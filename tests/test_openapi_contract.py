@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from sync_server.app import create_app
 from sync_server.auth import people
+from sync_server.auth.devices import create_enrollment_code
 from sync_server.auth.permissions import rule_for
 from sync_server.settings import Settings
 from tests.people.conftest import ORIGIN, Person, as_person, register
@@ -81,12 +82,30 @@ def _credentials(operation: Any, persons: dict[str, Person], device: SyncClient)
     return {}
 
 
+def test_every_operation_declares_its_security_and_answers(http: TestClient) -> None:
+    spec = http.get("/openapi.json").json()
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert operation["security"], (method, path)
+            codes = set(operation["responses"])
+            assert any(code.startswith("2") for code in codes) and "400" in codes and "404" in codes, (method, path)
+            if operation["security"] != [{}]:
+                assert {"401", "403"} <= codes, (method, path)
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] in ("batch_id", "photo_id", "sequence_id", "device_id", "person_id"):
+                    assert parameter["schema"]["format"] == "uuid", (method, path)
+    tus = spec["paths"]["/api/v1/uploads/{upload_id}"]["patch"]
+    assert {p["name"] for p in tus["parameters"]} >= {"Tus-Resumable", "Upload-Offset", "Upload-Checksum"}
+    assert "application/offset+octet-stream" in tus["requestBody"]["content"]
+    assert {"200", "201", "422"} <= set(spec["paths"]["/api/v1/batches"]["post"]["responses"])
+    assert spec["paths"]["/api/v1/audit/entries"]["get"]["security"] == [{"session": []}, {"auditToken": []}]
+
+
 def test_every_operation_keeps_its_contract(app_client: TestClient) -> None:
     http = app_client
     persons = _people(http)
     device = SyncClient(http)
     services = http.app.state.services  # type: ignore[attr-defined]
-    from sync_server.auth.devices import create_enrollment_code
     code, _ = http.portal.call(create_enrollment_code, services.store, "contract phone", 900)  # type: ignore[union-attr]
     assert device.enroll(code).status_code == 201
     http.cookies.clear()
@@ -131,4 +150,9 @@ def test_every_operation_keeps_its_contract(app_client: TestClient) -> None:
     for label, statuses in sorted(seen.items()):
         print(f"  {label}: {sorted(statuses)}")
     assert operations >= 70
+    # the declared credentials really open the doors: device, each kind of session, service tokens
+    for label in ("GET /api/v1/devices/me", "GET /api/v1/admin/people", "GET /api/v1/station/devices",
+                  "GET /api/v1/audit/checkpoint", "GET /api/v1/patients/recent", "GET /fhir/r4/metadata",
+                  "GET /api/v1/interop/quarantine"):
+        assert any(200 <= status < 300 for status in seen[label]), (label, seen[label])
     assert not failures, "\n".join(failures)
