@@ -172,6 +172,8 @@ def _success_content(method: str, path: str, status: str, fhir: bool) -> dict[st
         return {"text/csv": {"schema": {"type": "string"}}}
     if path.endswith(".ndjson"):
         return {"application/fhir+ndjson": {"schema": {"type": "string"}}}  # FHIR AuditEvents, one a line
+    if path == "/api/v1/exports":
+        return {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
     if path.endswith(("/thumbnail", "/preview", "/original")):
         return {"image/*": {"schema": {"type": "string", "format": "binary"}}}
     return {"application/json": {"schema": {}}}
