@@ -156,3 +156,25 @@ def test_every_operation_keeps_its_contract(app_client: TestClient) -> None:
                   "GET /api/v1/interop/quarantine"):
         assert any(200 <= status < 300 for status in seen[label]), (label, seen[label])
     assert not failures, "\n".join(failures)
+
+
+def test_a_whole_sync_answers_as_declared(http: TestClient, device: SyncClient, batch_of: Any) -> None:
+    """The success answers random data rarely reaches: a real batch, proposed twice, uploaded over tus, committed."""
+    schema = schemathesis.openapi.from_dict(http.get("/openapi.json").json())
+    batch = batch_of(1)
+
+    def check(method: str, path: str, response: Any, status: int) -> None:
+        assert response.status_code == status, response.text
+        schema[path][method].validate_response(response)
+
+    check("POST", "/api/v1/batches", device.propose(batch.manifest), 201)
+    check("POST", "/api/v1/batches", device.propose(batch.manifest), 200)
+    photo = batch.photos[0]
+    created = device.create_upload(batch.batch_id, photo.photo_id, len(photo.sealed))
+    check("POST", "/api/v1/uploads", created, 201)
+    location = created.headers["location"]
+    check("HEAD", "/api/v1/uploads/{upload_id}", device.head(location), 200)
+    check("PATCH", "/api/v1/uploads/{upload_id}", device.patch(location, 0, photo.sealed), 204)
+    check("GET", "/api/v1/batches/{batch_id}", http.get(f"/api/v1/batches/{batch.batch_id}", headers=device.auth), 200)
+    check("POST", "/api/v1/batches/{batch_id}/commit", device.commit(batch.batch_id), 200)
+    check("GET", "/api/v1/batches/{batch_id}/receipt", device.receipt(batch.batch_id), 200)
