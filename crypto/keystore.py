@@ -102,7 +102,9 @@ class KeyStore:
     def open(cls, directory: Path) -> KeyStore:
         """Load the keys in ``directory``, creating it (0700) and a first generation if absent."""
         directory = Path(directory)
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not directory.is_dir():
+            directory.mkdir(mode=0o700, parents=True)
+            _fsync_dir(directory.parent)  # the folder's own name must survive a power cut too
         if not (directory / KEYRING).exists():
             store = cls(directory, {}, {}, {}, {})
             store._add_seal_key()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs from Debian: Chromium (browser tests), Orthanc and its DICOMweb plugin
-# (PACS), PostgreSQL, nginx (HTTPS tests, benchmarks), dicom3tools (dciodvfy), openssl, Python's
-# venv, Node.js and npm. Checked in a few milliseconds when everything is there (no apt-get then).
+# (PACS), PostgreSQL, nginx (HTTPS tests, benchmarks), dicom3tools (dciodvfy), openssl, fuse3 (the
+# power-cut filesystem), Python's venv, Node.js and npm. Checked in a few milliseconds when everything is there (no apt-get then).
 # Missing packages: as root they are installed (apt-get update first); otherwise this stops at
 # once and prints the exact command to run. The checks find things where the tests look for them
 # (tests/support/postgres.py, tests/interop/orthanc.py, pwa/e2e/browser.ts, pwa/e2e/nginx.ts).
@@ -19,6 +19,7 @@ any "/usr/lib/postgresql/*/bin/postgres" || missing+=(postgresql)
 { [ -x "${CLINPHOTO_NGINX:-/usr/sbin/nginx}" ] || have nginx; } || missing+=(nginx)
 have dciodvfy || missing+=(dicom3tools)
 have openssl || missing+=(openssl)
+have fusermount3 || missing+=(fuse3)  # the power-cut test filesystem (tests/powerloss, mfusepy over libfuse3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 have node || missing+=(nodejs)
 have npm || missing+=(npm)

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from .auth.web import MIDDLEWARE as AUTH_MIDDLEWARE
 from .endpoints import audit, batches, clinical, devices, health, interop, keys, people, station, uploads, ward
 from .endpoints.openapi import openapi
+from .endpoints import priors
 from .audit.log import MINOR_FAILURE, AuditEvent, record
 from .errors import ApiError
 from .middleware import SecurityHeaders
@@ -32,6 +33,7 @@ API_ROUTES: list[Route] = [
     Route("/api/v1/devices/enroll/confirm", devices.confirm_enrollment, methods=["POST"]),
     Route("/api/v1/devices/me", devices.whoami, methods=["GET"]),
     Route("/api/v1/devices/me/status", station.report_status, methods=["PUT"]),
+    Route("/api/v1/devices/me/priors", priors.device_priors, methods=["GET"]),
     Route("/api/v1/batches", batches.propose_batch, methods=["POST"]),
     Route("/api/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
     Route("/api/v1/batches/{batch_id}/commit", batches.commit_batch, methods=["POST"]),

@@ -157,6 +157,28 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_storage_check(settings: Settings, args: argparse.Namespace) -> int:
+    from .storage.check import check_objects
+    from .storage.objects import ObjectStore
+
+    keys = KeyStore.open(settings.resolved_keys_dir)
+
+    async def run(store: Db) -> list[Any]:
+        rows = await store.fetch_all("SELECT id, sha256, storage_key FROM photo WHERE storage_key IS NOT NULL "
+                                     "AND state IN ('filed', 'verified', 'quarantined') ORDER BY id")
+        damaged = await asyncio.to_thread(check_objects, [dict(r) for r in rows], ObjectStore(settings.objects_dir),
+                                          keys.keks)
+        await record(store, AuditEvent(action="storage.check", actor="cli:admin", detail={
+            "checked": len(rows), "damaged": [{"photo_id": d.photo_id, "problem": d.problem} for d in damaged]}))
+        print(f"{len(rows)} filed photos checked, {len(damaged)} damaged.")
+        return damaged
+
+    damaged = asyncio.run(with_db(settings, run))
+    for d in damaged:
+        print(f"damaged: photo {d.photo_id}: {d.problem}")
+    return 1 if damaged else 0
+
+
 def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
     from .interop.patients import IdentityError, import_csv
 
@@ -181,6 +203,44 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(stats.to_text(figures))
     return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup
+
+    try:
+        document = backup(settings, args.out, args.keys_out)
+    except (BackupError, OSError) as exc:
+        print(f"clinphoto: backup failed: {exc}", file=sys.stderr)
+        return 1
+    counts = document["counts"]
+    print(f"Backup written to {args.out} ({document['database']} database): {counts['photos']} photos, "
+          f"{counts['renditions']} renditions, {counts['objects']} stored objects, {counts['audit_entries']} "
+          f"audit entries; SHA-256 of every file in {args.out / 'manifest.json'}.")
+    keys_dir = args.keys_out or args.out / "keys"
+    print(f"The keys ({counts['key_files']} files) are in {keys_dir}: they are what makes the photos readable. "
+          "Store them apart from the rest of the backup (another medium, another place).")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from .backup import BackupError, restore
+
+    try:
+        result = restore(settings, args.source, args.keys_from)
+    except (BackupError, OSError) as exc:
+        print(f"clinphoto: restore refused: {exc}", file=sys.stderr)
+        return 1
+    print(f"Restored into {settings.data_dir}.")
+    for problem in result.bad:
+        print(f"FAILED: {problem}")
+    print(f"Photos verified: {result.photos} decrypt to the SHA-256 recorded at receipt"
+          f"{f', {len(result.bad)} FAILED' if result.bad else ''}; {result.renditions} renditions open.")
+    if result.audit_problem:
+        print(f"Audit chain BROKEN {result.audit_problem}.")
+    else:
+        print(f"Audit chain verified: {result.audit_entries} entries, unbroken.")
+    return 0 if result.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "csv", "text"], default="text")
     p.add_argument("--from", dest="start", default=None, metavar="YYYY-MM", help="First month counted.")
     p.add_argument("--to", dest="end", default=None, metavar="YYYY-MM", help="Last month counted.")
+    p = add("backup", "Back up the running install to a new folder: database (online), encrypted photos, keys "
+            "(in DIR/keys or --keys-out: store them apart) and a manifest of SHA-256.", cmd_backup)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--keys-out", type=Path, default=None, metavar="KEYDIR",
+                   help="Write the keys here instead of DIR/keys (another medium: keys decrypt the photos).")
+    p = add("restore", "Restore a backup into an empty data folder, then verify every photo's SHA-256 and the "
+            "audit chain.", cmd_restore)
+    p.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR")
+    p.add_argument("--keys-from", type=Path, default=None, metavar="KEYDIR",
+                   help="Where the keys were stored, if not DIR/keys.")
     audit = add("audit", "Audit trail tools.", lambda s, a: 2)
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     v = audit_sub.add_parser("verify", help="Check the audit hash chain; names the first bad entry.")
@@ -228,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, required=True, metavar="DIR")
     e.set_defaults(func=cmd_audit_export)
     COMMANDS["audit export --out DIR"] = "Write the audit log, its checkpoints and FHIR AuditEvents to a folder."
+    storage = add("storage", "Hospital storage tools.", lambda s, a: 2)
+    storage_sub = storage.add_subparsers(dest="storage_command", required=True)
+    c = storage_sub.add_parser("check", help="Read back every filed photo and report those whose content no longer "
+                               "matches its recorded hash (exit 1 if any).")
+    c.set_defaults(func=cmd_storage_check)
+    COMMANDS["storage check"] = ("Read back every filed photo and report those whose content no longer matches its "
+                                 "recorded hash (exit 1 if any).")
     keys = add("keys", "Key management.", lambda s, a: 2)
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     r = keys_sub.add_parser("rotate", help="Rotate a key: kek (re-wraps stored objects), seal, sign or session (cookie signing).")

@@ -45,6 +45,7 @@ import databases.core
 
 if TYPE_CHECKING:
     from .settings import Settings
+from .storage.files import fsync_dir, make_dir_durably
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -171,6 +172,10 @@ class Db:
         if self.is_sqlite:
             self._reader = await self._connection()
         await self.migrate()
+        if self.is_sqlite:
+            # SQLite fsyncs its folder for a new WAL, never for a new database file: without this a
+            # power cut after the first start could take the whole database with it
+            fsync_dir(Path(self.url.split("///", 1)[1]).parent)
 
     async def _connection(self) -> databases.core.Connection:
         # databases has no public way to hold a connection open
@@ -369,7 +374,7 @@ def _statements(script: str, is_sqlite: bool) -> list[str]:
 
 async def with_db(settings: Settings, work: Callable[[Db], Awaitable[T]]) -> T:
     """Open the configured database for one command-line job, run ``work`` on it, and close it."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dir_durably(settings.data_dir)
     store = Db(settings.resolved_database_url)
     await store.connect()
     try:

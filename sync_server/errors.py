@@ -66,6 +66,8 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "upload_checksum_mismatch": (460, "The chunk's sha256 does not match Upload-Checksum; the chunk was discarded, send it again."),
     "upload_overflow": (413, "The body goes past the declared Upload-Length."),
     "upload_busy": (423, "Another request is writing to this upload; retry in a moment."),
+    "storage_full": (507, "Hospital storage is full: nothing of this photo was kept. Syncing resumes by itself once space is freed."),
+    "storage_failing": (503, "Hospital storage failed writing this photo: nothing of it was kept. Try again; tell an administrator if it persists."),
     "upload_expired": (410, "This upload expired; create a new one."),
     "upload_gone": (410, "This upload was terminated or already finished."),
     # per-photo verification (final PATCH)

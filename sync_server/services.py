@@ -15,7 +15,7 @@ from .db import Db
 from .ingest.decoder import Decoder
 from .ingest.service import SyncService
 from .settings import Settings
-from .storage.files import sweep_temp_files
+from .storage.files import make_dir_durably, sweep_temp_files
 from .storage.objects import ObjectStore
 from .storage.private import check_keys_private, make_private
 
@@ -45,9 +45,8 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings) -> "Services":
         check_keys_private(settings.resolved_keys_dir)  # before a key is read
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        settings.objects_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        settings.uploads_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for directory in (settings.data_dir, settings.objects_dir, settings.uploads_dir, settings.resolved_keys_dir):
+            make_dir_durably(directory)  # 0700, and its name durable in its parent
         make_private([settings.uploads_dir, settings.objects_dir], [settings.data_dir])
         settings.data_dir.chmod(0o700)
         keys = KeyStore.open(settings.resolved_keys_dir)

@@ -221,6 +221,10 @@ class Settings:
         4, "Photos verified and filed at the same time (bounds concurrent fsyncs; about 2 MB of memory each).",
         _positive_int,
     )
+    storage_low_space_bytes: int = _setting(
+        1 << 30, "Free space on hospital storage below which /healthz says degraded and the log warns the "
+        "administrator, before writes start failing with storage_full. 0 turns the warning off.", int,
+    )
     decode_workers: int = _setting(
         1, "Worker processes that fully decode filed photos and make renditions.", _positive_int
     )

@@ -17,7 +17,7 @@ import pytest
 from tests.support.server import REPO
 
 SCRIPT = REPO / "scripts" / "test-deps.sh"
-TOOLS = ("node", "npm", "python3", "dciodvfy", "openssl", "Orthanc", "id", "cat")
+TOOLS = ("node", "npm", "python3", "dciodvfy", "openssl", "fusermount3", "Orthanc", "id", "cat")
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"  # the system's tools, not this venv's
 
 

@@ -137,6 +137,8 @@ describe("people: passkeys, administration, docking station", () => {
     await screen(page, "register");
     await page.fill('input[name="label"]', "Téléphone du bloc");
     await page.click('[data-testid="passkey"]');
+    await screen(page, "clin-search"); // a surgeon's home is the patient search; My account is a tab away
+    await page.click('a[href="#/account"]');
     await screen(page, "account");
     expect(await page.locator('[data-testid="passkey-row"]').count()).toBe(1);
     expect(await page.isDisabled('[data-testid="remove-passkey"]')).toBe(true); // never the last one
@@ -161,7 +163,7 @@ describe("people: passkeys, administration, docking station", () => {
     await page.click('[data-testid="signout"]');
     await screen(page, "signin");
     await page.click('[data-testid="passkey"]');
-    await screen(page, "account");
+    await screen(page, "account"); // signing in again keeps the screen the person was on
 
     // emergency access: a reason too short is refused, a real one opens it with a countdown
     await page.click('a[href="#/break-glass"]');

@@ -3,6 +3,7 @@
 import { sha256, toBase64Url, utf8 } from "./crypto/bytes.ts";
 import { canonicalize } from "./crypto/jcs.ts";
 import { importSealingKey, type SealingKey } from "./crypto/seal.ts";
+import { purgeOldPriors } from "./capture/priors.ts";
 import { Session } from "./session/session.ts";
 import { DEFAULT_LOCK_AFTER_MS } from "./session/unlock.ts";
 
@@ -122,6 +123,7 @@ export async function startServices(onWipe: (reason: SyncError) => void): Promis
   // Previews are short-lived: a day with a passkey, four hours with a PIN.
   const keepMs = unlockRec?.method === "pin" ? 4 * 3600_000 : 24 * 3600_000;
   void store.purgePreviews(new Date(Date.now() - keepMs).toISOString());
+  void purgeOldPriors(store); // ghost-overlay priors: after the priorDays phone setting (default 7)
   return { store, session, sync, base };
 }
 

@@ -15,9 +15,9 @@ describe("console screens by role", () => {
   it("gives each role exactly its screens", () => {
     const hashes = (roles: string[]) => screensFor(roles).map((s) => s.hash);
     expect(hashes(["nurse"])).toEqual(["#/station", "#/account"]);
-    expect(hashes(["surgeon"])).toEqual(["#/break-glass", "#/account"]);
+    expect(hashes(["surgeon"])).toEqual(["#/patients", "#/stats", "#/break-glass", "#/account"]);
     expect(hashes(["security_officer"])).toEqual(["#/officer", "#/officer/alerts", "#/officer/restricted", "#/break-glass", "#/account"]);
-    expect(hashes(["administrator"])).toEqual(["#/admin", "#/station", "#/break-glass", "#/account"]);
+    expect(hashes(["administrator"])).toEqual(["#/admin", "#/station", "#/stats", "#/break-glass", "#/account"]);
     expect(mayOpen(["security_officer"], "#/officer/entry/7")).toBe(true);
     expect(mayOpen(["administrator"], "#/officer/entry/7")).toBe(false);
     expect(mayOpen(["nurse"], "#/break-glass")).toBe(false);
@@ -28,7 +28,7 @@ describe("console screens by role", () => {
     expect(homeFor(["administrator"])).toBe("#/admin");
     expect(homeFor(["nurse"])).toBe("#/station");
     expect(homeFor(["security_officer"])).toBe("#/officer");
-    expect(homeFor(["surgeon"])).toBe("#/account");
+    expect(homeFor(["surgeon"])).toBe("#/patients"); // issue 10: a surgeon's home is the patient search
   });
 });
 

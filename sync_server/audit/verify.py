@@ -31,6 +31,8 @@ class Report:
     trusted_size: int | None = None
     latest_size: int | None = None
     warnings: tuple[str, ...] = ()
+    # (size, entry hash, frontier hex) at the largest signed checkpoint whose root was recomputed
+    resume_point: tuple[int, str, str] | None = None
 
 
 def _fail(problem: str, **kw: Any) -> Report:
@@ -53,8 +55,14 @@ def open_summary(summary: Mapping[str, Any], verifiers: list[Verifier]) -> tuple
 
 
 def verify_log(entries: Iterable[Mapping[str, Any]], trusted_note: str, verifiers: list[Verifier],
-               checkpoints: Iterable[str] = (), summary: Mapping[str, Any] | None = None) -> Report:
-    """Verify ``entries`` (rows in seq order) against ``trusted_note`` and the export's checkpoints."""
+               checkpoints: Iterable[str] = (), summary: Mapping[str, Any] | None = None,
+               resume: tuple[int, str, merkle.Frontier] | None = None) -> Report:
+    """Verify ``entries`` (rows in seq order) against ``trusted_note`` and the export's checkpoints.
+
+    ``resume`` is ``(size, entry hash, tree edge)`` where an earlier verification by this same code
+    stopped: ``entries`` then start after it and only they are checked (the server's incremental
+    check; the offline verifier never passes it). It must not lie beyond the trusted checkpoint.
+    """
     try:
         trusted = open_checkpoint(trusted_note, verifiers)
     except CheckpointError as exc:
@@ -86,6 +94,11 @@ def verify_log(entries: Iterable[Mapping[str, Any]], trusted_note: str, verifier
                 return _fail(f"the log pruned before your trusted checkpoint is not consistent with it: {exc}",
                              trusted_size=trusted.size)
         signed = [c for c in signed if c.size >= start_seq]
+    if resume is not None:
+        if resume[0] < start_seq or resume[0] > trusted.size:
+            return _fail("the point to resume verification from is outside the log", trusted_size=trusted.size)
+        start_seq, prev, frontier = resume[0], resume[1], resume[2].copy()
+        signed = [c for c in signed if c.size >= start_seq]
     claimed = frontier.copy()
     wanted = {c.size for c in signed} | {trusted.size}
     roots: dict[int, bytes] = {}
@@ -93,6 +106,8 @@ def verify_log(entries: Iterable[Mapping[str, Any]], trusted_note: str, verifier
     if frontier.size in wanted:
         roots[frontier.size] = claimed_roots[frontier.size] = frontier.root()
     first_leaf_diff: int | None = None
+    edge = max(wanted)
+    resume_point = (frontier.size, prev, frontier.to_hex()) if frontier.size == edge else None
     expected, count = start_seq + 1, 0
     for row in entries:
         seq = int(row["seq"])
@@ -121,6 +136,8 @@ def verify_log(entries: Iterable[Mapping[str, Any]], trusted_note: str, verifier
         if frontier.size in wanted:
             roots[frontier.size] = frontier.root()
             claimed_roots[frontier.size] = claimed.root()
+            if frontier.size == edge:
+                resume_point = (frontier.size, row["entry_hash"], frontier.to_hex())
         prev = row["entry_hash"]
         expected += 1
         count += 1
@@ -152,7 +169,7 @@ def verify_log(entries: Iterable[Mapping[str, Any]], trusted_note: str, verifier
         warnings.append(f"entries {(latest.size if latest else start_seq) + 1} to {size} are not yet covered "
                         "by a signed checkpoint")
     return Report(True, count, size, trusted_size=trusted.size, latest_size=latest.size if latest else None,
-                  warnings=tuple(warnings))
+                  warnings=tuple(warnings), resume_point=resume_point)
 
 
 def read_jsonl(lines: Iterable[str]) -> Iterable[dict[str, Any]]:

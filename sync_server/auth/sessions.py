@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,7 +21,10 @@ from typing import Any, Mapping
 
 from itsdangerous import BadSignature, Signer
 
+from crypto.keystore import write_private_file
+
 from ..db import Db
+from ..storage.files import make_dir_durably
 from ..settings import Settings
 from .devices import _sha256
 from ..clock import iso, utc_now
@@ -36,14 +38,9 @@ _TOUCH_EVERY = timedelta(seconds=15)
 
 
 def _write_keys(path: Path, keys: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump({"keys": keys}, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # written like every key file: 0600, fsynced, renamed, folder fsynced (a power cut keeps old or new)
+    make_dir_durably(path.parent)
+    write_private_file(path, json.dumps({"keys": keys}).encode())
 
 
 def load_keys(keys_dir: Path) -> list[bytes]:

@@ -154,7 +154,11 @@ def sequence_view(seq: Mapping[str, Any], photos: list[Mapping[str, Any]],
     form = json.loads(seq["form"])
     timing = form.get("timing") or {}
     delay = timing.get("delay_days")
-    shots = [_photo(p, form) for p in photos]
+    # a sequence shows its photos by view, in its protocol's order (extra views after), then as taken
+    expected = catalog.protocol_views(str(form.get("view_protocol", "")))
+    rank = {view: i for i, view in enumerate(expected)}
+    shots = [_photo(p, form) for p in sorted(
+        photos, key=lambda p: (rank.get(p["view"], len(expected)), p["captured_at"], p["id"]))]
     captured = sorted(p["captured_at"] for p in photos)
     return {
         "id": seq["id"], "patient_id": seq["patient_id"],

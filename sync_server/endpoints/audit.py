@@ -169,14 +169,20 @@ async def entry(request: Request) -> Response:
 
 
 async def verification(request: Request) -> Response:
-    """Chain and tree recomputed up to the head against the latest signed checkpoint: verified or broken."""
+    """Chain and tree checked up to the head against the latest signed checkpoint: verified or broken.
+
+    From the point the last successful check reached (only new entries are read); ``full=true``
+    recomputes from the first entry."""
     who = await _reader(request)
-    _query(request)
+    query = _query(request, "full")
+    if query.get("full", "false") not in ("true", "false"):
+        raise search.invalid("full", "true or false")
     s = services(request)
-    async with runtime(s).verifying:  # one recomputation at a time: it reads the whole log
-        status = await live.verify_status(s.store, s.keys, _origin(request))
+    async with runtime(s).verifying:  # one check at a time: it keeps where it stopped
+        status = await live.verify_status(s.store, s.keys, _origin(request), full=query.get("full") == "true")
     await _log(request, who, {"status": status.status, "entries_checked": status.entries_checked,
-                              "first_bad_seq": status.first_bad_seq, "problem": status.problem})
+                              "first_bad_seq": status.first_bad_seq, "problem": status.problem,
+                              "mode": status.mode, "verified_from": status.verified_from})
     return json(status.json())
 
 

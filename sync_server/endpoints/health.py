@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import os
 
+import logging
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..audit.log import AuditEvent, record
 from .common import json, services
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> Response:
@@ -19,10 +24,29 @@ async def healthz(request: Request) -> Response:
         checks["database"] = {"ok": False}
     objects = s.settings.objects_dir
     writable = objects.is_dir() and os.access(objects, os.W_OK)
-    checks["storage"] = {"ok": writable}
+    fault = s.sync.storage_fault  # the last photo write failed on the disk (full or failing)
+    checks["storage"] = {"ok": writable and fault is None}
+    if fault is not None:
+        checks["storage"]["error"] = fault
     if writable:
         stat = os.statvfs(objects)
-        checks["storage"]["free_bytes"] = stat.f_bavail * stat.f_frsize
+        free = stat.f_bavail * stat.f_frsize
+        checks["storage"]["free_bytes"] = free
+        if free < s.settings.storage_low_space_bytes:
+            # still working, but not for long: the administrator frees space before uploads fail
+            checks["storage"]["low_space"] = True
+            log.warning("hospital storage is low: %d bytes free, below CLINPHOTO_STORAGE_LOW_SPACE_BYTES=%d",
+                        free, s.settings.storage_low_space_bytes)
+            if not s.sync.low_space_alerted:  # one audit entry per episode, for the security/admin review
+                s.sync.low_space_alerted = True
+                try:
+                    await record(s.store, AuditEvent(action="storage.low_space", actor="server", detail={
+                        "free_bytes": free, "threshold_bytes": s.settings.storage_low_space_bytes}))
+                except Exception:
+                    log.exception("could not audit the low-space warning")
+        else:
+            s.sync.low_space_alerted = False
     ok = all(bool(c["ok"]) for c in checks.values())
-    return json({"status": "ok" if ok else "degraded", "checks": checks, "version": s.version},
+    low = bool(checks["storage"].get("low_space"))  # degraded but serving: 200, so nothing fails over
+    return json({"status": "ok" if ok and not low else "degraded", "checks": checks, "version": s.version},
                 status_code=200 if ok else 503)

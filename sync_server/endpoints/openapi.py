@@ -23,9 +23,9 @@ _FHIR_ERROR = {"description": "A FHIR OperationOutcome; the stable error code in
                    "type": "object", "required": ["resourceType", "issue"],
                    "properties": {"resourceType": {"const": "OperationOutcome"},
                                   "issue": {"type": "array", "minItems": 1}}}}}}
-_DEVICE = [{"deviceCredential": []}]
 
-# per (method, path): request schema, success status and schema, whether a device credential is needed
+# per (method, path): request schema, success status (and another one, ``also``) and schema, whether a device
+# credential is needed
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/healthz"): {"ok": "200", "auth": False, "tag": "service"},
     ("GET", "/openapi.json"): {"ok": "200", "auth": False, "tag": "service"},
@@ -33,7 +33,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/devices/enroll"): {"ok": "201", "auth": False, "tag": "devices", "request": "enrollment"},
     ("POST", "/api/v1/devices/enroll/confirm"): {"ok": "200", "auth": True, "tag": "devices"},
     ("GET", "/api/v1/devices/me"): {"ok": "200", "auth": True, "tag": "devices"},
-    ("POST", "/api/v1/batches"): {"ok": "201", "auth": True, "tag": "sync", "request": "batch-manifest"},
+    ("GET", "/api/v1/devices/me/priors"): {"ok": "200", "auth": True, "tag": "devices"},
+    ("POST", "/api/v1/batches"): {"ok": "201", "also": "200", "auth": True, "tag": "sync", "request": "batch-manifest"},
     ("GET", "/api/v1/batches/{batch_id}"): {"ok": "200", "auth": True, "tag": "sync"},
     ("POST", "/api/v1/batches/{batch_id}/commit"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
     ("GET", "/api/v1/batches/{batch_id}/receipt"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
@@ -66,6 +67,126 @@ def _inline_refs(node: Any) -> Any:
     return node
 
 
+# path parameters that are uuids (the endpoints refuse anything else with invalid_id or not_found)
+_UUID_PARAMS = {"batch_id", "photo_id", "sequence_id", "device_id", "person_id", "media_id", "document_reference_id"}
+_FHIR_SEARCH = ("_id", "identifier", "_count", "_cursor", "_format", "_total", "_summary", "_elements", "_sort")
+# query parameters each operation reads (all optional; anything else is refused or, in FHIR, ignored)
+QUERY: dict[str, tuple[str, ...]] = {
+    "/api/v1/audit/proof/inclusion": ("index", "size"),
+    "/api/v1/audit/proof/consistency": ("from", "to"),
+    "/api/v1/audit/entries": ("person", "patient", "device", "action", "outcome", "since", "until",
+                              "order", "after", "before", "limit"),
+    "/api/v1/audit/export.csv": ("person", "patient", "device", "action", "outcome", "since", "until"),
+    "/api/v1/audit/export.ndjson": ("person", "patient", "device", "action", "outcome", "since", "until"),
+    "/api/v1/audit/alerts": ("status",),
+    "/api/v1/patients": ("q", "birth_date"),
+    "/api/v1/stats": ("from", "to"),
+    "/api/v1/stats.csv": ("from", "to"),
+    "/fhir/r4/Media": ("subject", "patient", "created", *_FHIR_SEARCH),
+    "/fhir/r5/DocumentReference": ("subject", "patient", "date", *_FHIR_SEARCH),
+    "/fhir/r4/Patient": _FHIR_SEARCH,
+    "/fhir/r5/Patient": _FHIR_SEARCH,
+    "/fhir/r4/metadata": ("_format",),
+    "/fhir/r5/metadata": ("_format",),
+    "/fhir/r4/Media/{media_id}": ("_format",),
+    "/fhir/r5/DocumentReference/{document_reference_id}": ("_format",),
+    "/fhir/r4/Patient/{patient_id}": ("_format",),
+    "/fhir/r5/Patient/{patient_id}": ("_format",),
+}
+_TUS_RESUMABLE = {"name": "Tus-Resumable", "in": "header", "required": True, "schema": {"const": "1.0.0"}}
+_TUS_HEADERS: dict[str, list[dict[str, Any]]] = {
+    "POST": [_TUS_RESUMABLE,
+             {"name": "Upload-Length", "in": "header", "required": True,
+              "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
+             {"name": "Upload-Metadata", "in": "header", "required": True,
+              "description": "tus metadata: comma-separated `key base64value` pairs (batch_id, photo_id).",
+              "schema": {"type": "string"}}],
+    "HEAD": [_TUS_RESUMABLE],
+    "PATCH": [_TUS_RESUMABLE,
+              {"name": "Upload-Offset", "in": "header", "required": True,
+               "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
+              {"name": "Upload-Checksum", "in": "header", "required": False,
+               "description": "tus checksum extension: `sha256 base64digest` of this chunk.",
+               "schema": {"type": "string"}}],
+    "DELETE": [_TUS_RESUMABLE],
+}
+_HEADER = {"schema": {"type": "string"}}
+_TUS_ANSWER_HEADERS: dict[str, dict[str, Any]] = {
+    "OPTIONS": {"Tus-Version": _HEADER, "Tus-Extension": _HEADER, "Tus-Max-Size": _HEADER},
+    "POST": {"Location": {"required": True, **_HEADER}, "Tus-Resumable": {"required": True, **_HEADER}},
+    "HEAD": {"Upload-Offset": {"required": True, **_HEADER}, "Upload-Length": {"required": True, **_HEADER},
+             "Tus-Resumable": {"required": True, **_HEADER}},
+    "PATCH": {"Upload-Offset": {"required": True, **_HEADER}, "Tus-Resumable": {"required": True, **_HEADER}},
+    "DELETE": {"Tus-Resumable": {"required": True, **_HEADER}},
+}
+_ERROR_TEXT = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed", 404: "Not found",
+               406: "Not acceptable", 409: "Conflict", 410: "Gone", 412: "tus version unsupported",
+               413: "Too large", 415: "Unsupported media type", 422: "Invalid document", 423: "Locked",
+               429: "Throttled", 460: "Checksum mismatch", 503: "Storage unavailable"}
+_UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _service_scheme(path: str) -> str:
+    return "fhirToken" if path.startswith("/fhir/") else "auditToken" if path.startswith("/api/v1/audit") \
+        else "interopToken"
+
+
+def _security(method: str, path: str, meta: dict[str, Any]) -> list[dict[str, list[str]]]:
+    """From THE permission table (auth/permissions.py): who may call, as OpenAPI security requirements."""
+    from ..auth.permissions import DEVICE, PUBLIC, SERVICE_TOKEN, rule_for
+
+    rule = rule_for(method, path) or frozenset()
+    if DEVICE in rule:
+        return [{"deviceCredential": []}]
+    if PUBLIC in rule:  # enrol/confirm is public to the gate: the endpoint checks the pending credential itself
+        return [{"deviceCredential": []}] if meta.get("auth") else [{}]
+    out: list[dict[str, list[str]]] = []
+    if rule - {SERVICE_TOKEN}:  # a person: the session cookie, and its CSRF token when changing state
+        out.append({"session": [], "csrf": []} if method in _UNSAFE else {"session": []})
+    if SERVICE_TOKEN in rule:
+        out.append({_service_scheme(path): []})
+    return out
+
+
+def _error_statuses(method: str, path: str, secured: bool, body: bool) -> set[int]:
+    statuses = {400, 404, 503}
+    if secured or method in _UNSAFE:
+        statuses |= {401, 403}
+    if method in _UNSAFE:
+        statuses |= {409, 422, 429}
+    if body:
+        statuses |= {413, 415}
+    if path.startswith("/api/v1/uploads"):
+        statuses |= {410, 412, 413, 423, 460}
+    if path.startswith("/fhir/"):
+        statuses |= {406}
+    return statuses
+
+
+def _success_content(method: str, path: str, status: str, fhir: bool) -> dict[str, Any] | None:
+    """What a success answer carries, by the kind of resource."""
+    if method in ("HEAD", "OPTIONS") or status == "204" or path.startswith("/api/v1/uploads"):
+        return None
+    if fhir:
+        return {"application/fhir+json": {"schema": {"type": "object", "required": ["resourceType"]}}}
+    if path.endswith(".csv"):
+        return {"text/csv": {"schema": {"type": "string"}}}
+    if path.endswith(".ndjson"):
+        return {"application/fhir+ndjson": {"schema": {"type": "string"}}}  # FHIR AuditEvents, one a line
+    if path == "/api/v1/exports":
+        return {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+    if path.endswith(("/thumbnail", "/preview", "/original")):
+        return {"image/*": {"schema": {"type": "string", "format": "binary"}}}
+    return {"application/json": {"schema": {}}}
+
+
+def _takes_json(endpoint: Any) -> bool:
+    try:
+        return "json_body(" in inspect.getsource(endpoint)
+    except (OSError, TypeError):
+        return False
+
+
 def build_spec(version: str) -> dict[str, Any]:
     from ..app import API_ROUTES  # the routes are the source of truth
 
@@ -79,26 +200,53 @@ def build_spec(version: str) -> dict[str, Any]:
             meta = OPERATIONS.get((method, route.path)) or getattr(route.endpoint, "openapi", None) or {
                 "ok": "200", "auth": True, "tag": route.path.split("/")[3] if route.path.startswith("/api/v1/") else "other"}
             doc = inspect.getdoc(route.endpoint) or route.name
+            security = _security(method, route.path, meta)
+            secured = security != [{}]
+            body = "request" in meta or "raw" in meta or _takes_json(route.endpoint)
+            fhir = meta.get("errors") == "fhir"
             operation: dict[str, Any] = {
                 "operationId": f"{method.lower()}_{route.name}",
                 "summary": doc.splitlines()[0],
                 "tags": [meta["tag"]],
-                "responses": {meta["ok"]: {"description": "Success"},
-                              "4XX": _FHIR_ERROR if meta.get("errors") == "fhir" else _ERROR},
+                "security": security,
+                "responses": {meta["ok"]: {"description": "Success"}},
             }
-            params = list(route.param_convertors)  # every {name} of the path
-            if params:
-                operation["parameters"] = [
-                    {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
-            if meta["auth"]:
-                operation["security"] = _DEVICE
+            if "also" in meta:  # e.g. a batch proposed again: 200 with the same answer, not 201
+                operation["responses"][meta["also"]] = {"description": "Success (already done: the same answer)"}
+            for status in sorted(_error_statuses(method, route.path, secured, body)):
+                if method == "HEAD":  # a HEAD answer has no body, errors included
+                    operation["responses"][str(status)] = {"description": _ERROR_TEXT[status]}
+                elif fhir:
+                    operation["responses"][str(status)] = _FHIR_ERROR
+                else:
+                    operation["responses"][str(status)] = _ERROR
+            parameters: list[dict[str, Any]] = []
+            for p in route.param_convertors:  # every {name} of the path
+                schema: dict[str, Any] = {"type": "string", "format": "uuid"} if p in _UUID_PARAMS else {"type": "string"}
+                parameters.append({"name": p, "in": "path", "required": True, "schema": schema})
+            for q in QUERY.get(route.path, ()):
+                parameters.append({"name": q, "in": "query", "required": False, "schema": {"type": "string"}})
+            if route.path.startswith("/api/v1/uploads"):
+                parameters += _TUS_HEADERS.get(method, [])
+                headers = _TUS_ANSWER_HEADERS.get(method)
+                if headers:
+                    operation["responses"][meta["ok"]]["headers"] = headers
+            if parameters:
+                operation["parameters"] = parameters
             if "request" in meta:
                 used.add(meta["request"])
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{_component(meta['request'])}"}}}}
-            if "raw" in meta:
+            elif "raw" in meta:
                 operation["requestBody"] = {"required": True, "content": {meta["raw"]: {
-                    "schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}
+                    "schema": {"type": "string", "format": "binary"}}}}
+            elif body:
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object"}}}}
+            for ok in (meta["ok"], meta.get("also")):
+                content = _success_content(method, route.path, ok, fhir) if ok else None
+                if content:
+                    operation["responses"][ok]["content"] = content
             if "response" in meta:
                 used.add(meta["response"])
                 operation["responses"][meta["ok"]]["content"] = {"application/json": {
@@ -107,6 +255,7 @@ def build_spec(version: str) -> dict[str, Any]:
     if "batch-manifest" in used:
         used.add("sequence")
     schemas = {_component(name): _inline_refs(load_schema(name)) for name in sorted(used)}
+    bearer = {"type": "http", "scheme": "bearer"}
     return {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -116,8 +265,18 @@ def build_spec(version: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"deviceCredential": {"type": "http", "scheme": "bearer",
-                                                     "description": "Device credential from enrolment."}},
+            "securitySchemes": {
+                "deviceCredential": {**bearer, "description": "Device credential from enrolment."},
+                "session": {"type": "apiKey", "in": "cookie", "name": "clinphoto_session",
+                            "description": "A person's session after a passkey sign-in (`__Host-clinphoto_session` "
+                                           "over HTTPS); state-changing calls also need `Origin` and the CSRF token."},
+                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token",
+                         "description": "The session's CSRF token (from sign-in), on state-changing calls."},
+                "auditToken": {**bearer, "description": "Service token of audit tooling (CLINPHOTO_AUDIT_TOKEN)."},
+                "fhirToken": {**bearer, "description": "Service token of the EMR's FHIR client (CLINPHOTO_FHIR_TOKEN)."},
+                "interopToken": {**bearer, "description": "Service token of interop administration "
+                                                          "(CLINPHOTO_INTEROP_ADMIN_TOKEN)."},
+            },
             "responses": {"Error": {"description": "A stable error code and a message a person can act on.",
                                     "content": {"application/json": {
                                         "schema": {"$ref": "#/components/schemas/error"}}}}},

@@ -31,7 +31,7 @@ from crypto.seal import PhotoOpener
 
 from ..errors import ApiError
 from ..protocol.manifest import PhotoEntry
-from ..storage.files import write_all
+from ..storage.files import storage_errors, write_all
 from ..storage.objects import ObjectStore
 from .images import HEADER_PREFIX, ImageInfo, NeedsWholeImage, inspect_header
 
@@ -97,10 +97,12 @@ class IngestStream:
 
     def feed(self, chunks: Sequence[bytes], digest: Any = None) -> None:
         """Append received bytes to the part file and take them (``digest``, if given, sees them too)."""
-        with self._lock:
+        with self._lock, storage_errors():
             self._alive()
             if self._part_fd is None:
-                self._part_fd = os.open(self._part, os.O_WRONLY | os.O_APPEND)
+                # O_CREAT: a power cut can take a part file whose creation was never made durable;
+                # its offset is then 0 (the size of nothing) and the upload starts over
+                self._part_fd = os.open(self._part, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             for chunk in chunks:
                 write_all(self._part_fd, chunk)
                 if digest is not None:
@@ -152,7 +154,7 @@ class IngestStream:
 
     def finish(self) -> FiledPhoto:
         """Every check, in order; files the object only if all pass. Raises ``ApiError`` (and discards)."""
-        with self._lock:
+        with self._lock, storage_errors():
             self._alive()
             try:
                 self._close_part()

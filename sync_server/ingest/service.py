@@ -11,6 +11,7 @@ import asyncio
 import collections
 import hashlib
 import json
+import logging
 import os
 import secrets
 import weakref
@@ -27,10 +28,13 @@ from ..events import BATCH_COMMITTED, INGEST_UPLOADS, PHOTO_FILED, Events
 from ..protocol.manifest import Manifest, PhotoEntry
 from ..protocol.receipt import build_receipt, sign_receipt
 from ..settings import Settings
+from ..storage.files import STORAGE_ERRORS
 from ..storage.objects import ObjectStore
 from ..types import Principal, is_uuid
 from .pipeline import FiledPhoto, IngestStream
 from ..clock import iso, utc_now
+
+log = logging.getLogger(__name__)
 
 FILED_STATES = ("filed", "verified", "quarantined")
 # Received bytes go to a worker thread in batches of about this size, while the next batch arrives.
@@ -72,6 +76,8 @@ class SyncService:
         self._upload_locks = _KeyedLocks()
         self._photo_locks = _KeyedLocks()
         self._ingest_slots = asyncio.Semaphore(settings.ingest_concurrency)
+        self.storage_fault: str | None = None
+        self.low_space_alerted = False  # /healthz audits a low-space episode once  # the last write's storage error, until a write succeeds
         self._streaming = 0  # PATCH bodies being received or filed now
         # no stream outlives its process: what a previous one staged is swept at start with the temp files
         self._streams: collections.OrderedDict[str, IngestStream] = collections.OrderedDict()
@@ -306,15 +312,19 @@ class SyncService:
                 stream = await self._stream_at(row, current)
                 try:
                     written = await self._append_body(stream, upload_id, current, row["length"], checksum, body, event)
-                except BaseException:
+                except BaseException as exc:
                     stream.discard()
+                    if isinstance(exc, ApiError) and exc.code in STORAGE_ERRORS:
+                        raise await self._storage_refused(exc, upload_id, current, event) from None
                     raise
                 new_offset = current + written
                 if stream.offset != new_offset:  # the part file was cut back: the stream took bytes it no longer has
                     stream.discard()
                 elif new_offset == row["length"]:
                     await self._finalize(row, address, stream)
+                    self.storage_fault = None
                 else:
+                    self.storage_fault = None
                     self._suspend(upload_id, stream)
                     await record(self.store, AuditEvent(  # a chunk short of the whole: filing audits the last one
                         action=event.action, actor=event.actor, device_id=event.device_id, address=address,
@@ -322,6 +332,22 @@ class SyncService:
                 return new_offset
             finally:
                 await self._count_streaming(-1)
+
+    async def _storage_refused(self, error: ApiError, upload_id: str, cut_to: int | None,
+                               event: AuditEvent) -> ApiError:
+        """A full or failing disk: keep nothing half-written, say so in /healthz and the audit."""
+        self.storage_fault = error.code
+        log.error("storage refused a write (%s) for upload %s: nothing of it was kept", error.code, upload_id)
+        if cut_to is not None:
+            try:
+                os.truncate(self._part_path(upload_id), cut_to)
+            except OSError:
+                pass  # the stream's bytes past cut_to were never acknowledged; HEAD reports the real size
+        try:
+            return await self.refuse(error, event)
+        except Exception:
+            log.error("could not audit the storage refusal of upload %s (the database shares the disk?)", upload_id)
+            return error
 
     async def _count_streaming(self, change: int) -> None:
         self._streaming += change
@@ -434,6 +460,8 @@ class SyncService:
                 async with self._ingest_slots:
                     filed: FiledPhoto = await asyncio.to_thread(stream.finish)
             except ApiError as error:
+                if error.code in STORAGE_ERRORS:  # the bytes received are good: filing is tried again
+                    raise await self._storage_refused(error, upload["id"], None, event) from None
                 await self._close_upload(upload["id"], "failed", error.code)
                 raise await self.refuse(error, event) from None
             async with self.store.write() as db:

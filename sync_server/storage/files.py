@@ -5,9 +5,32 @@ temp files (``*.tmp``) are never taken as stored and are swept at start.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
 from pathlib import Path
+from typing import Iterator
+
+from ..errors import ApiError
+
+# what a full or failing disk answers; anything else is a bug, not the disk
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_FAILING = {errno.EIO, errno.EROFS}
+STORAGE_ERRORS = ("storage_full", "storage_failing")
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn a full disk (ENOSPC, EDQUOT) or a failing one (EIO, EROFS) into the client's error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise ApiError("storage_full") from exc
+        if exc.errno in _FAILING:
+            raise ApiError("storage_failing") from exc
+        raise
 
 
 def fsync_dir(directory: Path) -> None:
@@ -54,13 +77,27 @@ def _replace(tmp: Path, path: Path, created: list[Path]) -> None:
         fsync_dir(directory.parent)
 
 
-def _make_dirs(directory: Path) -> list[Path]:
+def make_dir_durably(directory: Path, mode: int = 0o700) -> None:
+    """Create ``directory`` (and missing parents) and make its name durable.
+
+    A folder created at first start is only an entry in its parent until the parent is fsynced: a
+    power cut before that takes the folder and everything filed in it. The parent is fsynced even
+    when the folder existed (it may have been created by a run cut short), which costs one fsync.
+    """
+    created = _make_dirs(directory, mode)
+    for made in created:
+        fsync_dir(made.parent)
+    if not created:
+        fsync_dir(directory.parent)
+
+
+def _make_dirs(directory: Path, mode: int = 0o700) -> list[Path]:
     """Create ``directory`` and its missing parents; the ones created, innermost first."""
     if directory.is_dir():
         return []
-    created = _make_dirs(directory.parent)
+    created = _make_dirs(directory.parent, mode)
     try:
-        directory.mkdir(mode=0o700)
+        directory.mkdir(mode)
     except FileExistsError:
         return created
     return [directory, *created]

@@ -200,7 +200,8 @@ def test_an_untouched_log_is_verified_against_the_latest_checkpoint(officer, jou
     assert body["checkpoint"]["size"] == signed.checkpoint.size >= journal["seqs"][-1]
     assert base64.b64decode(body["checkpoint"]["root_hash"]) == signed.checkpoint.root
     assert body["entries_checked"] >= journal["seqs"][-1]
-    assert set(body) == {"status", "checkpoint", "entries_checked", "first_bad_seq", "checked_at"}
+    assert set(body) == {"status", "checkpoint", "entries_checked", "first_bad_seq", "checked_at", "mode",
+                         "verified_from"}
     assert audit("audit.read")[-1]["detail"]["status"] == "verified"
 
 
@@ -223,6 +224,56 @@ def test_without_any_checkpoint_the_status_says_so(officer, services, call):
     call(services.store.execute, "DELETE FROM audit_checkpoint")
     body = officer.get("/api/v1/audit/verification").json()
     assert body == {**body, "status": "no_checkpoint", "checkpoint": None, "first_bad_seq": None}
+
+
+def _head(services, call) -> int:
+    return int(call(services.store.fetch_val, "SELECT seq FROM audit_head WHERE id = 1"))
+
+
+def test_a_second_check_reads_only_the_entries_after_the_last_verified_checkpoint(officer, journal, append, services,
+                                                                               call):
+    first_point = _checkpoint_now(services, call).checkpoint.size
+    head = _head(services, call)
+    body = officer.get("/api/v1/audit/verification").json()
+    assert body["status"] == "verified" and body["mode"] == "full" and body["verified_from"] == 0
+    assert body["entries_checked"] == head  # everything, from the first entry
+    new = append(*[dict(action="photo.read", actor="user:x", patient_id="IPP-7", object=f"photo:{i}")
+                   for i in range(5)])
+    second_point = _checkpoint_now(services, call).checkpoint.size
+    assert second_point >= new[-1]
+    head = _head(services, call)
+    body = officer.get("/api/v1/audit/verification").json()
+    assert body["status"] == "verified" and body["mode"] == "incremental"
+    assert body["verified_from"] == first_point
+    assert body["entries_checked"] == head - first_point  # the new entries only (with the reads logged since)
+    assert body["entries_checked"] < first_point
+    # again, with nothing new but the reads the checks logged: it starts from the second point
+    head = _head(services, call)
+    body = officer.get("/api/v1/audit/verification").json()
+    assert body["mode"] == "incremental" and body["verified_from"] == second_point
+    assert body["entries_checked"] == head - second_point
+
+
+def test_a_change_before_the_verified_point_escapes_the_incremental_check_but_not_the_full_one(
+        officer, journal, append, services, call):
+    _checkpoint_now(services, call)
+    assert officer.get("/api/v1/audit/verification").json()["status"] == "verified"
+    append(dict(action="photo.read", actor="user:x", patient_id="IPP-7", object="photo:z"))
+    _checkpoint_now(services, call)
+    seq = journal["seqs"][1]  # long verified
+    call(services.store.execute, "UPDATE audit_entry SET actor = 'user:nobody' WHERE seq = :s", {"s": seq})
+    quick = officer.get("/api/v1/audit/verification").json()
+    assert quick["mode"] == "incremental" and quick["verified_from"] > seq  # by design it does not reread it
+    full = officer.get("/api/v1/audit/verification?full=true").json()
+    assert full["mode"] == "full" and full["status"] == "broken" and full["first_bad_seq"] == seq
+    # a broken result forgets the point: the next check starts from the first entry again
+    after = officer.get("/api/v1/audit/verification").json()
+    assert after["mode"] == "full" and after["status"] == "broken" and after["first_bad_seq"] == seq
+
+
+def test_full_must_be_true_or_false(officer):
+    response = officer.get("/api/v1/audit/verification?full=yes")
+    _error(response, 400, "audit_query_invalid")
 
 
 # -- exports -----------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 // The storage facade: the only code that touches IndexedDB. It owns the device enrolment, the
 // unlock record, sequences (forms sealed to the hospital key), sealed photos, encrypted previews, open batches and
-// receipts. Callers encrypt before they call: no method awaits anything but IndexedDB inside a
+// receipts, and priors for the ghost overlay (in kv under `prior:<random id>`, so no schema change). Callers encrypt before they call: no method awaits anything but IndexedDB inside a
 // transaction. Failures come back as values ({ ok: false, error }), never swallowed.
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
 import type {
-  BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, ReceiptRecord, Result, SequenceRecord, StorageError, UnlockRecord,
+  BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, PriorRecord, ReceiptRecord, Result, SequenceRecord, StorageError, UnlockRecord,
 } from "./types.ts";
 
 export * from "./types.ts";
@@ -21,6 +21,8 @@ interface Schema extends DBSchema {
 
 export const DB_NAME = "clinphoto";
 const STRICT = { durability: "strict" } as const;
+/** Every prior's kv key: `prior:<id>` ("prior;" is the next string after the prefix). */
+const priorKeys = (): IDBKeyRange => IDBKeyRange.bound("prior:", "prior;", false, true);
 
 function fail(e: unknown): { ok: false; error: StorageError } {
   const name = (e as { name?: string })?.name;
@@ -113,7 +115,8 @@ export class Store {
     try {
       const tx = this.db.transaction(["kv", "previews"], "readwrite", STRICT);
       settleQuietly(tx.done);
-      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear()]);
+      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear(),
+        tx.objectStore("kv").delete(priorKeys())]);
       await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {
@@ -236,6 +239,37 @@ export class Store {
     for (const p of await tx.store.getAll()) {
       if (p.createdAt < before) {
         await tx.store.delete(p.photoId);
+        n++;
+      }
+    }
+    await tx.done;
+    return n;
+  }
+
+  // --- priors (ghost overlay) ---------------------------------------------------------------------
+  async priors(): Promise<PriorRecord[]> {
+    return (await this.db.getAll("kv", priorKeys())) as PriorRecord[];
+  }
+  /** Replace a patient's priors (the caller found `drop` by decrypting) with fresh ones, in one transaction. */
+  async replacePriors(drop: string[], add: PriorRecord[]): Promise<Result> {
+    try {
+      const tx = this.db.transaction("kv", "readwrite");
+      settleQuietly(tx.done);
+      await Promise.all([...drop.map((id) => tx.store.delete(`prior:${id}`)), ...add.map((p) => tx.store.put(p, `prior:${p.id}`))]);
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  /** Drop priors fetched before `before` (ISO time); the number dropped. */
+  async purgePriors(before: string): Promise<number> {
+    const tx = this.db.transaction("kv", "readwrite");
+    settleQuietly(tx.done);
+    let n = 0;
+    for (const p of (await tx.store.getAll(priorKeys())) as PriorRecord[]) {
+      if (p.fetchedAt < before) {
+        await tx.store.delete(`prior:${p.id}`);
         n++;
       }
     }

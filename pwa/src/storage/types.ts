@@ -81,3 +81,11 @@ export interface StorageError {
   code: "quota_exceeded" | "not_found" | "conflict" | "io";
   message: string;
 }
+
+/** A prior photo for the ghost overlay (issue 10): patient, view and image all encrypted under the local key. */
+export interface PriorRecord {
+  id: string; // random: no patient identifier in a key
+  meta: Wrapped; // JSON PriorMeta, additional data: the record id
+  image: Wrapped; // the server's de-identified preview JPEG, additional data: the record id
+  fetchedAt: string; // ISO time the phone received it; purged after the priorDays setting
+}

@@ -92,12 +92,12 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
         onCreated={(sequenceId) => go({ name: "capture", sequenceId })} />;
     case "capture":
       if (!session.localKey || !sealing) return null;
-      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} />;
+      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} base={base} />;
     default:
       return (
         <HomeScreen store={store} sync={sync} localKey={session.localKey} updateReady={props.updateReady && route.name === "home"}
           onNew={() => go({ name: "patient" })} onUnlock={() => setRoute({ name: "unlock", then: { name: "home" } })} onLock={() => session.lock()}
-          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} />
+          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} base={base} />
       );
   }
 }

@@ -5,13 +5,17 @@ import { captureBytes, storePreview } from "../../capture/pipeline.ts";
 import { decrypt, decryptJson } from "../../crypto/localkey.ts";
 import type { SealingKey } from "../../crypto/seal.ts";
 import { cameraErrorCode, errorText } from "../../i18n/errors.ts";
-import { label, lang, plural, t, type MessageKey } from "../../i18n/index.ts";
+import { formatDateTime, label, lang, plural, t, type MessageKey } from "../../i18n/index.ts";
 import type { PhotoRecord, Store } from "../../storage/db.ts";
 import { Header, Message, PatientBanner, Progress } from "../common.tsx";
 import { completeness } from "../sequence/form.ts";
 import type { SequenceSummary } from "../sequence/FormScreen.tsx";
 import { FIELDS, PROTOCOLS, VIEWS } from "../sequence/schema.ts";
 import { guideFor } from "./guides.ts";
+import { fetchPriors, priorImage } from "../../capture/priors.ts";
+
+/** The ghost overlay's starting opacity: faint enough to see the live scene through it. */
+export const GHOST_OPACITY = 0.35;
 
 /** The label of a coded form value, in the current language ("" when not answered). */
 function answer(key: string, value: string | undefined): string {
@@ -49,6 +53,8 @@ export function CaptureScreen(props: {
   store: Store; localKey: CryptoKey; sealing: SealingKey; sequenceId: string; onBack: () => void; onDone: () => void;
   /** Keep the session unlocked while the camera is live; returns the release. */
   hold?: () => () => void;
+  /** The server, to fetch this patient's priors for the ghost overlay while online. */
+  base?: string;
 }) {
   const [summary, setSummary] = useState<SequenceSummary | null>(null);
   const [photos, setPhotos] = useState<PhotoRecord[]>([]);
@@ -63,6 +69,11 @@ export function CaptureScreen(props: {
   const [askFinish, setAskFinish] = useState(false);
   const [review, setReview] = useState<string | null>(null);
   const [frame, setFrame] = useState<{ w: number; h: number } | null>(null);
+  const [ghost, setGhost] = useState<{ url: string; capturedAt: string } | null>(null);
+  const [ghostOn, setGhostOn] = useState(true);
+  const [ghostOpacity, setGhostOpacity] = useState(GHOST_OPACITY);
+  const [priorsFetched, setPriorsFetched] = useState(0);
+  const [ghostLooked, setGhostLooked] = useState<string>(""); // "<fetches>:<view>" once the lookup is done
   const video = useRef<HTMLVideoElement>(null);
   const stream = useRef<MediaStream | null>(null);
   const file = useRef<HTMLInputElement>(null);
@@ -78,6 +89,37 @@ export function CaptureScreen(props: {
   const current = retakeOf?.view ?? view ?? viewToShoot(protocol, views, comp);
   const info = VIEWS.get(current);
   const guide = guideFor(summary?.values["anatomical_region"], current);
+  const patientId = summary?.patientId;
+
+  // The patient is identified: while online, fetch their priors now (the phone keeps them for later, offline).
+  useEffect(() => {
+    if (!patientId || !props.base || !navigator.onLine) return;
+    const controller = new AbortController();
+    fetchPriors(props.store, props.base, props.localKey, patientId, controller.signal)
+      .then(() => setPriorsFetched((n) => n + 1))
+      .catch(() => undefined); // offline, refused or restricted: no ghost, capture goes on
+    return () => controller.abort();
+  }, [patientId]);
+
+  // The ghost: this patient's prior of the current view, never another patient's.
+  useEffect(() => {
+    let live = true;
+    let url: string | null = null;
+    setGhost(null);
+    if (patientId) {
+      void priorImage(props.store, props.localKey, patientId, current).then((found) => {
+        if (!live) return;
+        setGhostLooked(`${priorsFetched}:${current}`);
+        if (!found) return;
+        url = URL.createObjectURL(new Blob([found.jpeg], { type: "image/jpeg" }));
+        setGhost({ url, capturedAt: found.meta.capturedAt });
+      }).catch(() => undefined);
+    }
+    return () => {
+      live = false;
+      if (url) URL.revokeObjectURL(url);
+    };
+  }, [patientId, current, priorsFetched]);
   const extra = shown.filter((p) => !views.includes(p.view));
   const rows = extra.length || current === ADDITIONAL_VIEW ? [...views, ADDITIONAL_VIEW] : views;
   const ordered = rows.flatMap((v) => shown.filter((p) => (v === ADDITIONAL_VIEW ? !views.includes(p.view) : p.view === v)));
@@ -227,10 +269,13 @@ export function CaptureScreen(props: {
       <Header title={t("capture.title")} onBack={props.onBack} />
       {summary ? <CaptureContext summary={summary} /> : null}
       {/* The whole frame, at its own aspect: what is shown is what is stored (see capture/camera.ts). */}
-      <div class="viewfinder" data-testid="viewfinder" style={frame ? { aspectRatio: `${frame.w} / ${frame.h}` } : undefined}>
+      <div class="viewfinder" data-testid="viewfinder" data-ghost-looked={ghostLooked} style={frame ? { aspectRatio: `${frame.w} / ${frame.h}` } : undefined}>
         <video ref={video} muted playsInline autoPlay
           onLoadedMetadata={(e) => { const v = e.currentTarget as HTMLVideoElement; setFrame({ w: v.videoWidth, h: v.videoHeight }); }}
           onResize={(e) => { const v = e.currentTarget as HTMLVideoElement; setFrame({ w: v.videoWidth, h: v.videoHeight }); }} />
+        {ghost && ghostOn ? (
+          <img class="ghost" src={ghost.url} alt="" aria-hidden="true" data-testid="ghost" style={{ opacity: ghostOpacity }} />
+        ) : null}
         <div class={`frame-guide guide-${guide}`} data-testid="frame-guide" data-guide={guide} aria-hidden="true" />
       </div>
       {/* Below the frame, not over it: nothing covers what will be stored. */}
@@ -238,6 +283,22 @@ export function CaptureScreen(props: {
         {t(retakeOf ? "capture.retaking" : "capture.expected", { view: label(info?.label, current, l) })}
       </div>
       {info?.guide ? <p class="guide small">{t("capture.guide", { guide: label(info.guide, "", l) })}</p> : null}
+      {ghost ? (
+        <div class="ghost-controls" data-testid="ghost-controls">
+          <p class="small">{t("capture.ghost.from", { date: formatDateTime(ghost.capturedAt, l) })}</p>
+          <button type="button" class="btn btn-quiet" data-testid="ghost-toggle" data-shown={String(ghostOn)} onClick={() => setGhostOn(!ghostOn)}>
+            {t(ghostOn ? "capture.ghost.hide" : "capture.ghost.show")}
+          </button>
+          {ghostOn ? (
+            <label class="ghost-opacity">
+              <span>{t("capture.ghost.opacity")}</span>
+              <input type="range" min={10} max={80} step={5} value={Math.round(ghostOpacity * 100)} data-testid="ghost-opacity"
+                aria-valuetext={`${Math.round(ghostOpacity * 100)} %`}
+                onInput={(e) => setGhostOpacity(Number((e.currentTarget as HTMLInputElement).value) / 100)} />
+            </label>
+          ) : null}
+        </div>
+      ) : null}
       {camError ? <Message kind="error">{t("capture.noCamera", { message: errorText(camError) })}</Message> : null}
       {retakeOf ? (
         <div class="card card-info" data-testid="retake-pending">

@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { DEFAULT_PRIOR_DAYS, PRIOR_DAYS_SETTING, prefetchToday, purgeOldPriors } from "../../capture/priors.ts";
 import { decryptJson } from "../../crypto/localkey.ts";
 import { LOCK_SETTING } from "../../app.ts";
 import { errorText } from "../../i18n/errors.ts";
@@ -20,6 +21,8 @@ export function HomeScreen(props: {
   store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
   onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
   session?: Session;
+  /** The server, to refresh the priors of today's patients (ghost overlay) once unlocked and online. */
+  base?: string;
 }) {
   const [rows, setRows] = useState<Row[]>([]);
   const [h, setH] = useState<Health | null>(null);
@@ -38,6 +41,13 @@ export function HomeScreen(props: {
     setRows(out);
     setH(await health());
   }
+
+  useEffect(() => {
+    if (!props.localKey || !props.base || !navigator.onLine) return;
+    const controller = new AbortController();
+    void prefetchToday(props.store, props.base, props.localKey, controller.signal);
+    return () => controller.abort();
+  }, [props.localKey]);
 
   useEffect(() => {
     void load();
@@ -145,6 +155,7 @@ export function HomeScreen(props: {
       ) : null}
 
       {props.localKey && props.session ? <LockDelay store={props.store} session={props.session} /> : null}
+      {props.localKey ? <PriorDays store={props.store} /> : null}
 
       {h ? (
         <section class="card" data-testid="storage">
@@ -179,6 +190,35 @@ function LockDelay(props: { store: Store; session: Session }) {
         </select>
       </label>
       <p class="small muted">{t("settings.lockNote")}</p>
+    </section>
+  );
+}
+
+const PRIOR_DAY_CHOICES = [1, 3, 7, 14, 30];
+
+/** How long the phone keeps priors for the ghost overlay (a phone setting; shorter applies at once). */
+function PriorDays(props: { store: Store }) {
+  const [days, setDays] = useState(DEFAULT_PRIOR_DAYS);
+  useEffect(() => {
+    void props.store.setting<number>(PRIOR_DAYS_SETTING).then((d) => d && setDays(d));
+  }, []);
+  async function choose(value: number) {
+    setDays(value);
+    await props.store.put(`setting:${PRIOR_DAYS_SETTING}`, value);
+    await purgeOldPriors(props.store);
+  }
+  const choices = PRIOR_DAY_CHOICES.includes(days) ? PRIOR_DAY_CHOICES : [...PRIOR_DAY_CHOICES, days];
+  return (
+    <section class="card" data-testid="prior-settings">
+      <label class="field">
+        <span>{t("settings.priorDays")}</span>
+        <select class="input" name="prior-days" value={String(days)} onChange={(e) => void choose(Number((e.target as HTMLSelectElement).value))}>
+          {choices.map((d) => (
+            <option key={d} value={String(d)}>{plural("settings.days", d)}</option>
+          ))}
+        </select>
+      </label>
+      <p class="small muted">{t("settings.priorNote")}</p>
     </section>
   );
 }

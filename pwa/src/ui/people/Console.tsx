@@ -13,11 +13,13 @@ type ConsoleScreen = { hash: string; label: MessageKey; roles: readonly Role[] |
 
 /** In order of preference: the first one a person may open is where they land after signing in. */
 export const SCREENS: readonly ConsoleScreen[] = [
+  { hash: "#/patients", label: "clin.tabPatients", roles: ["surgeon"] },
   { hash: "#/admin", label: "admin.title", roles: ["administrator"] },
   { hash: "#/station", label: "station.title", roles: ["nurse", "administrator"] },
   { hash: "#/officer", label: "officer.tabJournal", roles: ["security_officer"] },
   { hash: "#/officer/alerts", label: "officer.alerts", roles: ["security_officer"] },
   { hash: "#/officer/restricted", label: "officer.restricted", roles: ["security_officer"] },
+  { hash: "#/stats", label: "clin.tabStats", roles: ["surgeon", "administrator"] },
   { hash: "#/break-glass", label: "breakGlass.tab", roles: BREAK_GLASS_ROLES },
   { hash: "#/account", label: "account.title", roles: null },
 ];
@@ -28,7 +30,7 @@ export function screensFor(roles: readonly string[]): ConsoleScreen[] {
 
 /** May these roles open this hash? Entry details belong to the journal. */
 export function mayOpen(roles: readonly string[], hash: string): boolean {
-  const base = hash.startsWith("#/officer/entry/") ? "#/officer" : hash;
+  const base = hash.startsWith("#/officer/entry/") ? "#/officer" : hash.startsWith("#/patients/") ? "#/patients" : hash;
   return screensFor(roles).some((s) => s.hash === base);
 }
 
@@ -38,7 +40,7 @@ export function homeFor(roles: readonly string[]): string {
 }
 
 export function Tabs(props: { roles: readonly string[]; hash: string }) {
-  const current = props.hash.startsWith("#/officer/entry/") ? "#/officer" : props.hash;
+  const current = props.hash.startsWith("#/officer/entry/") ? "#/officer" : props.hash.startsWith("#/patients/") ? "#/patients" : props.hash;
   return (
     <nav class="tabs" aria-label={t("people.screens")}>
       {screensFor(props.roles).map((s) => (

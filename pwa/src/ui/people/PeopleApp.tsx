@@ -7,13 +7,14 @@ import { AccountScreen } from "../account/AccountScreen.tsx";
 import { BreakGlassScreen } from "../account/BreakGlassScreen.tsx";
 import { AdminScreen } from "../admin/AdminScreen.tsx";
 import { useLang } from "../common.tsx";
+import type { ClinicianApp as ClinicianAppType } from "../clinician/ClinicianApp.tsx";
 import type { OfficerApp as OfficerAppType } from "../officer/OfficerApp.tsx";
 import { SignInScreen } from "../signin/SignInScreen.tsx";
 import { StationScreen } from "../station/StationScreen.tsx";
 import { account, signOut, type Account } from "./api.ts";
 import { BreakGlassBanner, homeFor, mayOpen, Tabs, type Chrome } from "./Console.tsx";
 
-export const PEOPLE_HASH = /^#\/(signin|register\/[A-Za-z0-9_-]+|admin|station|account|break-glass|officer(\/(alerts|restricted|entry\/[1-9][0-9]{0,15}))?)$/;
+export const PEOPLE_HASH = /^#\/(signin|register\/[A-Za-z0-9_-]+|admin|station|account|break-glass|officer(\/(alerts|restricted|entry\/[1-9][0-9]{0,15}))?|patients(\/[^/]+(\/compare)?)?|stats)$/;
 
 export function isPeopleHash(hash: string = location.hash): boolean {
   return PEOPLE_HASH.test(hash);
@@ -38,6 +39,15 @@ function useOfficerApp(wanted: boolean): typeof OfficerAppType | null {
   return component;
 }
 
+/** The clinicians' workspace, likewise loaded only when a surgeon (or the figures' reader) opens it. */
+function useClinicianApp(wanted: boolean): typeof ClinicianAppType | null {
+  const [component, setComponent] = useState<typeof ClinicianAppType | null>(null);
+  useEffect(() => {
+    if (wanted && !component) void import("../clinician/ClinicianApp.tsx").then((m) => setComponent(() => m.ClinicianApp));
+  }, [wanted]);
+  return component;
+}
+
 export function PeopleApp() {
   useLang();
   const hash = useHash();
@@ -45,6 +55,8 @@ export function PeopleApp() {
   const reload = () => account().then(setMe, () => setMe(null));
   useEffect(() => void reload(), []);
   const OfficerApp = useOfficerApp(hash.startsWith("#/officer") && !!me?.person.roles.includes("security_officer"));
+  const clinical = hash.startsWith("#/patients") || hash === "#/stats";
+  const ClinicianApp = useClinicianApp(clinical && !!me && mayOpen(me.person.roles, hash));
   const token = /^#\/register\/(.+)$/.exec(hash)?.[1];
   const lost = !!me && !token && !mayOpen(me.person.roles, hash); // #/signin once signed in, or a screen the roles do not open
   useEffect(() => {
@@ -79,6 +91,7 @@ export function PeopleApp() {
   if (hash === "#/break-glass") {
     return <BreakGlassScreen {...chrome} until={me.break_glass_until} onOpened={(until) => setMe({ ...me, break_glass_until: until })} />;
   }
+  if (clinical) return ClinicianApp ? <ClinicianApp {...chrome} hash={hash} person={me.person} /> : <main class="screen" data-screen="loading" />;
   if (!OfficerApp) return <main class="screen" data-screen="loading" />;
   return <OfficerApp {...chrome} hash={hash} person={me.person} />;
 }

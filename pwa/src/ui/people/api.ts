@@ -22,7 +22,7 @@ export { BREAK_GLASS_ROLES } from "../../roles.ts";
 export const BREAK_GLASS_MIN_REASON = 20;
 
 export class PeopleError extends Error {
-  constructor(readonly code: string, message: string, readonly status: number) {
+  constructor(readonly code: string, message: string, readonly status: number, readonly details: Record<string, unknown> = {}) {
     super(message);
   }
 }
@@ -41,8 +41,8 @@ export async function request(method: string, path: string, body?: unknown): Pro
     throw new PeopleError("offline", "offline", 0);
   }
   if (!res.ok) {
-    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    throw new PeopleError(json.error?.code ?? "http", json.error?.message ?? res.statusText, res.status);
+    const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string; details?: Record<string, unknown> } };
+    throw new PeopleError(json.error?.code ?? "http", json.error?.message ?? res.statusText, res.status, json.error?.details ?? {});
   }
   return res;
 }
