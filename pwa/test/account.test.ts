@@ -2,7 +2,7 @@
 // countdown and refusals in words.
 import { describe, expect, it } from "vitest";
 import { PeopleError } from "../src/ui/people/api.ts";
-import { homeFor, mayOpen, screensFor } from "../src/ui/people/Console.tsx";
+import { grantsOf, homeFor, mayOpen, screensFor } from "../src/ui/people/Console.tsx";
 import { problem, remaining } from "../src/ui/people/format.ts";
 import { isPeopleHash } from "../src/ui/people/PeopleApp.tsx";
 
@@ -22,6 +22,18 @@ describe("console screens by role", () => {
     expect(mayOpen(["administrator"], "#/officer/entry/7")).toBe(false);
     expect(mayOpen(["nurse"], "#/break-glass")).toBe(false);
     expect(mayOpen(["surgeon"], "#/signin")).toBe(false);
+  });
+
+  it("opens the patients' screens to an officer or administrator only while their emergency access lasts", () => {
+    const now = Date.parse("2026-12-03T10:00:00Z");
+    const open = grantsOf(["security_officer"], "2026-12-03T10:30:00Z", now);
+    expect(open).toEqual(["security_officer", "break_glass"]);
+    expect(mayOpen(open, "#/patients/IPP-0042")).toBe(true);
+    expect(screensFor(open).map((s) => s.hash)[0]).toBe("#/patients");
+    const ended = grantsOf(["security_officer"], "2026-12-03T09:59:59Z", now);
+    expect(mayOpen(ended, "#/patients")).toBe(false);
+    expect(mayOpen(grantsOf(["administrator"], null, now), "#/patients")).toBe(false);
+    expect(mayOpen(grantsOf(["nurse"], "2026-12-03T10:30:00Z", now), "#/stats")).toBe(false); // nurses never open break-glass; stats stay by role
   });
 
   it("lands each person on their work, never straight into an emergency access", () => {

@@ -9,11 +9,19 @@ import { remaining } from "./format.ts";
 /** What PeopleApp hands each screen: the header's right side and what goes under the header. */
 export type Chrome = { right: ComponentChildren; top: ComponentChildren };
 
-type ConsoleScreen = { hash: string; label: MessageKey; roles: readonly Role[] | null };
+/** A role, or an emergency access the person opened (it opens the clinical screens, audited as such). */
+export type Grant = Role | "break_glass";
+
+type ConsoleScreen = { hash: string; label: MessageKey; roles: readonly Grant[] | null };
+
+/** What a person may open now: their roles, and the patients' screens while their emergency access lasts. */
+export function grantsOf(roles: readonly string[], breakGlassUntil: string | null, now = Date.now()): string[] {
+  return breakGlassUntil && Date.parse(breakGlassUntil) > now ? [...roles, "break_glass"] : [...roles];
+}
 
 /** In order of preference: the first one a person may open is where they land after signing in. */
 export const SCREENS: readonly ConsoleScreen[] = [
-  { hash: "#/patients", label: "clin.tabPatients", roles: ["surgeon"] },
+  { hash: "#/patients", label: "clin.tabPatients", roles: ["surgeon", "break_glass"] },
   { hash: "#/admin", label: "admin.title", roles: ["administrator"] },
   { hash: "#/station", label: "station.title", roles: ["nurse", "administrator"] },
   { hash: "#/officer", label: "officer.tabJournal", roles: ["security_officer"] },

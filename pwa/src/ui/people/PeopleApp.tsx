@@ -12,7 +12,7 @@ import type { OfficerApp as OfficerAppType } from "../officer/OfficerApp.tsx";
 import { SignInScreen } from "../signin/SignInScreen.tsx";
 import { StationScreen } from "../station/StationScreen.tsx";
 import { account, signOut, type Account } from "./api.ts";
-import { BreakGlassBanner, homeFor, mayOpen, Tabs, type Chrome } from "./Console.tsx";
+import { BreakGlassBanner, grantsOf, homeFor, mayOpen, Tabs, type Chrome } from "./Console.tsx";
 
 export const PEOPLE_HASH = /^#\/(signin|register\/[A-Za-z0-9_-]+|admin|station|account|break-glass|officer(\/(alerts|restricted|entry\/[1-9][0-9]{0,15}))?|patients(\/[^/]+(\/compare)?)?|stats)$/;
 
@@ -56,11 +56,12 @@ export function PeopleApp() {
   useEffect(() => void reload(), []);
   const OfficerApp = useOfficerApp(hash.startsWith("#/officer") && !!me?.person.roles.includes("security_officer"));
   const clinical = hash.startsWith("#/patients") || hash === "#/stats";
-  const ClinicianApp = useClinicianApp(clinical && !!me && mayOpen(me.person.roles, hash));
+  const grants = me ? grantsOf(me.person.roles, me.break_glass_until) : [];
+  const ClinicianApp = useClinicianApp(clinical && !!me && mayOpen(grants, hash));
   const token = /^#\/register\/(.+)$/.exec(hash)?.[1];
-  const lost = !!me && !token && !mayOpen(me.person.roles, hash); // #/signin once signed in, or a screen the roles do not open
+  const lost = !!me && !token && !mayOpen(grants, hash); // #/signin once signed in, or a screen the roles do not open
   useEffect(() => {
-    if (lost && me) location.replace(`${location.pathname}${location.search}${homeFor(me.person.roles)}`);
+    if (lost && me) location.replace(`${location.pathname}${location.search}${homeFor(grants)}`);
   }, [lost]);
 
   if (me === undefined || lost) return <main class="screen" data-screen="loading" />;
@@ -70,7 +71,6 @@ export function PeopleApp() {
       await reload();
     }} />;
   }
-  const roles = me.person.roles;
   const leave = () => void signOut().finally(() => setMe(null));
   const chrome: Chrome = {
     right: (
@@ -81,7 +81,7 @@ export function PeopleApp() {
     top: (
       <>
         <BreakGlassBanner until={me.break_glass_until} onEnded={() => setMe({ ...me, break_glass_until: null })} />
-        <Tabs roles={roles} hash={hash} />
+        <Tabs roles={grants} hash={hash} />
       </>
     ),
   };
