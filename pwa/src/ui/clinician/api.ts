@@ -1,7 +1,7 @@
 // The clinicians' workspace server API (docs/clinical-api.md) as the screens use it: session cookie,
 // CSRF token on changes (through people/api.ts). The server audits every read.
 import { call, request } from "../people/api.ts";
-import { filenameFrom } from "../officer/api.ts";
+import { filenameFrom, saveDownload } from "../officer/api.ts";
 import type { Consent, Patient, Purpose, Sequence, Stats } from "./logic.ts";
 
 export const searchPatients = (query: string) => call<{ patients: Patient[] }>("GET", `/api/v1/patients?${query}`);
@@ -21,19 +21,7 @@ export const STATS_CSV = "/api/v1/stats.csv";
 async function save(res: Response, fallback: string): Promise<string> {
   const disposition = res.headers.get("Content-Disposition");
   const name = disposition ? filenameFrom(disposition, "csv") : fallback;
-  const url = URL.createObjectURL(await res.blob());
-  try {
-    const a = document.createElement("a");
-    a.href = url;
-    a.download = name;
-    a.rel = "noopener";
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } finally {
-    setTimeout(() => URL.revokeObjectURL(url), 60_000); // the download reads the blob after click()
-  }
-  return name;
+  return saveDownload(res, name);
 }
 
 /** The ZIP of the chosen photos for a purpose; a consent refusal throws a PeopleError whose details name the photos. */

@@ -63,9 +63,8 @@ export function filenameFrom(disposition: string | null, kind: ExportKind, now: 
 }
 
 /** Fetch an export with the current filters (the cookie authenticates) and hand it to the browser as a file. */
-export async function downloadExport(kind: ExportKind, f: Filters): Promise<string> {
-  const res = await request("GET", exportPath(kind, f));
-  const name = filenameFrom(res.headers.get("Content-Disposition"), kind);
+/** Hand a response body to the browser as a file named ``name``; the one download path of the app. */
+export async function saveDownload(res: Response, name: string): Promise<string> {
   const url = URL.createObjectURL(await res.blob());
   try {
     const a = document.createElement("a");
@@ -79,4 +78,10 @@ export async function downloadExport(kind: ExportKind, f: Filters): Promise<stri
     setTimeout(() => URL.revokeObjectURL(url), 60_000); // the download reads the blob after click()
   }
   return name;
+}
+
+export async function downloadExport(kind: ExportKind, f: Filters): Promise<string> {
+  const res = await request("GET", exportPath(kind, f));
+  const name = filenameFrom(res.headers.get("Content-Disposition"), kind);
+  return saveDownload(res, name);
 }
