@@ -36,9 +36,9 @@ def _path_without_chromium(tmp_path: Path) -> Path:
     return bin_dir
 
 
-def _run(tmp_path: Path, bin_dir: Path, *prefix: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, bin_dir: Path, *prefix: str, script: Path = SCRIPT) -> subprocess.CompletedProcess[str]:
     env = {"PATH": str(bin_dir), "CLINPHOTO_CHROMIUM": str(tmp_path / "no-chromium"), "HOME": str(tmp_path)}
-    return subprocess.run([*prefix, "/bin/bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([*prefix, "/bin/bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_when_everything_is_there_it_returns_at_once_without_apt(tmp_path):
@@ -63,7 +63,12 @@ def test_as_another_user_it_stops_at_once_with_the_exact_command():
     tmp_path = Path(tempfile.mkdtemp(prefix="clinphoto-deps-"))  # one that nobody can enter
     tmp_path.chmod(0o755)
     bin_dir = _path_without_chromium(tmp_path)
-    done = _run(tmp_path, bin_dir, shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
+    # a copy the other user can read wherever the checkout lies (a CI clone may sit in a 0700 folder)
+    script = tmp_path / "test-deps.sh"
+    shutil.copy(SCRIPT, script)
+    script.chmod(0o755)
+    done = _run(tmp_path, bin_dir, shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                script=script)
     assert done.returncode == 1
     assert "sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends " \
            "chromium" in done.stderr
