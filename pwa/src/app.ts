@@ -14,7 +14,7 @@ import { requestPersistence } from "./storage/health.ts";
 import { AutoSync } from "./sync/auto.ts";
 import { SyncError } from "./sync/protocol.ts";
 import { SyncRunner } from "./sync/runner.ts";
-import { callJson } from "./sync/transport.ts";
+import { callJson, onRevoked } from "./sync/transport.ts";
 
 export interface Services {
   store: Store;
@@ -119,6 +119,7 @@ export async function startServices(onWipe: (reason: SyncError) => void): Promis
   const session = new Session((await store.setting<number>(LOCK_SETTING)) ?? unlockRec?.lockAfterMs ?? DEFAULT_LOCK_AFTER_MS);
   const base = location.origin;
   const sync = new SyncRunner(store, base, onWipe);
+  onRevoked((reason) => sync.revoked(reason)); // any device call that meets a revocation wipes the phone
   new AutoSync(store, sync, base).start(); // syncs when the network returns, on view, when the station asks
   // Previews are short-lived: a day with a passkey, four hours with a PIN.
   const keepMs = unlockRec?.method === "pin" ? 4 * 3600_000 : 24 * 3600_000;

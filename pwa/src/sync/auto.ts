@@ -146,8 +146,7 @@ export class AutoSync {
     } catch (e) {
       const err = e instanceof SyncError ? e : undefined;
       if (err?.wipe) {
-        void this.runner.run(); // the runner meets the same refusal and wipes the phone
-        return;
+        return; // the transport's revocation handler has already had the runner wipe the phone
       }
       this.reachable = false;
       next = Math.min(this.maxBackoffMs, this.everyMs * 2 ** ++this.failures);

@@ -22,6 +22,7 @@ export class SyncRunner {
   private controller: AbortController | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
+  private wiping = false;
 
   constructor(private store: Store, private base: string, private onWipe: (reason: SyncError) => void) {}
 
@@ -60,14 +61,23 @@ export class SyncRunner {
     } catch (e) {
       const err = e instanceof SyncError ? e : new SyncError("http_error", String((e as Error)?.message ?? e), true);
       if (err.wipe) {
-        this.set({ running: false, error: err });
-        this.onWipe(err);
+        this.revoked(err);
         return;
       }
       const retryAt = err.retryable ? Date.now() + retryDelayMs(this.attempt++) : undefined;
       this.set({ running: false, error: err, retryAt });
       if (retryAt) this.retryTimer = setTimeout(() => void this.run(), retryAt - Date.now());
     }
+  }
+
+  /** A device call was refused because this phone is revoked (the browser may already have cleared its
+   *  storage on the answer's Clear-Site-Data): wipe at once, whichever call met the refusal. */
+  revoked(err: SyncError): void {
+    if (this.wiping) return;
+    this.wiping = true;
+    this.stop();
+    this.set({ running: false, error: err });
+    this.onWipe(err);
   }
 
   stop(): void {

@@ -29,6 +29,14 @@ function offline(e: unknown): SyncError {
 }
 
 /** Calls that answer with a non-2xx status are turned into SyncErrors, except those listed in `accept`. */
+let revokedHandler: ((reason: SyncError) => void) | undefined;
+
+/** Who wipes the phone when any device call meets a revocation. The answer's Clear-Site-Data may make the
+ *  browser clear storage at once, so the wipe cannot wait for the next sync to meet the same refusal. */
+export function onRevoked(handler: (reason: SyncError) => void): void {
+  revokedHandler = handler;
+}
+
 export async function callJson<T>(
   base: string, credential: string | undefined, method: Method, path: string, body?: unknown, signal?: AbortSignal,
   accept: number[] = [],
@@ -55,7 +63,11 @@ export async function callJson<T>(
   } catch {
     parsed = null;
   }
-  if (!res.ok && !accept.includes(res.status)) throw classifyHttp(res.status, parsed, res.headers.get("Clear-Site-Data"));
+  if (!res.ok && !accept.includes(res.status)) {
+    const err = classifyHttp(res.status, parsed, res.headers.get("Clear-Site-Data"));
+    if (err.wipe) revokedHandler?.(err);
+    throw err;
+  }
   return { status: res.status, body: parsed as T };
 }
 
