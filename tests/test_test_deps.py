@@ -25,6 +25,7 @@ def _path_without_chromium(tmp_path: Path) -> Path:
     """A PATH holding the tools the script looks for, except Chromium, and a recording apt-get."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    bin_dir.chmod(0o755)  # whatever umask an earlier in-process `clinphoto` command left (it sets 077)
     for tool in TOOLS:
         found = shutil.which(tool, path=SYSTEM_PATH)
         if found is None:
