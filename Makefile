@@ -46,6 +46,7 @@ test-pwa: deps
 bench: venv pwa
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.backlog
 	$(BIN)/python -m bench.powerloss --cuts 200
 	@if [ -f pwa/package.json ]; then cd pwa && npm run bench; fi
 

@@ -17,7 +17,7 @@ import secrets
 import weakref
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from crypto import KeyStore
 
@@ -82,6 +82,8 @@ class SyncService:
         # no stream outlives its process: what a previous one staged is swept at start with the temp files
         self._streams: collections.OrderedDict[str, IngestStream] = collections.OrderedDict()
         self.events = events
+        # set by Services: waits while the decode backlog is full (``Decoder.wait_room``)
+        self.decode_room: Callable[[], Awaitable[bool]] | None = None
 
     # -- audit helpers ---------------------------------------------------------------------
 
@@ -254,6 +256,8 @@ class SyncService:
                 raise ApiError("upload_not_expected")
             if photo["sealed_size"] != length:
                 raise ApiError("sealed_size_mismatch")
+            if self.decode_room is not None:
+                await self.decode_room()  # bounded wait: the photo is then taken whatever the backlog
             upload_id = secrets.token_hex(16)
             expires = utc_now() + timedelta(seconds=self.settings.upload_expiry_seconds)
             self._part_path(upload_id).touch(mode=0o600, exist_ok=False)

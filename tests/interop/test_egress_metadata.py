@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 import zipfile
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import pytest
