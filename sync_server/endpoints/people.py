@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..auth import people
-from ..auth.web import runtime
+from ..auth.runtime import runtime
 from ..errors import ApiError
 from . import admin, photos
 from .common import audit_answer, client_address, json, json_body, services
