@@ -19,7 +19,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, record
+from ..audit.log import AuditEvent
 from ..errors import ApiError
 from ..refusals import refuse
 from ..types import Principal
@@ -102,11 +102,8 @@ class AccessControl:
             error = ApiError("session_required" if check.problem == "missing" else "session_invalid",
                              headers={"Set-Cookie": people.sessions.clear_cookie_header()} if cookie else None)
             actor = f"user:{check.session['person_id']}" if check.session else "anonymous"
-            await record(services.store, AuditEvent(action="session.check", outcome=MINOR_FAILURE, actor=actor,
-                                                    address=address, object=template,
-                                                    detail={"code": error.code, "reason": check.problem}))
-            error.audited = True
-            raise error
+            raise error.audited_as(AuditEvent(action="session.check", actor=actor, address=address, object=template,
+                                              detail={"reason": check.problem}))
         session, person = check.session, check.person
         assert session is not None and person is not None
         who = Principal(kind="user", id=person["id"], roles=frozenset(person["roles"].split()))
@@ -114,12 +111,12 @@ class AccessControl:
             self._check_origin(services, headers, required=True, who=who)
             token = headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(token.encode(), session["csrf_token"].encode()):
-                raise _with_actor(ApiError("csrf_failed"), who)
+                raise ApiError("csrf_failed").refused(who)
         now = now_iso()
         glass_open = bool(session["break_glass_until"]) and session["break_glass_until"] > now
         allowed, by_glass = allows(rule, who.roles, glass_open)
         if not allowed:
-            raise _with_actor(ApiError("forbidden", details={"roles": sorted(who.roles)}), who)
+            raise ApiError("forbidden", details={"roles": sorted(who.roles)}).refused(who)
         state: dict[str, Any] = {"session": session, "person": person}
         if by_glass:
             log.warning("break-glass access by user:%s to %s", person["id"], template)
@@ -130,17 +127,12 @@ class AccessControl:
         origin = headers.get("origin")
         fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-            raise _with_actor(ApiError("csrf_failed"), who)
+            raise ApiError("csrf_failed").refused(who)
         if origin is None:
             if required:
-                raise _with_actor(ApiError("csrf_failed"), who)
+                raise ApiError("csrf_failed").refused(who)
             return
         if origin not in runtime(services).origins:
-            raise _with_actor(ApiError("csrf_failed"), who)
-
-
-def _with_actor(error: ApiError, who: Principal | None) -> ApiError:
-    error.actor = who  # type: ignore[attr-defined]
-    return error
+            raise ApiError("csrf_failed").refused(who)
 
 
