@@ -41,7 +41,7 @@ test-python: deps
 
 test-pwa: deps
 	@$(MAKE) --no-print-directory venv pwa
-	@if [ -f pwa/package.json ]; then cd pwa && npm test && npm run e2e; fi
+	@if [ -f pwa/package.json ]; then cd pwa && npm run lint && npm test && npm run e2e; fi
 
 bench: venv pwa
 	$(BIN)/python -m bench.ingest
