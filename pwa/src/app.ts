@@ -9,7 +9,7 @@ import { DEFAULT_LOCK_AFTER_MS } from "./session/unlock.ts";
 
 /** Local setting: the auto-lock delay in milliseconds. */
 export const LOCK_SETTING = "lockAfterMs";
-import { DB_NAME, Store, type DeviceRecord, type PublicJwk } from "./storage/db.ts";
+import { Store, type DeviceRecord, type PublicJwk } from "./storage/db.ts";
 import { requestPersistence } from "./storage/health.ts";
 import { AutoSync } from "./sync/auto.ts";
 import { SyncError } from "./sync/protocol.ts";
@@ -92,13 +92,15 @@ export async function confirmEnrolment(store: Store, base: string, device: Devic
   }
 }
 
-/** Remote wipe: everything local goes (database, caches, remembered uploads). */
-export async function wipeEverything(store: Store | undefined): Promise<void> {
+/** Remote wipe: everything local goes (database, caches, remembered uploads). False when the database
+ * could not be deleted: the device stays revoked, so the next start meets the revocation and wipes again. */
+export async function wipeEverything(store: Store | undefined): Promise<boolean> {
+  let complete = true;
   try {
-    if (store) await store.destroy();
-    else await new Promise<void>((r) => { const q = indexedDB.deleteDatabase(DB_NAME); q.onsuccess = q.onerror = q.onblocked = () => r(); });
+    await (store ? store.destroy() : Store.destroy());
   } catch {
-    /* keep going: the rest must go too */
+    complete = false; // keep going: the rest must go too
+    console.error("the phone's database could not be deleted; the wipe is tried again at next start");
   }
   try {
     for (const k of await caches.keys()) await caches.delete(k);
@@ -110,6 +112,7 @@ export async function wipeEverything(store: Store | undefined): Promise<void> {
   } catch {
     /* nothing to clear */
   }
+  return complete;
 }
 
 export async function startServices(onWipe: (reason: SyncError) => void): Promise<Services> {

@@ -111,9 +111,9 @@ describe("sync engine", () => {
     const server = new FakeServer(sign.privateKey);
     await syncAll(store, server);
     const calls: string[] = [];
-    const spy: Transport = { call: async (m, p) => (calls.push(`${m} ${p}`), { status: 404, body: null as never }), upload: async () => undefined };
+    const spy: Transport = { call: async (m, p) => (calls.push(`${m} ${p}`), { status: 200, body: null as never }), upload: async () => undefined };
     expect(await syncAll(store, spy)).toEqual({ batches: 0, photosDeleted: 0 });
-    expect(calls).toHaveLength(1);
+    expect(calls).toEqual(["GET /api/v1/devices/me"]); // who am I: a revoked phone learns it (401 → wipe)
     await store.destroy();
   });
 });

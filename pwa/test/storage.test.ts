@@ -98,4 +98,27 @@ describe("storage facade", () => {
     }
     await store.destroy();
   });
+
+  it("owns deletion: destroy removes the database, and says so when the browser refuses", async () => {
+    const name = `t-${newId()}`;
+    const store = await Store.open(name);
+    await store.addSequence(seq());
+    await store.destroy();
+    expect((await indexedDB.databases()).map((d) => d.name)).not.toContain(name);
+
+    const kept = await Store.open(`t-${newId()}`);
+    const real = Object.getOwnPropertyDescriptor(indexedDB, "deleteDatabase");
+    // the browser's answer when its storage backend fails: an error event, never success
+    indexedDB.deleteDatabase = () => {
+      const req = { error: new DOMException("backend failed", "UnknownError") } as unknown as IDBOpenDBRequest;
+      setTimeout(() => req.onerror?.call(req, new Event("error")), 0);
+      return req;
+    };
+    try {
+      await expect(kept.destroy()).rejects.toThrow("backend failed");
+    } finally {
+      if (real) Object.defineProperty(indexedDB, "deleteDatabase", real);
+      else delete (indexedDB as { deleteDatabase?: unknown }).deleteDatabase; // back to the prototype's
+    }
+  });
 });

@@ -56,6 +56,7 @@ class Decoder:
         self._idle = asyncio.Event()
         self._idle.set()
         self._progress = asyncio.Event()  # set each time a photo leaves the backlog
+        self._room_waiters = 0  # uploads waiting for room in a full backlog: the decode defers to none
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         # forkserver: never fork a process that runs threads (aiosqlite, the event loop)
@@ -106,13 +107,20 @@ class Decoder:
         backlog stays bounded instead of growing for as long as the load lasts. True if there was room."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while len(self._pending) >= limit:
-            left = deadline - loop.time()
-            if left <= 0:
-                return False
-            self._progress.clear()
-            await wait_event(self._progress, left)
-        return True
+        if len(self._pending) < limit:
+            return True
+        self._room_waiters += 1
+        self._uploads_changed.set()  # a decode waiting for quiet starts now: uploads are waiting on it
+        try:
+            while len(self._pending) >= limit:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return False
+                self._progress.clear()
+                await wait_event(self._progress, left)
+            return True
+        finally:
+            self._room_waiters -= 1
 
     def backlog(self) -> tuple[int, float]:
         """Photos filed and waiting for their full decode, and how long the oldest has waited (seconds)."""
@@ -151,10 +159,11 @@ class Decoder:
         self._uploads_changed.set()
 
     async def _after_uploads(self, queued_at: float) -> None:
-        """Wait until no upload has streamed for QUIET_SECONDS, or the photo has waited long enough."""
+        """Wait until no upload has streamed for QUIET_SECONDS, or the photo has waited long enough, or
+        uploads are waiting for room in the backlog (deferring to them would only stall both)."""
         loop = asyncio.get_running_loop()
         deadline = queued_at + MAX_DEFER_SECONDS
-        while loop.time() < deadline:
+        while loop.time() < deadline and not self._room_waiters:
             quiet_at = float("inf") if self._uploads else self._uploads_changed_at + QUIET_SECONDS
             if loop.time() >= quiet_at:
                 return

@@ -352,11 +352,19 @@ export class Store {
   }
 
   /** Remote wipe or reset: delete the whole database. */
+  /** Close and delete this phone's database; rejects when the browser could not delete it. */
   async destroy(): Promise<void> {
     this.db.close();
-    await new Promise<void>((resolve) => {
-      const req = indexedDB.deleteDatabase(this.name);
-      req.onsuccess = req.onerror = req.onblocked = () => resolve();
+    await Store.destroy(this.name);
+  }
+
+  /** Delete the database without opening it (a wipe before the store could open). Rejects on failure;
+   * while another tab holds it open ("blocked") it waits: our tabs close on `blocking`, so it completes. */
+  static destroy(name = DB_NAME): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(name);
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(req.error ?? new Error("the phone's database could not be deleted"));
     });
   }
 }

@@ -6,8 +6,6 @@ import { isConfirmed, type Store } from "../storage/db.ts";
 import { buildManifest, planBatch, readProposeAnswer, receiptProblems, SyncError, type Manifest, type ProposeAnswer, type SequenceEntry } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
-const NIL_BATCH = "00000000-0000-4000-8000-000000000000";
-
 export interface PhotoProgress {
   id: string;
   sent: number;
@@ -121,9 +119,8 @@ export async function syncAll(
     report();
   }
   if (batches === 0) {
-    // Nothing to send: still contact the server, so a revoked phone learns it (401 → wipe).
-    // There is no "who am I" route yet; an unknown batch id answers 404 to an enrolled device.
-    await transport.call("GET", `/api/v1/batches/${NIL_BATCH}`, undefined, opts.signal);
+    // Nothing to send: still contact the server ("who am I"), so a revoked phone learns it (401 → wipe).
+    await transport.call("GET", "/api/v1/devices/me", undefined, opts.signal);
   }
   await store.dropEmptyClosedSequences();
   return { batches, photosDeleted };
