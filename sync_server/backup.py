@@ -222,7 +222,7 @@ def backup(settings: Settings, out: Path, keys_out: Path | None = None) -> dict[
             objects += 1
     skip_data = {settings.data_dir / n for n in _SKIP_DATA} | {settings.resolved_keys_dir}
     for path in _files(settings.data_dir, lambda p: p in skip_data or (
-            p.parent == settings.data_dir and db_name and _is_db_file(p.name, db_name))):
+            p.parent == settings.data_dir and bool(db_name) and _is_db_file(p.name, db_name))):
         rel = path.relative_to(settings.data_dir).as_posix()
         manifest.add(manifest.files, f"data/{rel}", *_copy(path, out / "data" / rel, path.stat().st_mode & 0o644))
     keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -70,8 +70,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             _print_code(code, expires, "first device")
             print(f"Open {plan.public_url}/ on the phone and type this code.", flush=True)
         if not await people.has_administrator(store):
-            link, expires = await people.first_admin_link(store, settings)
-            _print_admin_link(link, expires)
+            link, link_expires = await people.first_admin_link(store, settings)
+            _print_admin_link(link, link_expires)
 
     asyncio.run(with_db(settings, first_start))
     print(banner(plan, certificates.ca_fingerprint if certificates else None), end="", flush=True)

@@ -52,6 +52,11 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 T = TypeVar("T")
 
 
+
+def _dict(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``databases`` takes a dict; callers may hold any mapping (a row, a frozen view)."""
+    return values if values is None or isinstance(values, dict) else dict(values)
+
 class GroupCommitError(RuntimeError):
     """The transaction this write joined was not committed: its work is not durable."""
 
@@ -100,19 +105,19 @@ class Writer:
         self.memo = store._memo
 
     async def execute(self, query: str, values: Mapping[str, Any] | None = None) -> Any:
-        return await self.connection.execute(query, values)
+        return await self.connection.execute(query, _dict(values))
 
     async def execute_many(self, query: str, values: list[Mapping[str, Any]]) -> None:
         await self.connection.execute_many(query, values)
 
     async def fetch_one(self, query: str, values: Mapping[str, Any] | None = None) -> Any:
-        return await self._read(self.connection.fetch_one(query, values))
+        return await self._read(self.connection.fetch_one(query, _dict(values)))
 
     async def fetch_all(self, query: str, values: Mapping[str, Any] | None = None) -> list[Any]:
-        return await self._read(self.connection.fetch_all(query, values))
+        return await self._read(self.connection.fetch_all(query, _dict(values)))
 
     async def fetch_val(self, query: str, values: Mapping[str, Any] | None = None) -> Any:
-        return await self._read(self.connection.fetch_val(query, values))
+        return await self._read(self.connection.fetch_val(query, _dict(values)))
 
     async def _read(self, work: Awaitable[T]) -> T:
         # asyncpg copes with a cancelled query itself (and one operation at a time is its rule)

@@ -11,6 +11,7 @@ with no request to answer (uploads filed at start) calls ``audit_refusal`` itsel
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 import logging
 
 from starlette.requests import Request
@@ -58,7 +59,7 @@ async def audit_refusal(store: Db, error: ApiError, *, action: str = "http.reque
                                     address=event.address or address)
     elif error.status < 500:
         who = error.actor or who
-        detail: dict[str, object] = {"code": error.code}
+        detail: dict[str, Any] = {"code": error.code}
         if who is not None and who.roles:
             detail["roles"] = sorted(who.roles)
         entry = AuditEvent(action=action, outcome=MINOR_FAILURE, actor=who.actor if who else "anonymous",

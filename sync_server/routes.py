@@ -3,12 +3,12 @@ access-control middleware and the OpenAPI document get it from the application t
 module imports the application back."""
 from __future__ import annotations
 
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from .endpoints import audit, batches, clinical, devices, health, interop, keys, people, priors, station, uploads, ward
 from .endpoints.openapi import openapi
 
-API_ROUTES: list[Route] = [
+API_ROUTES: list[BaseRoute] = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/api/v1/keys", keys.public_keys, methods=["GET"]),

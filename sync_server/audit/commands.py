@@ -74,7 +74,7 @@ def run_verify(settings: Settings, trusted: Path | None, export_dir: Path | None
             if report.ok:
                 head = asyncio.run(with_db(settings, lambda store: store.fetch_one(
                     "SELECT seq FROM audit_head WHERE id = 1")))
-                if int(head["seq"]) != report.size:
+                if (int(head["seq"]) if head is not None else 0) != report.size:
                     report = Report(False, report.entries, report.size, report.size + 1,
                                     "entries after the last one found were removed")
     for warning in report.warnings:

@@ -189,7 +189,7 @@ async def page(store: Db, filters: Filters, paging: Paging) -> tuple[list[dict[s
     return [to_entry(r) for r in rows], int(rows[-1]["seq"]) if more else None
 
 
-async def entry_row(store: Db, seq: int) -> dict[str, Any] | None:
+async def entry_row(store: Db, seq: int) -> Mapping[str, Any] | None:
     return await store.fetch_one(f"{_SELECT} AND e.seq = :seq", {"seq": seq})
 
 

@@ -14,7 +14,7 @@ import json
 import secrets
 import tempfile
 import zipfile
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Mapping, Sequence
 
 from PIL import Image, ImageOps
 
@@ -25,7 +25,7 @@ from ..clock import now_iso
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/heic": "heic", "image/webp": "webp"}
 
 
-def refused(purpose: str, photos: list[Mapping[str, Any]]) -> list[str]:
+def refused(purpose: str, photos: Sequence[Mapping[str, Any]]) -> list[str]:
     """Ids of photos that may not leave for this purpose (consent, or quarantined)."""
     return [p["id"] for p in photos if p["state"] == "quarantined"
             or not catalog.allowed(purpose, p["consent"], catalog.shows_face(p["form"]))]
@@ -51,7 +51,7 @@ def _clinical(form: Mapping[str, Any], photo: Mapping[str, Any]) -> dict[str, An
             "delay_days": timing.get("delay_days")}
 
 
-def write_zip(purpose: str, photos: list[Mapping[str, Any]], read: Callable[[str], bytes]) -> IO[bytes]:
+def write_zip(purpose: str, photos: Sequence[Mapping[str, Any]], read: Callable[[str], bytes]) -> IO[bytes]:
     """The export as a temporary file positioned at 0; ``read(storage_key)`` gives an original's bytes."""
     spool = tempfile.TemporaryFile()
     entries: list[dict[str, Any]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..audit.log import AuditEvent, append
 from ..db import Db
@@ -148,7 +148,7 @@ def _photo(row: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
             "taken_by": _taken_by(form)}
 
 
-def sequence_view(seq: Mapping[str, Any], photos: list[Mapping[str, Any]],
+def sequence_view(seq: Mapping[str, Any], photos: Sequence[Mapping[str, Any]],
                   changes: list[dict[str, Any]]) -> dict[str, Any]:
     """The Sequence object of the contract (docs/clinical-api.md)."""
     form = json.loads(seq["form"])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -14,9 +14,12 @@ from ..errors import ApiError
 from ..protocol.strict_json import parse_json_body
 from ..types import Principal
 
+if TYPE_CHECKING:
+    from ..services import Services
 
-def services(request: Request) -> Any:
-    return request.app.state.services
+
+def services(request: Request) -> Services:
+    return cast("Services", request.app.state.services)
 
 
 def client_address(request: Request) -> str | None:

@@ -41,5 +41,7 @@ async def whoami(request: Request) -> Response:
     who = await device(request)
     row = await services(request).store.fetch_one(
         "SELECT id, label, enrolled_at FROM device WHERE id = :id", {"id": who.device_id})
+    if row is None:  # authenticated a moment ago: only a concurrent removal gets here
+        raise ApiError("device_unauthenticated")
     await audit_answer(request, "device.read", object=f"device:{who.device_id}")
     return json({"device_id": row["id"], "label": row["label"], "enrolled_at": row["enrolled_at"]})

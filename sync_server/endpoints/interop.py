@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hmac
 import json as jsonlib
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -256,7 +256,7 @@ async def _page(request: Request, select: str, source: str, values: dict[str, An
     return rows, total, links
 
 
-def _photo_resource(request: Request, row: dict[str, Any], version: str) -> dict[str, Any]:
+def _photo_resource(request: Request, row: Mapping[str, Any], version: str) -> dict[str, Any]:
     settings = services(request).settings
     return fhir.photo_resource(version, row, jsonlib.loads(row["form"]), row["index_patient_id"],
                                system=settings.patient_id_system, wado_base=settings.dicomweb_url)

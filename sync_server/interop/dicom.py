@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEGBaseline8Bit, JPEGExtended12Bit, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import UID, JPEGBaseline8Bit, JPEGExtended12Bit, PYDICOM_IMPLEMENTATION_UID
 
 from ..strip import NotAJpeg, strip_jpeg_metadata
 from . import codes
@@ -144,9 +144,9 @@ def build(jpeg: bytes, *, photo: Mapping[str, Any], form: Mapping[str, Any], pat
 
     sop_uid = instance_uid(photo["id"])
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = VL_PHOTOGRAPHIC_IMAGE
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = syntax
+    meta.MediaStorageSOPClassUID = UID(VL_PHOTOGRAPHIC_IMAGE)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+    meta.TransferSyntaxUID = UID(syntax)
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = "CLINPHOTO_1"
 

@@ -162,6 +162,7 @@ class Outbox:
         if row is None or row["state"] != "verified" or row["identity_state"] != "reconciled":
             return await self._finish(photo_id, target, None, "skipped", "photo is not verified or not reconciled",
                                       MINOR_FAILURE)
+        result: stow.Delivery | str
         if target == FHIR:
             result = await self._push(row)
         else:

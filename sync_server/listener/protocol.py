@@ -159,7 +159,7 @@ class WardH11Protocol(H11Protocol):
         super().on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
-        error = self.conn.last_error
+        error = getattr(self.conn, "last_error", None)  # what h11 refused the head for
         if error is not None and error.error_status_hint == 431:
             self._refuse(431, "Request header fields too large.")
             return

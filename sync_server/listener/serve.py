@@ -140,7 +140,8 @@ def serve(settings: Settings, plan: ListenPlan, app: ASGIApp, certificates: Cert
     main = _Main(main_config, companions)
 
     async def run() -> None:
-        tasks = [asyncio.create_task(c.serve(sockets=[sockets.plain])) for c in companions]
+        plain = [sockets.plain] if sockets.plain is not None else []  # companions listen there, when there are any
+        tasks = [asyncio.create_task(c.serve(sockets=plain)) for c in companions]
         if certificates is not None:
             tasks.append(asyncio.create_task(keep_certificates(certificates)))
         try:

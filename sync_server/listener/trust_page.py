@@ -7,6 +7,8 @@ certificate there is nothing to install: everything but ``/healthz`` redirects.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import base64
 import hashlib
 import html
@@ -36,7 +38,7 @@ _CSP = (f"default-src 'none'; img-src data:; style-src 'sha256-"
 _HEADERS = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY", "Cache-Control": "no-cache"}
 
-TEXT = {
+TEXT: dict[str, dict[str, Any]] = {
     "fr": {
         "title": "ClinPhoto : faire confiance au serveur du service",
         "intro": "ClinPhoto s'ouvre en HTTPS à l'adresse ci-dessous. Le certificat de ce serveur est signé par "
