@@ -52,10 +52,10 @@ export function SetupScreen(props: { store: Store; label: string; onReady: (key:
         </section>
       ) : null}
       <section class="card">
-        <p>{t("setup.intro")}</p>
+        <p>{props.onAddPerson ? t("who.withoutPerson") : t("setup.intro")}</p>
         {mode === "choose" ? (
           <>
-            <button type="button" class="btn btn-primary" data-testid="setup-passkey" disabled={busy} onClick={passkey}>
+            <button type="button" class={props.onAddPerson ? "btn" : "btn btn-primary"} data-testid="setup-passkey" disabled={busy} onClick={passkey}>
               {busy ? t("setup.working") : t("setup.passkey")}
             </button>
             <button type="button" class="btn" onClick={() => setMode("pin")}>
