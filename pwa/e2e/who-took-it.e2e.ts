@@ -8,6 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, CDPSession, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { axeBothLanguages, type Violation } from "./axe.ts";
 import { launch, newProfileDir, VIRTUAL_PASSKEY } from "./browser.ts";
 import { cameraLive, enrol, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
 import { REPO, TestServer } from "./server.ts";
@@ -93,10 +94,13 @@ describe("who took it: people on a shared phone", () => {
 
   it("two surgeons on one phone, switching in two taps; the second one's photo names him in the receipt and the audit", async () => {
     const { cdp, id: authId } = await authenticator(page);
+    const axe: Record<string, Violation[]> = {};
+    const check = async (name: string) => Object.assign(axe, await axeBothLanguages(page, name));
     await enrol(page, server.origin, server.enrolmentCode("Bloc 3 shared phone"));
     await serviceWorkerReady(page);
     await page.waitForSelector('[data-testid="setup-person"]');
     await shots(page, "41-setup-people");
+    await check("setup");
 
     // Alice: her passkey on this phone, added to the phone with it, then her own PIN.
     await registerOnPhone(page, server, links[ALICE]!);
@@ -104,9 +108,11 @@ describe("who took it: people on a shared phone", () => {
     await page.click('[data-testid="setup-person"]');
     await screen(page, "add-person");
     await shots(page, "42-add-person");
+    await check("add-person");
     await page.click('[data-testid="person-signin"]');
     await page.waitForSelector(`[data-testid="person-added"]:has-text("${ALICE}")`);
     await shots(page, "43-person-added");
+    await check("person-added");
     await page.click('[data-testid="person-use-pin"]');
     await page.fill('[data-testid="person-pin"]', ALICE_PIN);
     await page.fill('[data-testid="person-pin2"]', ALICE_PIN);
@@ -146,6 +152,7 @@ describe("who took it: people on a shared phone", () => {
     await setLang(page, "fr");
     expect(await page.textContent('[data-testid="people"] h2')).toBe("Qui photographie ?");
     await shots(page, "44-people-locked");
+    await check("people-locked");
     await setLang(page, "en");
     expect(await page.textContent('[data-testid="people"] h2')).toBe("Who is taking photos?");
 
@@ -154,11 +161,14 @@ describe("who took it: people on a shared phone", () => {
     await screen(page, "unlock");
     expect(await page.textContent("header h1")).toContain(ALICE);
     await shots(page, "45-person-pin");
+    await check("person-pin");
     await page.fill('input[type="password"]', ALICE_PIN);
     await page.click('button[type="submit"]');
     await screen(page, "home");
     await page.waitForSelector(`[data-testid="people"] h2:has-text("${ALICE}")`);
     await shots(page, "46-people-unlocked", true);
+    await check("people-unlocked");
+    expect(axe).toEqual(Object.fromEntries(Object.keys(axe).map((k) => [k, []])));
 
     // Switch to Bob: tap his name (1), his passkey (2: the phone's fingerprint or face prompt).
     let taps = 0;
