@@ -119,6 +119,8 @@ export interface ReceiptPhoto {
   sha256: string;
   sealed_sha256: string;
   size?: number;
+  taken_by?: { person_id: string; name?: string }; // who took it (docs/sync-protocol.md, People on a phone)
+  held?: string; // filed in quarantine because of its person (person_revoked, ...): the hospital holds it
 }
 
 export interface Receipt {

@@ -115,6 +115,9 @@ export function HomeScreen(props: {
         {sync.outcome && !sync.running ? (
           <Message kind="ok">{sync.outcome.photosDeleted ? plural("sync.done", sync.outcome.photosDeleted) : t("sync.nothing")}</Message>
         ) : null}
+        {sync.outcome?.photosHeld && !sync.running ? (
+          <div data-testid="sync-held" data-held={sync.outcome.photosHeld}><Message kind="warn">{plural("sync.held", sync.outcome.photosHeld)}</Message></div>
+        ) : null}
         {sync.error && !sync.running ? (
           <Message kind="error">
             {t("sync.error", { message: errorText(sync.error.code) })}
