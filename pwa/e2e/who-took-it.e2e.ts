@@ -237,5 +237,16 @@ describe("who took it: people on a shared phone", () => {
     expect(filed[0]!["actor"]).toBe(`user:${bobId}`);
     expect(filed[0]!["device_id"]).toBeTruthy();
     expect(JSON.parse(String(filed[0]!["detail"]))).toMatchObject({ person: bobId, person_name: BOB });
+
+    // Bob leaves this phone: the server hears it (his later photos from here would be held), and the
+    // locked phone lists Alice only.
+    await page.waitForSelector(`[data-testid="people"] h2:has-text("${BOB}")`);
+    page.once("dialog", (d) => void d.accept());
+    await page.click('[data-testid="remove-me"]');
+    await page.waitForSelector('[data-testid="people"] [data-testid="person"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="person"]').length === 1);
+    expect(await page.getAttribute('[data-testid="person"]', "data-person-id")).toBe(aliceId);
+    expect(query(server, "SELECT person_id FROM device_person WHERE removed_at IS NULL").map((r) => r["person_id"])).toEqual([aliceId]);
+    expect(query(server, "SELECT COUNT(*) AS n FROM audit_entry WHERE action = 'device.person.remove'")).toEqual([{ n: 1 }]);
   }, 240_000);
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { newId } from "../src/crypto/bytes.ts";
 import { newVaultKey, wrapForPerson } from "../src/crypto/keywrap.ts";
 import { kekFromPin, newLocalKey } from "../src/crypto/localkey.ts";
-import { keepPerson, refreshPeople, unlockAs } from "../src/session/people.ts";
+import { keepPerson, refreshPeople, removePerson, unlockAs } from "../src/session/people.ts";
 import { UnlockError } from "../src/session/unlock.ts";
 import { Store } from "../src/storage/db.ts";
 
@@ -59,5 +59,29 @@ describe("the people of a phone", () => {
     expect(await store.people()).toHaveLength(1);
     expect((await store.forgetLocalKey()).ok).toBe(true);
     expect(await store.people()).toEqual([]);
+  });
+
+  it("takes a person off the phone and tells the server, never the last person; offline it still forgets them here", async () => {
+    const store = await Store.open(`people-${newId()}`);
+    const vault = await newVaultKey();
+    for (const p of [alice, bob]) {
+      const entry = await wrapForPerson(vault, p, { method: "pin", pin: "246810", iterations: FAST });
+      await store.putPeople([...(await store.people()), entry]);
+    }
+    const calls: string[] = [];
+    vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
+      calls.push(`${init.method} ${url}`);
+      return new Response(null, { status: 204 });
+    });
+    expect(await removePerson(store, "https://ward.example", "cpd_x_y", bob.id)).toBe(true);
+    expect(calls).toEqual([`DELETE https://ward.example/api/v1/devices/me/people/${bob.id}`]);
+    expect((await store.people()).map((p) => p.personId)).toEqual([alice.id]);
+    await expect(removePerson(store, "https://ward.example", "cpd_x_y", alice.id)).rejects.toBeInstanceOf(UnlockError);
+    expect(await store.people()).toHaveLength(1);
+
+    await store.putPeople([...(await store.people()), await wrapForPerson(vault, bob, { method: "pin", pin: "1", iterations: FAST })]);
+    vi.stubGlobal("fetch", async () => { throw new TypeError("Failed to fetch"); });
+    expect(await removePerson(store, "https://ward.example", "cpd_x_y", bob.id)).toBe(false);
+    expect((await store.people()).map((p) => p.personId)).toEqual([alice.id]);
   });
 });

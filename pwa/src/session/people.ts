@@ -110,3 +110,23 @@ export async function refreshPeople(store: Store, base: string, credential: stri
   if (kept.length !== people.length) await store.putPeople(kept);
   return kept;
 }
+
+/**
+ * Take a person off this phone: their wrapping of the vault key is deleted here, and the server is told
+ * (photos naming them from this phone are then held). The last person cannot be removed: nobody could
+ * unlock the phone's previews any more. Answers whether the server heard it (false offline: it still
+ * lists them on this phone until the next removal reaches it).
+ */
+export async function removePerson(store: Store, base: string, credential: string, personId: string): Promise<boolean> {
+  const people = await store.people();
+  if (people.length <= 1) throw new UnlockError("storage", "The last person of a phone cannot be removed.");
+  const saved = await store.putPeople(people.filter((p) => p.personId !== personId));
+  if (!saved.ok) throw new UnlockError("storage", saved.error.message);
+  try {
+    await callJson(base, credential, "DELETE", `/api/v1/devices/me/people/${personId}`, undefined, undefined, [404]);
+    return true;
+  } catch (e) {
+    if (e instanceof SyncError && e.retryable) return false;
+    throw e;
+  }
+}

@@ -9,7 +9,7 @@ import { useLang } from "./common.tsx";
 import { EnrolScreen } from "./enrol/EnrolScreen.tsx";
 import { HomeScreen } from "./home/HomeScreen.tsx";
 import type { PersonUnlock } from "../crypto/keywrap.ts";
-import { refreshPeople, unlockAs } from "../session/people.ts";
+import { refreshPeople, removePerson, unlockAs } from "../session/people.ts";
 import { AddPersonScreen } from "./lock/AddPersonScreen.tsx";
 import { PeopleBar } from "./lock/PeopleBar.tsx";
 import { SetupScreen } from "./lock/SetupScreen.tsx";
@@ -102,7 +102,14 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       onSwitching={() => session.lock()}
       onPin={(entry) => setRoute({ name: "unlockPerson", entry })}
       onUnlocked={(key, entry) => asPerson(key, { id: entry.personId, name: entry.name })}
-      onAdd={session.localKey ? () => setRoute({ name: "addPerson" }) : undefined} />
+      onAdd={session.localKey ? () => setRoute({ name: "addPerson" }) : undefined}
+      onRemoveMe={async () => {
+        const who = session.person;
+        if (!who) return;
+        await removePerson(store, base, device.credential, who.id);
+        session.lock();
+        setPeople(await store.people());
+      }} />
   ) : undefined;
 
   // locked: the people of the phone are on the home screen; a phone not yet moved to people has its old unlock

@@ -19,6 +19,8 @@ export function PeopleBar(props: {
   onSwitching: () => void;
   onUnlocked: (key: CryptoKey, entry: PersonUnlock) => void;
   onAdd?: () => void;
+  /** Take the unlocked person off this phone (not the last one). */
+  onRemoveMe?: () => Promise<void>;
 }) {
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -55,6 +57,11 @@ export function PeopleBar(props: {
       </ul>
       {props.onAdd ? (
         <button type="button" class="btn" data-testid="add-person" onClick={props.onAdd}>{t("who.add")}</button>
+      ) : null}
+      {props.current && props.onRemoveMe && props.people.length > 1 ? (
+        <button type="button" class="btn btn-quiet" data-testid="remove-me" onClick={() => {
+          if (confirm(t("who.removeConfirm", { name: props.current!.name }))) void props.onRemoveMe!().catch(() => setError(errorText("io")));
+        }}>{t("who.removeMe")}</button>
       ) : null}
       {error ? <Message kind="error">{error}</Message> : null}
     </section>
