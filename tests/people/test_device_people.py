@@ -192,3 +192,17 @@ def test_the_same_photo_proposed_again_under_another_person_is_a_conflict(device
     retry["photos"][0]["person_id"] = bob.id
     conflict = device.propose(retry)
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "photo_conflict"
+
+
+def test_the_officers_journal_names_the_person_who_took_the_photo_and_the_phone(device, person):
+    bob = person("surgeon", name="Dr Bob")
+    officer = person("security_officer", name="Officer Kim")
+    add_to_phone(device, bob.authn)
+    document, photos = batch_taken_by(device, bob.id, opened_by=bob.id)
+    sync(device, document, photos)
+    journal = officer.get("/api/v1/audit/entries", params={"action": "photo.file"})
+    assert journal.status_code == 200, journal.text
+    entry = next(e for e in journal.json()["entries"] if e["object"] == f"photo/{photos[0].photo_id}")
+    assert (entry["actor"], entry["actor_name"]) == (f"user:{bob.id}", "Dr Bob")
+    assert (entry["device_id"], entry["device_label"]) == (device.device_id, "test phone")
+    assert entry["role"] == "surgeon"
