@@ -41,11 +41,12 @@ test-python: deps
 
 test-pwa: deps
 	@$(MAKE) --no-print-directory venv pwa
-	@if [ -f pwa/package.json ]; then cd pwa && npm test && npm run e2e; fi
+	@if [ -f pwa/package.json ]; then cd pwa && npm run lint && npm test && npm run e2e; fi
 
 bench: venv pwa
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.backlog
 	$(BIN)/python -m bench.powerloss --cuts 200
 	@if [ -f pwa/package.json ]; then cd pwa && npm run bench; fi
 

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, cast
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -57,7 +57,7 @@ def seal_form(form: Mapping[str, Any], public_key: ec.EllipticCurvePublicKey, ke
     return header + hpke_seal(plaintext, public_key, INFO_LABEL + header)
 
 
-def parse_form_seal_header(blob: bytes) -> FormSealHeader:
+def parse_form_seal_header(blob: bytes | bytearray | memoryview) -> FormSealHeader:
     """Read the clear header; nothing here is authenticated until :func:`open_form` succeeds."""
     header = HEADER.parse(blob)
     return FormSealHeader(key_id=header.key_id, sequence_id=header.ids[0],
@@ -104,4 +104,4 @@ def open_form(
         raise CryptoError("malformed", "the form is not the canonical JSON of an object")
     if form.get("sequence_id") != sequence_id:
         raise CryptoError("wrong_sequence", "the form names another sequence")
-    return form
+    return cast(dict[str, Any], form)  # an object: checked above

@@ -52,7 +52,10 @@ def _number(value: float) -> str:
         return "0"  # also -0
     sign = "-" if value < 0 else ""
     # repr gives the shortest digit string that round-trips, which is what ES requires.
-    _, digit_tuple, exponent = Decimal(repr(abs(value))).as_tuple()
+    _, digit_tuple, raw_exponent = Decimal(repr(abs(value))).as_tuple()
+    if not isinstance(raw_exponent, int):  # 'n', 'N' or 'F': NaN and Infinity, refused above
+        raise CryptoError("invalid_argument", "NaN and Infinity are not JSON")
+    exponent = raw_exponent
     digits = "".join(map(str, digit_tuple)).rstrip("0")
     exponent += len("".join(map(str, digit_tuple))) - len(digits)
     k = len(digits)

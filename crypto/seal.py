@@ -91,7 +91,7 @@ def seal_photo(
     return b"".join(out)
 
 
-def parse_seal_header(blob: bytes) -> SealHeader:
+def parse_seal_header(blob: bytes | bytearray | memoryview) -> SealHeader:
     """Read the clear header. ``blob`` may be any prefix of at least ``HEADER_MAX`` bytes
     (or the whole blob); nothing here is authenticated until the seal opens."""
     header = HEADER.parse(blob)

@@ -5,7 +5,7 @@ table is checked against ``CATALOGUE`` by the docs test, so codes cannot drift.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 # code: (HTTP status, message a person can act on)
 CATALOGUE: dict[str, tuple[int, str]] = {
@@ -121,6 +121,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
 }
 
 
+if TYPE_CHECKING:  # only for the annotations: errors.py imports nothing of the server
+    from .audit.log import AuditEvent
+    from .types import Principal
+
+
 class ApiError(Exception):
     """An error a client can act on; rendered as ``{"error": {"code", "message"}}``."""
 
@@ -133,8 +138,21 @@ class ApiError(Exception):
         self.message = message or default
         self.details = dict(details) if details else None
         self.headers = dict(headers) if headers else {}
-        self.audited = False  # set once an audit entry records this refusal; the app audits the rest
+        self.audited = False  # set once refusals.py has recorded this refusal: never twice
+        self.event: AuditEvent | None = None  # the audit entry this refusal makes (else a generic one)
+        self.actor: Principal | None = None  # who was refused, when known before the request's principal
         super().__init__(f"{code}: {self.message}")
+
+    def audited_as(self, event: AuditEvent) -> ApiError:
+        """Give this refusal its audit entry (action, actor, patient, object, detail); ``refusals.py``
+        writes it, with the failure outcome and this error's code, when the refusal is answered."""
+        self.event = event
+        return self
+
+    def refused(self, who: Principal | None) -> ApiError:
+        """Name who was refused (access control decides before the request has a principal)."""
+        self.actor = who
+        return self
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}

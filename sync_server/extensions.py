@@ -1,7 +1,8 @@
 """Long-running parts started with the server beside sync (interop outbox, audit checkpoints...).
 
-Each entry is ``(start, stop)``: ``start(services)`` returns a handle passed to ``stop`` at
-shutdown. Modules register here so that ``services.py`` never has to change for them.
+Each entry is ``(name, start, stop)``: ``start(services)`` returns a handle (``services.handles[name]``)
+passed to ``stop`` at shutdown. The list is written out here, in start order; importing a module
+never adds to it.
 """
 from __future__ import annotations
 
@@ -10,17 +11,12 @@ from typing import Any, Awaitable, Callable
 Start = Callable[[Any], Awaitable[Any]]
 Stop = Callable[[Any], Awaitable[None]]
 
+from .audit import service as _audit  # noqa: E402
+from .auth import runtime as _people  # noqa: E402
 from .interop import service as _interop  # noqa: E402
 
 EXTENSIONS: list[tuple[str, Start, Stop]] = [
     ("interop", _interop.start, _interop.stop),
+    ("audit", _audit.start, _audit.stop),
+    ("people", _people.start, _people.stop),
 ]
-
-
-def _register_builtin() -> None:
-    from .audit import service as audit_service
-
-    EXTENSIONS.append(("audit", audit_service.start, audit_service.stop))
-
-
-_register_builtin()

@@ -12,7 +12,7 @@ from .auth.throttle import Throttle
 from .events import Events
 from .extensions import EXTENSIONS
 from .db import Db
-from .ingest.decoder import Decoder
+from .ingest.decoder import DECODE_ROOM_WAIT_SECONDS, Decoder
 from .ingest.service import SyncService
 from .settings import Settings
 from .storage.files import make_dir_durably, sweep_temp_files
@@ -61,6 +61,7 @@ class Services:
                           events=events, memory_limit=settings.decode_memory_bytes)
         events.subscribe("photo.filed", lambda photo_id: decoder.enqueue(photo_id))
         sync = SyncService(settings, store, keys, objects, events=events)
+        sync.decode_room = lambda: decoder.wait_room(settings.decode_backlog_max, DECODE_ROOM_WAIT_SECONDS)
         services = cls(settings=settings, store=store, keys=keys, objects=objects, sync=sync, decoder=decoder,
                        enroll_throttle=Throttle(attempts=10, window_seconds=60), version=_version(), events=events)
         await sync.expire_uploads()

@@ -234,6 +234,12 @@ class Settings:
         "~192 MB is quarantined (`decode_budget_exceeded`) before a pixel is decoded; a decode reaching the limit "
         "is quarantined too (`decode_memory_exceeded`).", _positive_int
     )
+    decode_backlog_max: int = _setting(
+        200, "Photos filed and waiting for their full decode beyond which a new upload waits (up to 30 s) for the "
+        "decode to catch up: under a load that never stops, the sync goes at the decode's pace and the backlog "
+        "stays bounded (about 20 s of decode work with the default) instead of growing with the load.",
+        _positive_int
+    )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
     signin_failures_per_account: int = _setting(
         5, "Failed passkey sign-ins against one account in a minute before that account is refused for a minute "

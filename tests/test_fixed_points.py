@@ -12,6 +12,7 @@ def test_healthz_reports_database_and_storage(http):
     assert body["status"] == "ok"
     assert body["checks"]["database"] == {"ok": True, "backend": "sqlite"}
     assert body["checks"]["storage"]["ok"] is True
+    assert body["checks"]["decode"] == {"ok": True, "backlog": 0, "oldest_seconds": 0.0}
 
 
 # The fixed points DESIGN.md names, written out here (not read from the route list the spec is built from).

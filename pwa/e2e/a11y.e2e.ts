@@ -3,15 +3,17 @@ import { rmSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { axeBothLanguages, type Violation } from "./axe.ts";
 import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
-import { cameraLive, fillForm, identify, RHINOPLASTY, screen, shoot } from "./flow.ts";
+import { cameraLive, fillForm, identify, RHINOPLASTY, screen, shoot, shots } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 describe("accessibility of the capture app", () => {
   const profile = newProfileDir();
+  const blockedProfile = newProfileDir();
   let server: TestServer | undefined;
   afterAll(() => {
     server?.cleanup();
     rmSync(profile, { recursive: true, force: true });
+    rmSync(blockedProfile, { recursive: true, force: true });
   });
 
   it("has 0 axe-core violations on every screen in both languages", async () => {
@@ -87,5 +89,26 @@ describe("accessibility of the capture app", () => {
     const bad = Object.fromEntries(Object.entries(found).filter(([, v]) => v.length));
     expect(bad).toEqual({});
     expect(Object.keys(found)).toHaveLength(30);
+  });
+
+  it("says so, in both languages, when the phone's storage cannot be opened", async () => {
+    server ??= await TestServer.start();
+    const ctx = await launch(blockedProfile, { locale: "fr-FR" });
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    // as in a private window that refuses IndexedDB, or a quota the browser will not grant
+    await page.addInitScript(() => {
+      IDBFactory.prototype.open = () => { throw new DOMException("The operation failed", "UnknownError"); };
+    });
+    await page.goto(server.origin);
+    await screen(page, "start-failed");
+    expect(await page.textContent("h1")).toBe("Stockage sécurisé inaccessible");
+    const found = await axeBothLanguages(page, "start-failed"); // and back to French
+    await shots(page, "start-failed");
+    await page.click('[data-testid="lang"]');
+    await page.waitForFunction(() => document.documentElement.lang === "en");
+    expect(await page.textContent("h1")).toBe("Secure storage unavailable");
+    expect(await page.locator('[data-screen="start-failed"] button.btn-primary').textContent()).toBe("Try again");
+    await ctx.close();
+    expect(Object.fromEntries(Object.entries(found).filter(([, v]) => v.length))).toEqual({});
   });
 });

@@ -141,8 +141,8 @@ describe("who took it: people on a shared phone", () => {
     const people = query(server, "SELECT id, name FROM person") as { id: string; name: string }[];
     const aliceId = people.find((p) => p.name === ALICE)!.id;
     const bobId = people.find((p) => p.name === BOB)!.id;
-    const onPhone = query(server, "SELECT person_id FROM device_person WHERE removed_at IS NULL").map((r) => r["person_id"]).sort();
-    expect(onPhone).toEqual([aliceId, bobId].sort());
+    const onPhone = query(server, "SELECT person_id FROM device_person WHERE removed_at IS NULL").map((r) => String(r["person_id"])).sort((a, b) => a.localeCompare(b));
+    expect(onPhone).toEqual([aliceId, bobId].sort((a, b) => a.localeCompare(b)));
 
     // Locked: the lock screen lists the people of this phone, each with how they unlock.
     await page.click('[data-testid="lock"]');

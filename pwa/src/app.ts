@@ -123,8 +123,11 @@ export async function startServices(onWipe: (reason: SyncError) => void): Promis
   new AutoSync(store, sync, base).start(); // syncs when the network returns, on view, when the station asks
   // Previews are short-lived: a day with a passkey, four hours with a PIN.
   const keepMs = unlockRec?.method === "pin" ? 4 * 3600_000 : 24 * 3600_000;
-  void store.purgePreviews(new Date(Date.now() - keepMs).toISOString());
-  void purgeOldPriors(store); // ghost-overlay priors: after the priorDays phone setting (default 7)
+  // housekeeping: a failure leaves the old entries (still encrypted) until the next start tries again
+  store.purgePreviews(new Date(Date.now() - keepMs).toISOString())
+    .catch(() => console.warn("old previews could not be purged; retried at next start"));
+  purgeOldPriors(store) // ghost-overlay priors: after the priorDays phone setting (default 7)
+    .catch(() => console.warn("old priors could not be purged; retried at next start"));
   return { store, session, sync, base };
 }
 

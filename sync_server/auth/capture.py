@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, append
+from ..audit.log import AuditEvent, append
 from ..clock import iso, utc_now
 from ..db import Db
 from ..errors import ApiError
@@ -45,15 +45,13 @@ async def begin(store: Db, settings: Settings) -> dict[str, Any]:
 
 async def add(store: Db, settings: Settings, device_id: str, challenge_id: Any, credential: Any,
               address: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Verify the person's assertion and add them to the device: (person, None) or (None, audited problem)."""
-    actor = f"device:{device_id}"
+    """Verify the person's assertion and add them to the device: (person, None) or (None, problem: the
+    caller refuses it with ``ApiError(problem["code"]).audited_as(...)``, ``refusals.py`` writes it)."""
     async with store.write() as db:
         person, key, problem = await people.verify_assertion(db, settings, challenge_id, credential, PURPOSE)
         if person is not None and key is not None and not may_capture(person["roles"]):
             problem = {"code": "person_cannot_capture", "person": person["id"]}
         if problem is not None:
-            await append(db, AuditEvent(action="device.person.add", outcome=MINOR_FAILURE, actor=actor,
-                                        device_id=device_id, address=address, detail=problem))
             return None, problem
         assert person is not None and key is not None
         now = iso(utc_now())

@@ -22,7 +22,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, append
+from ..audit.log import AuditEvent, append
 from ..db import Db
 from ..errors import ApiError
 from ..types import Principal, is_uuid
@@ -60,10 +60,8 @@ async def create_enrollment_code(store: Db, label: str, ttl_seconds: int, actor:
     return code, expires
 
 
-def _refused(code: str, **headers: str) -> ApiError:
-    error = ApiError(code, headers=headers or None)
-    error.audited = True
-    return error
+def _refused(code: str, event: AuditEvent, **headers: str) -> ApiError:
+    return ApiError(code, headers=headers or None).audited_as(event)
 
 
 async def enroll(store: Db, code: str, label: str | None, address: str | None) -> tuple[str, str]:
@@ -83,10 +81,7 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
             problem = "already_used"
         elif row["expires_at"] < iso(now):
             problem = "expired"
-        if problem is not None:
-            await append(db, AuditEvent(action="device.enroll", outcome=MINOR_FAILURE, actor="anonymous",
-                                        address=address, detail={"code": "enrollment_code_invalid", "reason": problem}))
-        else:
+        if problem is None:
             device_id = str(uuid.uuid4())
             secret = secrets.token_urlsafe(32)
             credential = f"cpd_{device_id}_{secret}"
@@ -103,7 +98,8 @@ async def enroll(store: Db, code: str, label: str | None, address: str | None) -
             await append(db, AuditEvent(action="device.enroll", actor=f"device:{device_id}", device_id=device_id,
                                         address=address, detail=detail))
             return device_id, credential
-    raise _refused("enrollment_code_invalid")
+    raise _refused("enrollment_code_invalid", AuditEvent(action="device.enroll", actor="anonymous", address=address,
+                                                         detail={"reason": problem}))
 
 
 async def confirm(store: Db, authorization: str | None, address: str | None) -> dict[str, str]:
@@ -151,14 +147,13 @@ async def confirm(store: Db, authorization: str | None, address: str | None) -> 
             code, detail = "device_unauthenticated", {
                 "code": "device_unauthenticated",
                 "reason": "missing" if authorization is None else "superseded_or_unknown"}
-        await append(db, AuditEvent(action="device.enroll.confirm", outcome=MINOR_FAILURE, actor=actor,
-                                    address=address, detail=detail))
-    # raised outside the transaction, so that the refusal's audit entry is kept
+    # refused outside the transaction (refusals.py writes its audit entry)
+    event = AuditEvent(action="device.enroll.confirm", actor=actor, address=address, detail=detail)
     if code == "device_revoked":
-        raise _refused(code, **{"Clear-Site-Data": '"storage"', "WWW-Authenticate": 'Bearer realm="clinphoto"'})
+        raise _refused(code, event, **{"Clear-Site-Data": '"storage"', "WWW-Authenticate": 'Bearer realm="clinphoto"'})
     if code == "device_unauthenticated":
-        raise _refused(code, **{"WWW-Authenticate": 'Bearer realm="clinphoto"'})
-    raise _refused(code)
+        raise _refused(code, event, **{"WWW-Authenticate": 'Bearer realm="clinphoto"'})
+    raise _refused(code, event)
 
 
 def parse_credential(header: str | None) -> tuple[str, str] | None:
@@ -179,30 +174,18 @@ async def authenticate(store: Db, authorization: str | None, address: str | None
         row = await store.fetch_one("SELECT id, credential_hash, revoked_at FROM device WHERE id = :id",
                                     {"id": parsed[0]})
     if row is None and parsed is not None and await _is_pending(store, parsed):
-        async with store.write() as db:
-            await append(db, AuditEvent(action="device.authenticate", outcome=MINOR_FAILURE,
-                                        actor=f"device:{parsed[0]}", address=address, object=path,
-                                        detail={"code": "device_enrollment_unconfirmed"}))
-        raise _refused("device_enrollment_unconfirmed")
+        raise _refused("device_enrollment_unconfirmed", AuditEvent(
+            action="device.authenticate", actor=f"device:{parsed[0]}", address=address, object=path))
     if row is None or not hmac.compare_digest(row["credential_hash"], _sha256(parsed[1])):  # type: ignore[index]
-        async with store.write() as db:
-            await append(db, AuditEvent(action="device.authenticate", outcome=MINOR_FAILURE, actor="anonymous",
-                                        address=address, object=path,
-                                        detail={"code": "device_unauthenticated",
-                                                "reason": "missing" if authorization is None else "invalid"}))
-        error = ApiError("device_unauthenticated", headers={"WWW-Authenticate": 'Bearer realm="clinphoto"'})
-        error.audited = True
-        raise error
+        raise _refused("device_unauthenticated", AuditEvent(
+            action="device.authenticate", actor="anonymous", address=address, object=path,
+            detail={"reason": "missing" if authorization is None else "invalid"}),
+            **{"WWW-Authenticate": 'Bearer realm="clinphoto"'})
     device_id = row["id"]
     if row["revoked_at"] is not None:
-        async with store.write() as db:
-            await append(db, AuditEvent(action="device.authenticate", outcome=MINOR_FAILURE,
-                                        actor=f"device:{device_id}", device_id=device_id, address=address,
-                                        object=path, detail={"code": "device_revoked"}))
-        error = ApiError("device_revoked", headers={"Clear-Site-Data": '"storage"',
-                                                    "WWW-Authenticate": 'Bearer realm="clinphoto"'})
-        error.audited = True
-        raise error
+        raise _refused("device_revoked", AuditEvent(
+            action="device.authenticate", actor=f"device:{device_id}", device_id=device_id, address=address,
+            object=path), **{"Clear-Site-Data": '"storage"', "WWW-Authenticate": 'Bearer realm="clinphoto"'})
     await _touch(store, device_id)
     return Principal(kind="device", id=device_id, device_id=device_id)
 

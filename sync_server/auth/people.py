@@ -35,7 +35,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, append
+from ..audit.log import AuditEvent, append
 from ..db import Db
 from ..errors import ApiError
 from ..settings import Settings
@@ -220,12 +220,6 @@ async def _take_challenge(db: Any, challenge_id: Any, purpose: str) -> Mapping[s
     return dict(row)
 
 
-def _refused(code: str) -> ApiError:
-    error = ApiError(code)
-    error.audited = True
-    return error
-
-
 # -- whose ceremony is this? (the sign-in throttle counts per account: endpoints/people.py) ------------
 
 async def person_of_credential(store: Db, credential: Any) -> str | None:
@@ -265,10 +259,8 @@ async def registration_begin(store: Db, settings: Settings, *, token: str | None
             "JOIN person p ON p.id = i.person_id WHERE i.token_hash = :h", {"h": invitation_hash})
         if row is None or row["used_at"] is not None or row["expires_at"] < iso(utc_now()) or row["revoked_at"]:
             reason = "unknown" if row is None else "used" if row["used_at"] else "expired_or_revoked"
-            async with store.write() as db:
-                await append(db, AuditEvent(action="passkey.register", outcome=MINOR_FAILURE, actor="anonymous",
-                                            address=address, detail={"code": "invitation_invalid", "reason": reason}))
-            raise _refused("invitation_invalid")
+            raise ApiError("invitation_invalid").audited_as(AuditEvent(
+                action="passkey.register", actor="anonymous", address=address, detail={"reason": reason}))
         person_id = row["person_id"]
     person = await store.fetch_one("SELECT * FROM person WHERE id = :id", {"id": person_id})
     assert person is not None
@@ -341,11 +333,9 @@ async def registration_finish(store: Db, settings: Settings, challenge_id: Any, 
                             object=f"passkey:{credential_id}",
                             detail={"person": person_id, "via": "invitation" if invitation else "session",
                                     "user_verified": True}))
-        if problem is not None:
-            await append(db, AuditEvent(action="passkey.register", outcome=MINOR_FAILURE,
-                                        actor=actor or "anonymous", address=address, detail=problem))
-    if problem is not None:
-        raise _refused(problem["code"])
+    if problem is not None:  # refused after the transaction: the challenge stays used up
+        raise ApiError(problem["code"]).audited_as(AuditEvent(action="passkey.register", actor=actor or "anonymous",
+                                                              address=address, detail=problem))
     assert person_id is not None
     return person_id
 
@@ -389,16 +379,14 @@ async def verify_assertion(db: Any, settings: Settings, challenge_id: Any, crede
 
 async def signin_finish(db: Any, settings: Settings, challenge_id: Any, credential: Any,
                         address: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """Inside the caller's write transaction: (person row, None) or (None, audited problem)."""
+    """Inside the caller's write transaction: (person row, None) or (None, problem: the caller refuses it
+    with ``ApiError(problem["code"]).audited_as(...)``)."""
     person, key, problem = await verify_assertion(db, settings, challenge_id, credential, "signin")
     if person is not None and key is not None:
         await append(db, AuditEvent(action="person.signin", actor=f"user:{person['id']}", address=address,
                                     object=f"passkey:{key['credential_id']}",
                                     detail={"sign_count": key["sign_count"], "user_verified": key["user_verified"]}))
         return person, None
-    assert problem is not None
-    await append(db, AuditEvent(action="person.signin", outcome=MINOR_FAILURE, actor="anonymous", address=address,
-                                detail=problem))
     return None, problem
 
 

@@ -1,4 +1,5 @@
-"""Access control for every request, in one place; app.py installs ``MIDDLEWARE`` after the security headers.
+"""Access control for every request, in one place; app.py installs ``AccessControl`` (with the app's API
+routes) after the security headers.
 
 For each request that reaches an API route, the rule of ``permissions.PERMISSIONS`` decides:
 public routes pass; device routes need a valid bearer credential (cookies are ignored there);
@@ -6,32 +7,26 @@ people's routes need a live session cookie and, for state-changing methods, the 
 ``Origin`` and the session's CSRF token. A route with no rule is refused. Every refusal is
 audited before it is answered, and the endpoint never runs. The caller ends up in
 ``request.state.principal``.
-
-Also registers the ``people`` extension: the session signer (keys generated at first start) and
-the sign-in throttle, shared by the endpoints through ``runtime(services)``.
 """
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import logging
-import re
-from typing import Any
+from typing import Any, Iterable
 
 from starlette.datastructures import Headers
-from starlette.middleware import Middleware
-from starlette.requests import cookie_parser
+from starlette.requests import Request, cookie_parser
+from starlette.routing import BaseRoute, compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, record
+from ..audit.log import AuditEvent
 from ..errors import ApiError
-from ..extensions import EXTENSIONS
+from ..refusals import refuse
 from ..types import Principal
 from . import devices
-from .people import rp_id, web_origins
 from .permissions import DEVICE, PUBLIC, SERVICE_TOKEN, allows, operations, rule_for
-from .sessions import CSRF_HEADER, Sessions, load_keys
-from .throttle import SigninThrottle
+from .runtime import runtime
+from .sessions import CSRF_HEADER
 from ..clock import now_iso
 
 log = logging.getLogger("clinphoto.auth")
@@ -39,66 +34,35 @@ log = logging.getLogger("clinphoto.auth")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclasses.dataclass
-class PeopleRuntime:
-    sessions: Sessions
-    signin_throttle: SigninThrottle  # failed passkey ceremonies, per account and per client address
-    origins: list[str]
-    rp_id: str
+class RouteTable:
+    """Which API route template serves a (method, path): built from the routes of the app it guards."""
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        self._table = [(m, compile_path(p)[0], p) for m, p, _ in operations(routes)]
+
+    def match(self, method: str, path: str) -> str | None:
+        """The route template serving (method, path), or None when no API route serves it."""
+        for route_method, regex, template in self._table:
+            if regex.match(path) and route_method in (method, "*", "GET" if method == "HEAD" else ""):
+                return template
+        return None
 
 
-def runtime(services: Any) -> PeopleRuntime:
-    return services.handles["people"]
-
-
-async def _start(services: Any) -> PeopleRuntime:
-    settings = services.settings
-    return PeopleRuntime(sessions=Sessions(settings, load_keys(settings.resolved_keys_dir)),
-                         signin_throttle=SigninThrottle(settings.signin_failures_per_account,
-                                                        settings.signin_failures_per_address),
-                         origins=web_origins(settings), rp_id=rp_id(settings))
-
-
-async def _stop(handle: PeopleRuntime) -> None:
-    return None
-
-
-if not any(name == "people" for name, _, _ in EXTENSIONS):
-    EXTENSIONS.append(("people", _start, _stop))
-
-
-_table: list[tuple[str, re.Pattern[str], str]] | None = None
-
-
-def _operations() -> list[tuple[str, re.Pattern[str], str]]:
-    """(method, compiled path, path template) of every API route, built once."""
-    global _table
-    if _table is None:
-        from starlette.routing import compile_path
-
-        from ..app import API_ROUTES  # routes are the source of truth; imported late (app imports us)
-        _table = [(m, compile_path(p)[0], p) for m, p, _ in operations(API_ROUTES)]
-    return _table
-
-
-def match(method: str, path: str) -> str | None:
-    """The route template serving (method, path), or None when no API route serves it."""
-    for route_method, regex, template in _operations():
-        if regex.match(path) and route_method in (method, "*", "GET" if method == "HEAD" else ""):
-            return template
-    return None
+ROUTE_TEMPLATE = "clinphoto.route_template"  # in the ASGI scope: the API route a request matched (access log)
 
 
 class AccessControl:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
         self.app = app
+        self.routes = RouteTable(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        template = match(method, path)
+        template = self.routes.match(method, path)
+        scope[ROUTE_TEMPLATE] = template
         if template is None:  # the static app, or a 404/405 the router answers
             await self.app(scope, receive, send)
             return
@@ -106,12 +70,7 @@ class AccessControl:
         try:
             principal, state = await self._decide(services, scope, method, template)
         except ApiError as error:
-            from ..app import _error_response  # one way to render errors
-            from starlette.requests import Request
-
-            request = Request(scope)
-            await send_error(services, request, error, template)
-            response = _error_response(error, request)
+            response = await refuse(Request(scope), error, template)
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})
@@ -143,11 +102,8 @@ class AccessControl:
             error = ApiError("session_required" if check.problem == "missing" else "session_invalid",
                              headers={"Set-Cookie": people.sessions.clear_cookie_header()} if cookie else None)
             actor = f"user:{check.session['person_id']}" if check.session else "anonymous"
-            await record(services.store, AuditEvent(action="session.check", outcome=MINOR_FAILURE, actor=actor,
-                                                    address=address, object=template,
-                                                    detail={"code": error.code, "reason": check.problem}))
-            error.audited = True
-            raise error
+            raise error.audited_as(AuditEvent(action="session.check", actor=actor, address=address, object=template,
+                                              detail={"reason": check.problem}))
         session, person = check.session, check.person
         assert session is not None and person is not None
         who = Principal(kind="user", id=person["id"], roles=frozenset(person["roles"].split()))
@@ -155,12 +111,12 @@ class AccessControl:
             self._check_origin(services, headers, required=True, who=who)
             token = headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(token.encode(), session["csrf_token"].encode()):
-                raise _with_actor(ApiError("csrf_failed"), who)
+                raise ApiError("csrf_failed").refused(who)
         now = now_iso()
         glass_open = bool(session["break_glass_until"]) and session["break_glass_until"] > now
         allowed, by_glass = allows(rule, who.roles, glass_open)
         if not allowed:
-            raise _with_actor(ApiError("forbidden", details={"roles": sorted(who.roles)}), who)
+            raise ApiError("forbidden", details={"roles": sorted(who.roles)}).refused(who)
         state: dict[str, Any] = {"session": session, "person": person}
         if by_glass:
             log.warning("break-glass access by user:%s to %s", person["id"], template)
@@ -171,30 +127,12 @@ class AccessControl:
         origin = headers.get("origin")
         fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-            raise _with_actor(ApiError("csrf_failed"), who)
+            raise ApiError("csrf_failed").refused(who)
         if origin is None:
             if required:
-                raise _with_actor(ApiError("csrf_failed"), who)
+                raise ApiError("csrf_failed").refused(who)
             return
         if origin not in runtime(services).origins:
-            raise _with_actor(ApiError("csrf_failed"), who)
+            raise ApiError("csrf_failed").refused(who)
 
 
-def _with_actor(error: ApiError, who: Principal | None) -> ApiError:
-    error.actor = who  # type: ignore[attr-defined]
-    return error
-
-
-async def send_error(services: Any, request: Any, error: ApiError, template: str) -> None:
-    """Audit a refusal made here (the app's handler never sees it)."""
-    if error.audited:
-        return
-    who: Principal | None = getattr(error, "actor", None)
-    await record(services.store, AuditEvent(
-        action=f"http.{request.method.lower()}", outcome=MINOR_FAILURE, actor=who.actor if who else "anonymous",
-        object=template, address=request.client.host if request.client else None,
-        detail={"code": error.code, **({"roles": sorted(who.roles)} if who else {})}))
-    error.audited = True
-
-
-MIDDLEWARE: list[Middleware] = [Middleware(AccessControl)]

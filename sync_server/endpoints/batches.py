@@ -17,8 +17,8 @@ async def propose_batch(request: Request) -> Response:
     try:
         manifest = parse_manifest(await json_body(request), who.device_id or "", s.keys.seal_private_keys)
     except ApiError as error:
-        raise await s.sync.refuse(error, AuditEvent(action="batch.propose", actor=who.actor, device_id=who.device_id,
-                                                    address=address)) from None
+        raise error.audited_as(AuditEvent(action="batch.propose", actor=who.actor, device_id=who.device_id,
+                                          address=address)) from None
     created, body = await s.sync.propose(who, manifest, address)
     return json(body, status_code=201 if created else 200,
                 headers={"Location": f"/api/v1/batches/{manifest.batch_id}"} if created else None)

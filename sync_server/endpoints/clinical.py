@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, record
+from ..audit.log import AuditEvent
 from ..clinical import catalog, export, queries, stats
 from ..errors import ApiError
 from ..types import is_uuid
@@ -44,12 +44,9 @@ def _detail(request: Request, **extra: Any) -> dict[str, Any]:
 async def _refuse(request: Request, action: str, code: str, *, patient_id: str | None, object: str,
                   details: dict[str, Any] | None = None, **extra: Any) -> None:
     who = request.state.principal
-    await record(services(request).store, AuditEvent(
-        action=action, outcome=MINOR_FAILURE, actor=who.actor, patient_id=patient_id, object=object,
+    raise ApiError(code, details=details).audited_as(AuditEvent(
+        action=action, actor=who.actor, patient_id=patient_id, object=object,
         address=client_address(request), detail=_detail(request, code=code, **extra)))
-    error = ApiError(code, details=details)
-    error.audited = True
-    raise error
 
 
 async def _open(request: Request, action: str, patient_id: str, object: str) -> None:

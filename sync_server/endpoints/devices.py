@@ -5,6 +5,7 @@ import dataclasses
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..audit.log import AuditEvent
 from ..auth import capture, people
 from ..auth.devices import confirm, enroll
 from ..errors import ApiError
@@ -72,9 +73,9 @@ async def people_add(request: Request) -> Response:
     if problem is not None:
         if problem["code"] != "person_cannot_capture":
             people_endpoints._failed(request, problem.get("person"))
-        error = ApiError(problem["code"])
-        error.audited = True
-        raise error
+        raise ApiError(problem["code"]).audited_as(AuditEvent(
+            action="device.person.add", actor=who.actor, device_id=who.device_id, address=client_address(request),
+            detail=problem))
     return json({"person": person}, status_code=201)
 
 

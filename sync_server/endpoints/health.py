@@ -46,6 +46,9 @@ async def healthz(request: Request) -> Response:
                     log.exception("could not audit the low-space warning")
         else:
             s.sync.low_space_alerted = False
+    waiting, oldest = s.decoder.backlog()
+    # photos filed (durable, receipted) and not yet fully decoded: informative, never a failure
+    checks["decode"] = {"ok": True, "backlog": waiting, "oldest_seconds": round(oldest, 1)}
     ok = all(bool(c["ok"]) for c in checks.values())
     low = bool(checks["storage"].get("low_space"))  # degraded but serving: 200, so nothing fails over
     return json({"status": "ok" if ok and not low else "degraded", "checks": checks, "version": s.version},

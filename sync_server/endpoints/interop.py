@@ -70,12 +70,6 @@ def _strict(request: Request) -> bool:
                for p in request.headers.get("prefer", "").split(","))
 
 
-def fhir_error(error: ApiError, path: str) -> dict[str, Any]:
-    """An error on a FHIR route, as the OperationOutcome FHIR clients read (app.py renders it)."""
-    return fhir.operation_outcome(error.status, error.code, error.message, R5 if path.startswith("/fhir/r5") else R4,
-                                  error.details)
-
-
 def _fhir_caller(request: Request, version: str) -> Principal:
     settings = services(request).settings
     if version == R5 and not settings.fhir_r5:

@@ -13,9 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
+from ..audit.log import AuditEvent, append
 from ..auth import people
-from ..auth.web import runtime
+from ..auth.runtime import runtime
 from ..errors import ApiError
 from . import admin, photos
 from .common import audit_answer, client_address, json, json_body, services
@@ -45,11 +45,8 @@ async def _throttled(request: Request, action: str, person_id: str | None = None
         detail = {"code": "signin_throttled", "scope": "address"}
     else:
         return
-    await record(services(request).store, AuditEvent(action=action, outcome=MINOR_FAILURE, actor="anonymous",
-                                                     address=address, detail=detail))
-    error = ApiError("signin_throttled", headers={"Retry-After": "60"})
-    error.audited = True
-    raise error
+    raise ApiError("signin_throttled", headers={"Retry-After": "60"}).audited_as(
+        AuditEvent(action=action, actor="anonymous", address=address, detail=detail))
 
 
 def _failed(request: Request, person_id: str | None = None) -> None:
@@ -87,9 +84,8 @@ async def signin_finish(request: Request) -> Response:
                                                      client_address(request))
     if problem is not None:
         _failed(request, problem.get("person"))
-        error = ApiError(problem["code"])
-        error.audited = True
-        raise error
+        raise ApiError(problem["code"]).audited_as(AuditEvent(action="person.signin", actor="anonymous",
+                                                              address=client_address(request), detail=problem))
     assert person is not None
     return await _session_response(request, person)
 

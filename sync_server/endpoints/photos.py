@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, record
+from ..audit.log import AuditEvent, record
 from ..errors import ApiError
 from ..types import is_uuid
 from .common import client_address, services
@@ -29,10 +29,7 @@ async def thumbnail(request: Request) -> Response:
     detail = {"kind": "thumbnail", **({"break_glass": True, "reason": glass} if glass else {})}
     if row is None or row["state"] == "quarantined" or row["storage_key"] is None:
         code = "photo_quarantined" if row is not None and row["state"] == "quarantined" else "photo_not_found"
-        await record(s.store, AuditEvent(outcome=MINOR_FAILURE, detail={**detail, "code": code}, **event))
-        error = ApiError(code)
-        error.audited = True
-        raise error
+        raise ApiError(code).audited_as(AuditEvent(detail=detail, **event))
     data = await asyncio.to_thread(s.objects.get, row["storage_key"], s.keys.keks)
     await record(s.store, AuditEvent(detail=detail, **event))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})

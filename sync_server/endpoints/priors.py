@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..audit.log import MINOR_FAILURE, AuditEvent, record
+from ..audit.log import AuditEvent
 from ..clinical import queries
 from ..errors import ApiError
 from .common import audit_answer, client_address, device, json, services
@@ -23,13 +23,9 @@ ACTION = "prior.read"
 
 async def _refuse(request: Request, code: str, patient_id: str | None) -> None:
     who = request.state.principal
-    await record(services(request).store, AuditEvent(
-        action=ACTION, outcome=MINOR_FAILURE, actor=who.actor, device_id=who.device_id, patient_id=patient_id,
-        object=f"patient:{patient_id}" if patient_id else None, address=client_address(request),
-        detail={"code": code}))
-    error = ApiError(code)
-    error.audited = True
-    raise error
+    raise ApiError(code).audited_as(AuditEvent(
+        action=ACTION, actor=who.actor, device_id=who.device_id, patient_id=patient_id,
+        object=f"patient:{patient_id}" if patient_id else None, address=client_address(request)))
 
 
 async def latest_per_view(store: Any, patient_id: str) -> list[dict[str, Any]]:

@@ -32,6 +32,7 @@ log = logging.getLogger("clinphoto.decoder")
 
 QUIET_SECONDS = 0.5
 MAX_DEFER_SECONDS = 30.0
+DECODE_ROOM_WAIT_SECONDS = 30.0  # the longest a new upload waits for room in a full backlog
 
 
 class Decoder:
@@ -45,7 +46,7 @@ class Decoder:
         self.max_pixels = max_pixels
         self.workers = workers
         self._queue: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
-        self._pending: set[str] = set()
+        self._pending: dict[str, float] = {}  # photo id -> when it was queued (loop time)
         self._uploads = 0  # uploads streaming now, and when that last changed (loop time)
         self._uploads_changed_at = float("-inf")
         self._uploads_changed = asyncio.Event()
@@ -54,6 +55,7 @@ class Decoder:
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._progress = asyncio.Event()  # set each time a photo leaves the backlog
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         # forkserver: never fork a process that runs threads (aiosqlite, the event loop)
@@ -93,9 +95,30 @@ class Decoder:
 
     async def enqueue(self, photo_id: str) -> None:
         if photo_id not in self._pending:
-            self._pending.add(photo_id)
+            queued_at = asyncio.get_running_loop().time()
+            self._pending[photo_id] = queued_at
             self._idle.clear()
-            self._queue.put_nowait((photo_id, asyncio.get_running_loop().time()))
+            self._queue.put_nowait((photo_id, queued_at))
+
+    async def wait_room(self, limit: int, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until fewer than ``limit`` photos wait for their decode: new uploads
+        call this, so under a load that never stops the sync goes at the pace the decode keeps and the
+        backlog stays bounded instead of growing for as long as the load lasts. True if there was room."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self._pending) >= limit:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            self._progress.clear()
+            await wait_event(self._progress, left)
+        return True
+
+    def backlog(self) -> tuple[int, float]:
+        """Photos filed and waiting for their full decode, and how long the oldest has waited (seconds)."""
+        if not self._pending:
+            return 0, 0.0
+        return len(self._pending), asyncio.get_running_loop().time() - next(iter(self._pending.values()))  # queue order
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -147,7 +170,8 @@ class Decoder:
             except Exception:
                 log.exception("decode check failed for one photo; it stays filed and is retried at next start")
             finally:
-                self._pending.discard(photo_id)
+                self._pending.pop(photo_id, None)
+                self._progress.set()
                 if not self._pending:
                     self._idle.set()
 

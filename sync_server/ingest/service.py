@@ -2,8 +2,8 @@
 
 Endpoints translate HTTP to these calls and back; the rules themselves live in ``protocol/``
 (pure) and ``ingest/pipeline.py`` (per-photo checks). Every outcome, refusals included, is
-audited; a refusal is audited in a transaction of its own so that rolling back the refused
-work does not roll back its audit entry.
+audited; a refusal carries its audit entry (``ApiError.audited_as``) and ``refusals.py`` writes it
+in a transaction of its own, so that rolling back the refused work does not roll back its entry.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import secrets
 import weakref
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from crypto import KeyStore
 
@@ -25,6 +25,7 @@ from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..auth import capture
 from ..db import Db
 from ..errors import ApiError
+from ..refusals import audit_refusal
 from ..events import BATCH_COMMITTED, INGEST_UPLOADS, PHOTO_FILED, Events
 from ..protocol.manifest import Manifest, PhotoEntry
 from ..protocol.receipt import build_receipt, sign_receipt
@@ -83,17 +84,10 @@ class SyncService:
         # no stream outlives its process: what a previous one staged is swept at start with the temp files
         self._streams: collections.OrderedDict[str, IngestStream] = collections.OrderedDict()
         self.events = events
+        # set by Services: waits while the decode backlog is full (``Decoder.wait_room``)
+        self.decode_room: Callable[[], Awaitable[bool]] | None = None
 
     # -- audit helpers ---------------------------------------------------------------------
-
-    async def refuse(self, error: ApiError, event: AuditEvent) -> ApiError:
-        detail = {**event.detail, "code": error.code}
-        async with self.store.write() as db:
-            await append(db, AuditEvent(action=event.action, outcome=MINOR_FAILURE, actor=event.actor,
-                                        device_id=event.device_id, patient_id=event.patient_id,
-                                        object=event.object, detail=detail, address=event.address))
-        error.audited = True
-        return error
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -114,7 +108,7 @@ class SyncService:
                     await self._record_manifest(db, who, manifest)
                     await append(db, event)
         except ApiError as error:
-            raise await self.refuse(error, event) from None
+            raise error.audited_as(event) from None
         return created, await self.batch_status(who, manifest.batch_id)
 
     async def _record_manifest(self, db: Any, who: Principal, manifest: Manifest) -> None:
@@ -226,7 +220,7 @@ class SyncService:
             await self.events.publish(BATCH_COMMITTED, batch_id=batch_id)
             return signed
         except ApiError as error:
-            raise await self.refuse(error, event) from None
+            raise error.audited_as(event) from None
 
     async def receipt(self, who: Principal, batch_id: str) -> dict[str, Any]:
         batch = await self._batch_row(who, batch_id)
@@ -263,6 +257,8 @@ class SyncService:
                 raise ApiError("upload_not_expected")
             if photo["sealed_size"] != length:
                 raise ApiError("sealed_size_mismatch")
+            if self.decode_room is not None:
+                await self.decode_room()  # bounded wait: the photo is then taken whatever the backlog
             upload_id = secrets.token_hex(16)
             expires = utc_now() + timedelta(seconds=self.settings.upload_expiry_seconds)
             self._part_path(upload_id).touch(mode=0o600, exist_ok=False)
@@ -277,7 +273,7 @@ class SyncService:
                                             detail={**event.detail, "upload_id": upload_id}))
             return {"id": upload_id, "expires": expires}
         except ApiError as error:
-            raise await self.refuse(error, event) from None
+            raise error.audited_as(event) from None
 
     async def _upload_row(self, who: Principal, upload_id: str) -> dict[str, Any]:
         if len(upload_id) != 32 or any(c not in "0123456789abcdef" for c in upload_id):
@@ -315,7 +311,7 @@ class SyncService:
             event = AuditEvent(action="upload.patch", actor=who.actor, device_id=who.device_id, address=address,
                                object=f"photo/{row['photo_id']}", detail={"upload_id": upload_id, "offset": offset})
             if offset != current:
-                raise await self.refuse(ApiError("upload_offset_mismatch", details={"offset": current}), event)
+                raise ApiError("upload_offset_mismatch", details={"offset": current}).audited_as(event)
             await self._count_streaming(+1)
             try:
                 stream = await self._stream_at(row, current)
@@ -352,11 +348,7 @@ class SyncService:
                 os.truncate(self._part_path(upload_id), cut_to)
             except OSError:
                 pass  # the stream's bytes past cut_to were never acknowledged; HEAD reports the real size
-        try:
-            return await self.refuse(error, event)
-        except Exception:
-            log.error("could not audit the storage refusal of upload %s (the database shares the disk?)", upload_id)
-            return error
+        return error.audited_as(event)  # refusals.py says so in the log if the audit cannot be written either
 
     async def _count_streaming(self, change: int) -> None:
         self._streaming += change
@@ -425,7 +417,7 @@ class SyncService:
                     if start + written + len(chunk) > length:
                         await hand_off(last=True)
                         cut_back()
-                        raise await self.refuse(ApiError("upload_overflow"), event)
+                        raise ApiError("upload_overflow").audited_as(event)
                     pending.append(chunk)
                     pending_size += len(chunk)
                     written += len(chunk)
@@ -448,7 +440,7 @@ class SyncService:
             got = (chunk_digest.digest() if chunk_digest is not None else stream.sealed_digest())
             if got != checksum:
                 cut_back()
-                raise await self.refuse(ApiError("upload_checksum_mismatch"), event)
+                raise ApiError("upload_checksum_mismatch").audited_as(event)
         return written
 
     async def _finalize(self, upload: dict[str, Any], address: str | None, stream: IngestStream | None = None) -> None:
@@ -473,7 +465,7 @@ class SyncService:
                 if error.code in STORAGE_ERRORS:  # the bytes received are good: filing is tried again
                     raise await self._storage_refused(error, upload["id"], None, event) from None
                 await self._close_upload(upload["id"], "failed", error.code)
-                raise await self.refuse(error, event) from None
+                raise error.audited_as(event) from None
             async with self.store.write() as db:
                 # who took it is judged now, at filing: a person revoked since the photo was taken is caught
                 person, held = (None, None) if expected.person_id is None else \
@@ -534,8 +526,8 @@ class SyncService:
                     try:
                         await self._finalize(dict(row), None)
                         done += 1
-                    except ApiError:
-                        pass  # refused and audited; the device uploads again
+                    except ApiError as error:
+                        await audit_refusal(self.store, error)  # no request answers it; the device uploads again
         return done
 
     async def expire_uploads(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..auth.web import match
+from ..auth.web import ROUTE_TEMPLATE
 from ..clock import now_iso
 
 FORMATS = ("text", "json", "off")
@@ -39,7 +39,7 @@ def _template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     if path is None:  # refused before routing (access control): the template it matched
-        return match(scope["method"], scope["path"]) or "(no route)"
+        return scope.get(ROUTE_TEMPLATE) or "(no route)"
     if isinstance(route, Mount):
         return (path or "") + "/{path}"  # the capture app's files
     return path or "/"

@@ -129,7 +129,7 @@ def _pointer(parts: Any) -> str:
 def _violations(error: ValidationError) -> list[SchemaViolation]:
     path = _pointer(error.absolute_path)
     keyword, expected = error.validator, error.validator_value
-    if keyword == "required":
+    if keyword == "required" and isinstance(expected, list):
         instance = error.instance if isinstance(error.instance, Mapping) else {}
         return [SchemaViolation(f"{path}/{name}", "is required") for name in expected if name not in instance]
     return [SchemaViolation(path, _message(str(keyword), expected, error))]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from sync_server.app import API_ROUTES
+from sync_server.routes import API_ROUTES
 from sync_server.auth.permissions import PERMISSIONS, operations, rule_for
 
 ROLES = {"public", "device", "person", "break_glass", "service_token",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+import struct
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -34,6 +35,30 @@ def make_jpeg(width: int = 640, height: int = 480, seed: int = 0, *, gps: bool =
         gps_ifd[4] = (2.0, 21.0, 0.0)
     image.save(out, format="JPEG", quality=quality, exif=exif, restart_marker_blocks=8 if seed % 2 else 0)
     return out.getvalue()
+
+
+# what a camera or a phone's gallery may write into a JPEG and must never leave the server (issue 12, point 5)
+IDENTIFYING = [b"Exif", b"CameraMaker", b"ModelX-42", b"SN-998877", b"Dr Owner", b"2026:11:27 08:15:00",
+               b"x:xmpmeta", b"Photoshop 3.0", b"taken in bloc 4 by Dr Owner", b"MakerNoteSecret"]
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def with_camera_metadata(image: Image.Image, progressive: bool = False) -> bytes:
+    """``image`` as a camera writes it: EXIF (make, model, owner, original date, body serial number, maker
+    note), XMP, IPTC, a comment and an ICC profile (colour, not identity: it is kept)."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x013B] = "CameraMaker", "ModelX-42", "Dr Owner"
+    exif[0x8769] = {0x9003: "2026:11:27 08:15:00", 0xA431: "SN-998877", 0x927C: b"MakerNoteSecret"}
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90, exif=exif.tobytes(), icc_profile=b"\x00" * 128,
+               progressive=progressive, comment=b"taken in bloc 4 by Dr Owner")
+    data = out.getvalue()
+    extra = (_segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta>Dr Owner</x:xmpmeta>")
+             + _segment(0xED, b"Photoshop 3.0\x00 8BIM Dr Owner"))
+    return data[:2] + extra + data[2:]
 
 
 def make_png(width: int = 64, height: int = 64) -> bytes:

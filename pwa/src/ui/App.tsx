@@ -16,6 +16,7 @@ import { SetupScreen } from "./lock/SetupScreen.tsx";
 import { UnlockScreen } from "./lock/UnlockScreen.tsx";
 import { PatientScreen } from "./patient/PatientScreen.tsx";
 import { FormScreen } from "./sequence/FormScreen.tsx";
+import { StartFailedScreen } from "./start/StartFailedScreen.tsx";
 import { WipedScreen } from "./wiped/WipedScreen.tsx";
 
 type Route =
@@ -36,6 +37,7 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
   const [sealing, setSealing] = useState<SealingKey | null>(null);
   const [route, setRoute] = useState<Route>({ name: "home" });
   const [wiped, setWiped] = useState<SyncError | null>(null);
+  const [startFailed, setStartFailed] = useState(false);
   const [, setTick] = useState(0);
 
   useEffect(() => {
@@ -63,10 +65,11 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       for (const ev of ["pointerdown", "keydown", "touchstart"]) addEventListener(ev, touch, { passive: true });
       setSvc(s);
       props.onServices?.(s);
-    });
+    }).catch(() => setStartFailed(true)); // IndexedDB refused (private mode, quota, another tab upgrading)
   }, []);
 
   if (wiped) return <WipedScreen detail={wiped.message} />;
+  if (startFailed) return <StartFailedScreen />;
   if (!svc) return <main class="screen" data-screen="loading" />;
   const { store, session, sync, base } = svc;
 
