@@ -39,6 +39,14 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "device_not_found": (404, "No such device."),
     "passkey_not_found": (404, "No such passkey for this person."),
     "last_passkey": (409, "This is your only passkey: register another one before removing it."),
+    # the people of a phone (auth/capture.py): refusals when adding, quarantine reasons when filing
+    "person_cannot_capture": (403, "This person's roles do not include taking photos (surgeon): they cannot be added to a phone, "
+                                   "and a photo naming them is kept in quarantine."),
+    "person_unknown": (422, "A photo names a person this server does not know: it is kept in quarantine, never shown."),
+    "person_revoked": (403, "A photo names a person whose access was revoked: it is kept in quarantine, never shown, "
+                            "until the hospital decides."),
+    "person_not_on_device": (403, "A photo names a person who was never added to this phone (or was taken off it): "
+                                  "it is kept in quarantine, never shown."),
     "break_glass_reason_required": (422, "Emergency access needs a written reason (at least 20 characters)."),
     "photo_not_found": (404, "No such photo, or it has no rendition of this kind yet."),
     "photo_quarantined": (409, "This photo failed verification and is quarantined: it is kept but never shown."),

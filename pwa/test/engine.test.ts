@@ -36,6 +36,7 @@ class FakeServer implements Transport {
   manifests: Manifest[] = [];
   filed = new Set<string>();
   tamper = false;
+  hold: string | null = null; // the code the receipt marks every photo held with (its person may not capture)
   failUploadAfter = Infinity;
   constructor(private key: CryptoKey) {}
   async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -49,7 +50,7 @@ class FakeServer implements Transport {
       const m = this.manifests.at(-1)!;
       const receipt = {
         type: "clinphoto.receipt.v1", batch_id: m.batch_id, device_id: m.device_id, issued_at: "t", photo_count: m.photos.length,
-        photos: m.photos.map((p) => ({ photo_id: p.photo_id, sequence_id: p.sequence_id, sha256: this.tamper ? "0".repeat(64) : p.sha256, sealed_sha256: p.sealed_sha256, size: 1 })),
+        photos: m.photos.map((p) => ({ photo_id: p.photo_id, sequence_id: p.sequence_id, sha256: this.tamper ? "0".repeat(64) : p.sha256, sealed_sha256: p.sealed_sha256, size: 1, ...(this.hold ? { held: this.hold } : {}) })),
       };
       const sig = await crypto.subtle.sign({ name: "Ed25519" }, this.key, utf8(canonicalize(receipt)));
       return { status: 200, body: { receipt, signature: { alg: "Ed25519", kid: "sigkid", sig: toBase64Url(sig) } } as T };
@@ -84,11 +85,20 @@ describe("sync engine", () => {
     expect((await store.photos()).length).toBe(3); // nothing deleted
     server.tamper = false;
     const out = await syncAll(store, server);
-    expect(out).toEqual({ batches: 1, photosDeleted: 3 });
+    expect(out).toEqual({ batches: 1, photosDeleted: 3, photosHeld: 0 });
     expect(await store.photos()).toEqual([]);
     expect(server.uploads.sort()).toEqual([...ids].sort()); // the retry did not upload twice
     expect((await store.receipts()).length).toBe(1);
     expect(await store.sequences()).toEqual([]);
+    await store.destroy();
+  });
+
+  it("counts the photos the hospital holds in quarantine for their person, and still lets go of them", async () => {
+    const { store, sign } = await fixture();
+    const server = new FakeServer(sign.privateKey);
+    server.hold = "person_revoked";
+    expect(await syncAll(store, server)).toEqual({ batches: 1, photosDeleted: 3, photosHeld: 3 });
+    expect(await store.photos()).toEqual([]);
     await store.destroy();
   });
 
@@ -112,7 +122,7 @@ describe("sync engine", () => {
     await syncAll(store, server);
     const calls: string[] = [];
     const spy: Transport = { call: async (m, p) => (calls.push(`${m} ${p}`), { status: 200, body: null as never }), upload: async () => undefined };
-    expect(await syncAll(store, spy)).toEqual({ batches: 0, photosDeleted: 0 });
+    expect(await syncAll(store, spy)).toEqual({ batches: 0, photosDeleted: 0, photosHeld: 0 });
     expect(calls).toEqual(["GET /api/v1/devices/me"]); // who am I: a revoked phone learns it (401 → wipe)
     await store.destroy();
   });

@@ -17,6 +17,14 @@ describe("sync protocol core", () => {
     expect(() => buildManifest("b", "d", "2026-01-01T00:00:00Z", [], [photo(P1)])).toThrow();
   });
 
+  it("names who took each photo when the phone knows (person_id), and nobody for older photos", () => {
+    const seq = { sequence_id: S1, sealed_form: "Q1BGMQ" };
+    const bob = "b0b00000-0000-4000-8000-000000000001";
+    const m = buildManifest("b", "d", "2026-01-01T00:00:00Z", [seq], [{ ...photo(P1), personId: bob }, photo(P2)]);
+    expect(m.photos.map((p) => p.person_id)).toEqual([bob, undefined]);
+    expect("person_id" in m.photos[1]!).toBe(false);
+  });
+
   it("resumes an interrupted batch before starting another", () => {
     expect(planBatch([{ id: "b1", photoIds: [P1], createdAt: "t" }], [{ id: P1 }, { id: P2 }])).toEqual({ kind: "resume", batch: { id: "b1", photoIds: [P1], createdAt: "t" } });
     expect(planBatch([], [{ id: P2 }, { id: P1 }])).toEqual({ kind: "new", photoIds: [P1, P2] });

@@ -66,3 +66,20 @@ describe("auto-lock", () => {
     expect(s.unlocked).toBe(false);
   });
 });
+
+describe("the person unlocked", () => {
+  it("is the one who opened the session, and nobody once it locks (by hand or after the delay)", () => {
+    const clock = new ManualClock();
+    const s = new Session(5 * MIN, clock);
+    expect(s.person).toBeNull();
+    s.open(KEY, undefined, { id: "p-alice", name: "Dr Alice" });
+    expect(s.person).toEqual({ id: "p-alice", name: "Dr Alice" });
+    s.lock();
+    expect(s.person).toBeNull();
+    s.open(KEY, undefined, { id: "p-bob", name: "Dr Bob" });
+    clock.advance(5 * MIN);
+    expect(s.person).toBeNull();
+    s.open(KEY); // the phone's old device-wide unlock: no person
+    expect(s.person).toBeNull();
+  });
+});

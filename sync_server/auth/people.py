@@ -340,47 +340,53 @@ async def registration_finish(store: Db, settings: Settings, challenge_id: Any, 
     return person_id
 
 
-async def signin_begin(store: Db, settings: Settings) -> dict[str, Any]:
+async def signin_begin(store: Db, settings: Settings, purpose: str = "signin") -> dict[str, Any]:
+    """Usernameless request options; ``purpose`` keeps a web sign-in's challenge apart from a phone's
+    (``device-person``: a person added to a phone, ``auth/capture.py``)."""
     options = generate_authentication_options(rp_id=rp_id(settings),
                                               user_verification=UserVerificationRequirement.REQUIRED)
-    challenge_id = await _store_challenge(store, options.challenge, "signin")
+    challenge_id = await _store_challenge(store, options.challenge, purpose)
     return {"challenge_id": challenge_id, "options": json.loads(options_to_json(options))}
+
+
+async def verify_assertion(db: Any, settings: Settings, challenge_id: Any, credential: Any, purpose: str
+                           ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """Inside the caller's write transaction, use up the challenge and verify a passkey assertion:
+    (person row, passkey row, None) with the sign count stored, or (None, None, problem). Nothing audited."""
+    challenge = await _take_challenge(db, challenge_id, purpose)
+    if challenge is None:
+        return None, None, {"code": "challenge_invalid"}
+    raw_id = credential.get("id") if isinstance(credential, dict) else None
+    key = await db.fetch_one("SELECT * FROM passkey WHERE credential_id = :c", {"c": raw_id}) if isinstance(raw_id, str) else None
+    if key is None:
+        return None, None, {"code": "passkey_invalid", "reason": "unknown credential"}
+    person = await db.fetch_one("SELECT * FROM person WHERE id = :id", {"id": key["person_id"]})
+    try:
+        verified = verify_authentication_response(
+            credential=credential, expected_challenge=base64url_to_bytes(challenge["challenge"]),
+            expected_rp_id=rp_id(settings), expected_origin=web_origins(settings),
+            credential_public_key=base64url_to_bytes(key["public_key"]),
+            credential_current_sign_count=int(key["sign_count"]), require_user_verification=True)
+    except Exception as exc:
+        return None, None, {"code": "passkey_invalid", "reason": str(exc)[:200], "person": key["person_id"]}
+    if person["revoked_at"] is not None:
+        return None, None, {"code": "passkey_invalid", "reason": "person revoked", "person": person["id"]}
+    await db.execute("UPDATE passkey SET sign_count = :n, last_used_at = :t WHERE credential_id = :c",
+                     {"n": verified.new_sign_count, "t": iso(utc_now()), "c": key["credential_id"]})
+    return dict(person), {**dict(key), "sign_count": verified.new_sign_count,
+                          "user_verified": verified.user_verified}, None
 
 
 async def signin_finish(db: Any, settings: Settings, challenge_id: Any, credential: Any,
                         address: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Inside the caller's write transaction: (person row, None) or (None, problem: the caller refuses it
     with ``ApiError(problem["code"]).audited_as(...)``)."""
-    challenge = await _take_challenge(db, challenge_id, "signin")
-    if challenge is None:
-        problem: dict[str, Any] = {"code": "challenge_invalid"}
-    else:
-        raw_id = credential.get("id") if isinstance(credential, dict) else None
-        key = await db.fetch_one("SELECT * FROM passkey WHERE credential_id = :c", {"c": raw_id}) if isinstance(raw_id, str) else None
-        if key is None:
-            problem = {"code": "passkey_invalid", "reason": "unknown credential"}
-        else:
-            person = await db.fetch_one("SELECT * FROM person WHERE id = :id", {"id": key["person_id"]})
-            try:
-                verified = verify_authentication_response(
-                    credential=credential, expected_challenge=base64url_to_bytes(challenge["challenge"]),
-                    expected_rp_id=rp_id(settings), expected_origin=web_origins(settings),
-                    credential_public_key=base64url_to_bytes(key["public_key"]),
-                    credential_current_sign_count=int(key["sign_count"]), require_user_verification=True)
-            except Exception as exc:
-                problem = {"code": "passkey_invalid", "reason": str(exc)[:200], "person": key["person_id"]}
-            else:
-                if person["revoked_at"] is not None:
-                    problem = {"code": "passkey_invalid", "reason": "person revoked", "person": person["id"]}
-                else:
-                    await db.execute(
-                        "UPDATE passkey SET sign_count = :n, last_used_at = :t WHERE credential_id = :c",
-                        {"n": verified.new_sign_count, "t": iso(utc_now()), "c": key["credential_id"]})
-                    await append(db, AuditEvent(action="person.signin", actor=f"user:{person['id']}", address=address,
-                                                object=f"passkey:{key['credential_id']}",
-                                                detail={"sign_count": verified.new_sign_count,
-                                                        "user_verified": verified.user_verified}))
-                    return dict(person), None
+    person, key, problem = await verify_assertion(db, settings, challenge_id, credential, "signin")
+    if person is not None and key is not None:
+        await append(db, AuditEvent(action="person.signin", actor=f"user:{person['id']}", address=address,
+                                    object=f"passkey:{key['credential_id']}",
+                                    detail={"sign_count": key["sign_count"], "user_verified": key["user_verified"]}))
+        return person, None
     return None, problem
 
 

@@ -30,6 +30,7 @@ BREAK_GLASS = "break_glass"
 SERVICE_TOKEN = "service_token"
 SURGEON, NURSE, OFFICER, ADMIN = "surgeon", "nurse", "security_officer", "administrator"
 ROLES = (SURGEON, NURSE, OFFICER, ADMIN)  # every role a person can hold; the app mirrors it in pwa/src/roles.ts
+CAPTURE_ROLES = (SURGEON,)  # who may be added to a phone and take photos on it (auth/capture.py); mirrored too
 
 Rule = frozenset[str]
 
@@ -48,6 +49,11 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     # the pending credential is checked by the endpoint itself: it is not a device's yet
     ("POST", "/api/v1/devices/enroll/confirm"): _r(PUBLIC),
     ("GET", "/api/v1/devices/me"): _r(DEVICE),
+    # the people of a phone (auth/capture.py): the person's own passkey assertion is checked by the endpoint
+    ("POST", "/api/v1/devices/me/people/begin"): _r(DEVICE),
+    ("POST", "/api/v1/devices/me/people"): _r(DEVICE),
+    ("GET", "/api/v1/devices/me/people"): _r(DEVICE),
+    ("DELETE", "/api/v1/devices/me/people/{person_id}"): _r(DEVICE),
     ("POST", "/api/v1/batches"): _r(DEVICE),
     ("GET", "/api/v1/batches/{batch_id}"): _r(DEVICE),
     ("POST", "/api/v1/batches/{batch_id}/commit"): _r(DEVICE),

@@ -21,7 +21,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from crypto import KeyStore
 
-from ..audit.log import AuditEvent, append, record
+from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
+from ..auth import capture
 from ..db import Db
 from ..errors import ApiError
 from ..refusals import audit_refusal
@@ -46,7 +47,7 @@ SUSPENDED_STREAMS = 64
 # An upload with what the pipeline needs of its photo (one query per PATCH).
 _UPLOAD_SELECT = (
     "SELECT u.*, p.sequence_id, p.view, p.captured_at, p.mime, p.sha256, p.sealed_sha256, p.sealed_size, "
-    "s.patient_id FROM upload u JOIN photo p ON p.id = u.photo_id JOIN sequence s ON s.id = p.sequence_id"
+    "p.person_id, s.patient_id FROM upload u JOIN photo p ON p.id = u.photo_id JOIN sequence s ON s.id = p.sequence_id"
 )
 
 
@@ -117,14 +118,16 @@ class SyncService:
                                      {"id": sequence.sequence_id})
             if row is None:
                 await db.execute(
-                    "INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at) "
-                    "VALUES (:id, :patient, :device, :fs, :form, :t)",
+                    "INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at, person_id) "
+                    "VALUES (:id, :patient, :device, :fs, :form, :t, :person)",
                     {"id": sequence.sequence_id, "patient": sequence.patient_id, "device": who.device_id,
-                     "fs": sequence.form_sha256, "form": json.dumps(dict(sequence.form), sort_keys=True), "t": now},
+                     "fs": sequence.form_sha256, "form": json.dumps(dict(sequence.form), sort_keys=True), "t": now,
+                     "person": sequence.person_id},
                 )
-                await append(db, AuditEvent(action="sequence.create", actor=who.actor, device_id=who.device_id,
+                actor, detail = await _attributed(db, who, sequence.person_id)
+                await append(db, AuditEvent(action="sequence.create", actor=actor, device_id=who.device_id,
                                             patient_id=sequence.patient_id, object=f"sequence/{sequence.sequence_id}",
-                                            detail={"batch_id": manifest.batch_id}))
+                                            detail={"batch_id": manifest.batch_id, **detail}))
             elif row["patient_id"] != sequence.patient_id or row["form_sha256"] != sequence.form_sha256:
                 raise ApiError("sequence_conflict", details={"sequence_id": sequence.sequence_id})
         known: dict[str, tuple[Any, ...]] = {}
@@ -132,18 +135,20 @@ class SyncService:
         for start in range(0, len(ids), 500):  # a few statements however large the batch
             chunk = {f"p{i}": photo_id for i, photo_id in enumerate(ids[start:start + 500])}
             for row in await db.run(
-                    "SELECT id, sequence_id, sha256, sealed_sha256, sealed_size FROM photo WHERE id IN ("
+                    "SELECT id, sequence_id, sha256, sealed_sha256, sealed_size, person_id FROM photo WHERE id IN ("
                     + ", ".join(f":{name}" for name in chunk) + ")", chunk):
                 known[row[0]] = tuple(row[1:])
         for photo in manifest.photos:
             row = known.get(photo.photo_id)
-            if row is not None and row != (photo.sequence_id, photo.sha256, photo.sealed_sha256, photo.sealed_size):
+            if row is not None and row != (photo.sequence_id, photo.sha256, photo.sealed_sha256, photo.sealed_size,
+                                           photo.person_id):
                 raise ApiError("photo_conflict", details={"photo_id": photo.photo_id})
         await db.run_many(
-            "INSERT INTO photo (id, sequence_id, view, captured_at, mime, sha256, sealed_sha256, sealed_size, state) "
-            "VALUES (:id, :seq, :view, :cap, :mime, :sha, :ssha, :ssize, 'expected')",
+            "INSERT INTO photo (id, sequence_id, view, captured_at, mime, sha256, sealed_sha256, sealed_size, state, "
+            "person_id) VALUES (:id, :seq, :view, :cap, :mime, :sha, :ssha, :ssize, 'expected', :person)",
             [{"id": photo.photo_id, "seq": photo.sequence_id, "view": photo.view, "cap": photo.captured_at,
-              "mime": photo.mime, "sha": photo.sha256, "ssha": photo.sealed_sha256, "ssize": photo.sealed_size}
+              "mime": photo.mime, "sha": photo.sha256, "ssha": photo.sealed_sha256, "ssize": photo.sealed_size,
+              "person": photo.person_id}
              for photo in manifest.photos if photo.photo_id not in known])
         await db.execute(
             "INSERT INTO batch (id, device_id, manifest_sha256, manifest, state, created_at) "
@@ -190,11 +195,15 @@ class SyncService:
                        if r["state"] not in FILED_STATES or not self.objects.exists(r["storage_key"], r["stored_size"])]
             if missing:
                 raise ApiError("batch_incomplete", details={"missing": sorted(missing)})
+            names = await _person_names(self.store, {r["person_id"] for r in rows if r["person_id"]})
             receipt = build_receipt(
                 batch_id=batch_id, device_id=who.device_id or "", issued_at=iso(utc_now()),
                 server=self.settings.resolved_public_url,
                 photos=[{"photo_id": r["id"], "sequence_id": r["sequence_id"], "sha256": r["sha256"],
-                         "sealed_sha256": r["sealed_sha256"], "size": r["size"]} for r in rows],
+                         "sealed_sha256": r["sealed_sha256"], "size": r["size"], "person_id": r["person_id"],
+                         "person_name": names.get(r["person_id"]),
+                         "held": r["quarantine_reason"] if r["state"] == "quarantined"
+                         and r["quarantine_reason"] in PERSON_HOLDS else None} for r in rows],
             )
             signed = sign_receipt(receipt, self.keys.sign_private_key, self.keys.sign_key_id)
             async with self.store.write() as db:
@@ -439,7 +448,8 @@ class SyncService:
         if stream is None:  # bytes that arrived before a restart
             stream = await self._stream_at(upload, upload["length"])
         expected = stream.expected
-        event = AuditEvent(action="photo.file", actor=f"device:{upload['device_id']}", device_id=upload["device_id"],
+        device_actor = f"device:{upload['device_id']}"
+        event = AuditEvent(action="photo.file", actor=device_actor, device_id=upload["device_id"],
                            patient_id=upload["patient_id"], object=f"photo/{expected.photo_id}", address=address,
                            detail={"batch_id": upload["batch_id"], "upload_id": upload["id"]})
         async with self._photo_locks.get(expected.photo_id):
@@ -457,18 +467,32 @@ class SyncService:
                 await self._close_upload(upload["id"], "failed", error.code)
                 raise error.audited_as(event) from None
             async with self.store.write() as db:
+                # who took it is judged now, at filing: a person revoked since the photo was taken is caught
+                person, held = (None, None) if expected.person_id is None else \
+                    await capture.check(db, upload["device_id"], expected.person_id)
                 await db.run(
-                    "UPDATE photo SET state = 'filed', size = :size, width = :w, height = :h, storage_key = :key, "
-                    "kek_id = :kek, stored_size = :stored, filed_at = :t WHERE id = :id AND state = 'expected'",
-                    {"size": filed.size, "w": filed.width, "h": filed.height, "key": filed.storage_key,
+                    "UPDATE photo SET state = :state, size = :size, width = :w, height = :h, storage_key = :key, "
+                    "kek_id = :kek, stored_size = :stored, filed_at = :t, quarantine_reason = :reason "
+                    "WHERE id = :id AND state = 'expected'",
+                    {"state": "quarantined" if held else "filed", "reason": held,
+                     "size": filed.size, "w": filed.width, "h": filed.height, "key": filed.storage_key,
                      "kek": filed.kek_id, "stored": filed.stored_size, "t": iso(utc_now()), "id": filed.photo_id})
                 await db.run("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
                              {"id": upload["id"]})
-                await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
+                taken_by = _taken_by(expected.person_id, person)
+                await append(db, AuditEvent(action=event.action, actor=device_actor if held or person is None
+                                            else f"user:{person['id']}", device_id=event.device_id,
                                             patient_id=event.patient_id, object=event.object, address=address,
-                                            detail={**event.detail, "sha256": expected.sha256, "size": filed.size}))
+                                            detail={**event.detail, "sha256": expected.sha256, "size": filed.size,
+                                                    **taken_by, **({"held": held} if held else {})}))
+                if held:
+                    await append(db, AuditEvent(action="photo.quarantine", outcome=MINOR_FAILURE, actor=device_actor,
+                                                device_id=event.device_id, patient_id=event.patient_id,
+                                                object=event.object, address=address,
+                                                detail={"code": held, "reason": held, **taken_by}))
             self._part_path(upload["id"]).unlink(missing_ok=True)
-        await self.events.publish(PHOTO_FILED, photo_id=filed.photo_id)
+        if not held:  # a photo held for its person is not decoded nor shown: the decoder takes filed ones only
+            await self.events.publish(PHOTO_FILED, photo_id=filed.photo_id)
 
     async def _close_upload(self, upload_id: str, state: str, code: str | None) -> None:
         stream = self._streams.pop(upload_id, None)
@@ -523,4 +547,37 @@ def _photo_entry(upload: dict[str, Any]) -> PhotoEntry:
     """What the manifest says of an upload's photo (from an ``_UPLOAD_SELECT`` row)."""
     return PhotoEntry(photo_id=upload["photo_id"], sequence_id=upload["sequence_id"], view=upload["view"],
                       captured_at=upload["captured_at"], mime=upload["mime"], sha256=upload["sha256"],
-                      sealed_sha256=upload["sealed_sha256"], sealed_size=upload["sealed_size"])
+                      sealed_sha256=upload["sealed_sha256"], sealed_size=upload["sealed_size"],
+                      person_id=upload.get("person_id"))
+
+
+# the quarantine reasons a photo can get from its person (auth/capture.py); the receipt says "held"
+PERSON_HOLDS = ("person_unknown", "person_revoked", "person_not_on_device", "person_cannot_capture")
+
+
+def _taken_by(person_id: str | None, person: dict[str, Any] | None) -> dict[str, Any]:
+    """Audit detail naming the person a photo or sequence names (nothing when it names nobody)."""
+    if person_id is None:
+        return {}
+    return {"person": person_id, **({"person_name": person["name"]} if person is not None else {})}
+
+
+async def _attributed(db: Any, who: Principal, person_id: str | None) -> tuple[str, dict[str, Any]]:
+    """(actor, detail) for work a device did for a person: the person when they may capture there, else the
+    device with the refusal's code (the work is not refused: photos are judged one by one when filed)."""
+    if person_id is None:
+        return who.actor, {}
+    person, problem = await capture.check(db, who.device_id or "", person_id)
+    detail = _taken_by(person_id, person)
+    if problem is not None:
+        return who.actor, {**detail, "person_problem": problem}
+    return f"user:{person_id}", detail
+
+
+async def _person_names(store: Db, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    params = {f"p{i}": person_id for i, person_id in enumerate(sorted(ids))}
+    rows = await store.fetch_all("SELECT id, name FROM person WHERE id IN (" + ", ".join(f":{k}" for k in params) + ")",
+                                 params)
+    return {r["id"]: r["name"] for r in rows}

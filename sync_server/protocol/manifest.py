@@ -29,6 +29,7 @@ class PhotoEntry:
     sha256: str
     sealed_sha256: str
     sealed_size: int
+    person_id: str | None = None  # who took it (checked when it is filed: auth/capture.py)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +37,11 @@ class SequenceEntry:
     sequence_id: str
     patient_id: str
     form: Mapping[str, Any]
+
+    @property
+    def person_id(self) -> str | None:
+        """Who opened the sequence on the phone (the sealed form's ``person_id``)."""
+        return self.form.get("person_id")
 
     @property
     def form_sha256(self) -> str:
@@ -100,6 +106,7 @@ def parse_manifest(document: Any, device_id: str,
         PhotoEntry(
             photo_id=p["photo_id"], sequence_id=p["sequence_id"], view=p["view"], captured_at=p["captured_at"],
             mime=p["mime"], sha256=p["sha256"], sealed_sha256=p["sealed_sha256"], sealed_size=p["sealed_size"],
+            person_id=p.get("person_id"),
         )
         for p in document["photos"]
     )
@@ -130,5 +137,5 @@ def _ids_look_sane(document: Mapping[str, Any]) -> bool:
             candidates.append(s.get("sequence_id"))
     for p in document.get("photos") or []:
         if isinstance(p, Mapping):
-            candidates += [p.get("photo_id"), p.get("sequence_id")]
+            candidates += [p.get("photo_id"), p.get("sequence_id"), p.get("person_id")]
     return all(c is None or is_uuid(c) for c in candidates)

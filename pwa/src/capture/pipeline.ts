@@ -14,6 +14,8 @@ export interface CaptureContext {
   view: string;
   localKey: CryptoKey | null;
   now?: () => Date;
+  /** The person unlocked now: who takes the photo (the manifest's person_id). */
+  personId?: string;
 }
 
 export interface CaptureTimings {
@@ -33,6 +35,7 @@ export async function captureBytes(input: Uint8Array<ArrayBuffer>, ctx: CaptureC
   const photo: PhotoRecord = {
     id, sequenceId: ctx.sequenceId, view: ctx.view, capturedAt: (ctx.now?.() ?? new Date()).toISOString(), mime: "image/jpeg",
     sha256: sealed.sha256, sealedSha256: sealed.sealedSha256, sealedSize: sealed.blob.byteLength, size: sealed.size,
+    ...(ctx.personId ? { personId: ctx.personId } : {}),
   };
   const stored = await ctx.store.addPhoto(photo, sealed.blob);
   const t2 = performance.now();

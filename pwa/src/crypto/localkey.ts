@@ -24,7 +24,7 @@ export async function kekFromPrf(prfOutput: BufferSource, salt: Uint8Array<Array
 export async function newLocalKey(kek: CryptoKey): Promise<{ wrapped: Wrapped; key: CryptoKey }> {
   const raw = crypto.getRandomValues(new Uint8Array(32));
   const wrapped = await encrypt(kek, raw);
-  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", true, ["encrypt", "decrypt"]); // extractable: wrapped for a person added later (keywrap.ts)
   raw.fill(0);
   return { wrapped, key };
 }
@@ -32,7 +32,7 @@ export async function newLocalKey(kek: CryptoKey): Promise<{ wrapped: Wrapped; k
 /** Unwrap the local key; throws when the KEK is wrong (bad PIN, other passkey). */
 export async function unwrapLocalKey(kek: CryptoKey, wrapped: Wrapped): Promise<CryptoKey> {
   const raw = new Uint8Array(await decrypt(kek, wrapped));
-  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", true, ["encrypt", "decrypt"]); // extractable: wrapped for a person added later (keywrap.ts)
   raw.fill(0);
   return key;
 }

@@ -15,8 +15,15 @@ const realClock: Clock = {
 /** The lock delays a user may choose, in minutes. */
 export const LOCK_CHOICES_MIN = [1, 2, 5, 10, 15, 30] as const;
 
+/** The person the phone is unlocked as (issue 11, point 4): named in every sequence and photo. */
+export interface CurrentPerson {
+  id: string;
+  name: string;
+}
+
 export class Session {
   private key: CryptoKey | null = null;
+  private who: CurrentPerson | null = null;
   private timer: unknown;
   private holds = 0;
   private listeners = new Set<() => void>();
@@ -27,6 +34,11 @@ export class Session {
     return this.key;
   }
 
+  /** Who unlocked the phone; null when locked, or unlocked with the phone's old device-wide secret. */
+  get person(): CurrentPerson | null {
+    return this.key ? this.who : null;
+  }
+
   get unlocked(): boolean {
     return this.key !== null;
   }
@@ -35,8 +47,9 @@ export class Session {
     return this.lockAfterMs;
   }
 
-  open(key: CryptoKey, lockAfterMs = this.lockAfterMs): void {
+  open(key: CryptoKey, lockAfterMs = this.lockAfterMs, person: CurrentPerson | null = null): void {
     this.key = key;
+    this.who = person;
     this.lockAfterMs = lockAfterMs;
     this.touch();
     this.emit();
@@ -77,6 +90,7 @@ export class Session {
     this.timer = undefined;
     if (!this.key) return;
     this.key = null;
+    this.who = null;
     this.emit();
   }
 

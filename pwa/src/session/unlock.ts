@@ -19,7 +19,7 @@ function prfOf(cred: Credential | null): PrfResults | undefined {
   return ext?.prf;
 }
 
-async function prfGet(credentialId: string, prfSalt: Uint8Array<ArrayBuffer>, signal?: AbortSignal): Promise<ArrayBuffer> {
+export async function prfGet(credentialId: string, prfSalt: Uint8Array<ArrayBuffer>, signal?: AbortSignal): Promise<ArrayBuffer> {
   let cred: Credential | null;
   try {
     cred = await navigator.credentials.get({

@@ -1,8 +1,9 @@
 // The storage facade: the only code that touches IndexedDB. It owns the device enrolment, the
-// unlock record, sequences (forms sealed to the hospital key), sealed photos, encrypted previews, open batches and
+// unlock record and the people of the phone (each with their wrapping of the vault key), sequences (forms sealed to the hospital key), sealed photos, encrypted previews, open batches and
 // receipts, and priors for the ghost overlay (in kv under `prior:<random id>`, so no schema change). Callers encrypt before they call: no method awaits anything but IndexedDB inside a
 // transaction. Failures come back as values ({ ok: false, error }), never swallowed.
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
+import type { PersonUnlock } from "../crypto/keywrap.ts";
 import type {
   BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, PriorRecord, ReceiptRecord, Result, SequenceRecord, StorageError, UnlockRecord,
 } from "./types.ts";
@@ -74,6 +75,25 @@ export class Store {
   async unlockRecord(): Promise<UnlockRecord | undefined> {
     return (await this.db.get("kv", "unlock")) as UnlockRecord | undefined;
   }
+  /** The people of this phone, each with their own wrapping of the vault key (crypto/keywrap.ts), by name. */
+  async people(): Promise<PersonUnlock[]> {
+    return ((await this.db.get("kv", "people")) as PersonUnlock[] | undefined) ?? [];
+  }
+  /**
+   * Save the people list; the phone's old device-wide wrapping ("unlock") goes in the same transaction
+   * once a person holds the vault key: from then on each person unlocks as themselves.
+   */
+  async putPeople(people: PersonUnlock[]): Promise<Result> {
+    try {
+      const tx = this.db.transaction("kv", "readwrite", STRICT);
+      await tx.store.put(people, "people");
+      if (people.length) await tx.store.delete("unlock");
+      await tx.done;
+      return { ok: true, value: undefined };
+    } catch (e) {
+      return fail(e);
+    }
+  }
   async setting<T>(key: string): Promise<T | undefined> {
     return (await this.db.get("kv", `setting:${key}`)) as T | undefined;
   }
@@ -115,7 +135,7 @@ export class Store {
     try {
       const tx = this.db.transaction(["kv", "previews"], "readwrite", STRICT);
       settleQuietly(tx.done);
-      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear(),
+      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("people"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear(),
         tx.objectStore("kv").delete(priorKeys())]);
       await tx.done;
       return { ok: true, value: undefined };

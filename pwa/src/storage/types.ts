@@ -42,6 +42,7 @@ export interface SequenceRecord {
   expectedViews: string[]; // coded view values, not identifying
   sealedForm: string; // the form (patient id included) sealed to the hospital key at creation (CPF1, base64url): sync needs no unlock, the phone cannot open it
   summary: Wrapped; // patient id and form for display (local key): needs unlock
+  personId?: string; // who opened it (also inside the sealed form as person_id)
 }
 
 export interface PhotoRecord {
@@ -54,6 +55,7 @@ export interface PhotoRecord {
   sealedSha256: string;
   sealedSize: number;
   size: number;
+  personId?: string; // who took it (the person unlocked when it was taken); absent before people unlocked phones
 }
 
 export interface PreviewRecord {

@@ -3,7 +3,7 @@
 import { newId } from "../crypto/bytes.ts";
 import { importSigningKey, verifySignedReceipt, type SignedDocument } from "../crypto/receipt.ts";
 import { isConfirmed, type Store } from "../storage/db.ts";
-import { buildManifest, planBatch, readProposeAnswer, receiptProblems, SyncError, type Manifest, type ProposeAnswer, type SequenceEntry } from "./protocol.ts";
+import { buildManifest, planBatch, readProposeAnswer, receiptProblems, SyncError, type Manifest, type ProposeAnswer, type Receipt, type SequenceEntry } from "./protocol.ts";
 import type { Transport } from "./transport.ts";
 
 export interface PhotoProgress {
@@ -23,6 +23,8 @@ export interface SyncProgress {
 export interface SyncOutcome {
   batches: number;
   photosDeleted: number;
+  /** Photos the hospital holds in quarantine because of who took them (revoked, unknown, not on this phone). */
+  photosHeld: number;
 }
 
 export async function syncAll(
@@ -37,6 +39,7 @@ export async function syncAll(
 
   let batches = 0;
   let photosDeleted = 0;
+  let photosHeld = 0;
   for (let round = 0; round < 100; round++) {
     opts.signal?.throwIfAborted();
     const pending = await store.photos();
@@ -113,6 +116,7 @@ export async function syncAll(
     const settled = await store.settleBatch(batch.id, signed, batch.photoIds, now().toISOString());
     if (!settled.ok) throw new SyncError("local_inconsistent", settled.error.message, true);
     photosDeleted += settled.value.deleted.length;
+    photosHeld += (signed!.receipt as Receipt).photos.filter((p) => p.held).length; // checked by checkReceipt
     batches++;
     progress.phase = "done";
     progress.batchesDone = batches;
@@ -123,7 +127,7 @@ export async function syncAll(
     await transport.call("GET", "/api/v1/devices/me", undefined, opts.signal);
   }
   await store.dropEmptyClosedSequences();
-  return { batches, photosDeleted };
+  return { batches, photosDeleted, photosHeld };
 }
 
 async function checkReceipt(signed: SignedDocument | undefined, manifest: Manifest, key: CryptoKey, kid: string, sizes: Map<string, number>): Promise<void> {

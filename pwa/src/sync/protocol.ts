@@ -10,6 +10,7 @@ export interface ManifestPhoto {
   sha256: string;
   sealed_sha256: string;
   sealed_size: number;
+  person_id?: string; // who took it (docs/sync-protocol.md, People on a phone)
 }
 
 /**
@@ -41,6 +42,7 @@ export interface PhotoLike {
   sealedSha256: string;
   sealedSize: number;
   size?: number; // plaintext bytes, checked against the receipt when known
+  personId?: string; // who took it
 }
 
 const byId = <T>(key: (t: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
@@ -69,6 +71,7 @@ export function buildManifest(batchId: string, deviceId: string, createdAt: stri
       sha256: p.sha256,
       sealed_sha256: p.sealedSha256,
       sealed_size: p.sealedSize,
+      ...(p.personId ? { person_id: p.personId } : {}),
     })),
   };
 }
@@ -116,6 +119,8 @@ export interface ReceiptPhoto {
   sha256: string;
   sealed_sha256: string;
   size?: number;
+  taken_by?: { person_id: string; name?: string }; // who took it (docs/sync-protocol.md, People on a phone)
+  held?: string; // filed in quarantine because of its person (person_revoked, ...): the hospital holds it
 }
 
 export interface Receipt {

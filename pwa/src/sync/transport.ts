@@ -16,7 +16,7 @@ export interface UploadRequest {
   signal?: AbortSignal;
 }
 
-export type Method = "GET" | "POST" | "PUT";
+export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 export interface Transport {
   call<T = unknown>(method: Method, path: string, body?: unknown, signal?: AbortSignal): Promise<ApiAnswer<T>>;

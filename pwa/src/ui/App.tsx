@@ -4,9 +4,14 @@ import type { SealingKey } from "../crypto/seal.ts";
 import { isConfirmed, type DeviceRecord, type UnlockRecord } from "../storage/db.ts";
 import type { SyncError } from "../sync/protocol.ts";
 import { CaptureScreen } from "./capture/CaptureScreen.tsx";
+import { t } from "../i18n/index.ts";
 import { useLang } from "./common.tsx";
 import { EnrolScreen } from "./enrol/EnrolScreen.tsx";
 import { HomeScreen } from "./home/HomeScreen.tsx";
+import type { PersonUnlock } from "../crypto/keywrap.ts";
+import { refreshPeople, removePerson, unlockAs } from "../session/people.ts";
+import { AddPersonScreen } from "./lock/AddPersonScreen.tsx";
+import { PeopleBar } from "./lock/PeopleBar.tsx";
 import { SetupScreen } from "./lock/SetupScreen.tsx";
 import { UnlockScreen } from "./lock/UnlockScreen.tsx";
 import { PatientScreen } from "./patient/PatientScreen.tsx";
@@ -17,6 +22,8 @@ import { WipedScreen } from "./wiped/WipedScreen.tsx";
 type Route =
   | { name: "home" }
   | { name: "unlock"; then: Route }
+  | { name: "unlockPerson"; entry: PersonUnlock }
+  | { name: "addPerson" }
   | { name: "patient" }
   | { name: "form"; patientId: string }
   | { name: "capture"; sequenceId: string };
@@ -26,6 +33,7 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
   const [svc, setSvc] = useState<Services | null>(null);
   const [device, setDevice] = useState<DeviceRecord | undefined>();
   const [unlockRec, setUnlockRec] = useState<UnlockRecord | undefined>();
+  const [people, setPeople] = useState<PersonUnlock[]>([]);
   const [sealing, setSealing] = useState<SealingKey | null>(null);
   const [route, setRoute] = useState<Route>({ name: "home" });
   const [wiped, setWiped] = useState<SyncError | null>(null);
@@ -43,7 +51,12 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       const d = await s.store.device();
       setDevice(d);
       setUnlockRec(await s.store.unlockRecord());
-      if (isConfirmed(d)) setSealing(await sealingKeyOf(d));
+      setPeople(await s.store.people());
+      if (isConfirmed(d)) {
+        setSealing(await sealingKeyOf(d));
+        // online: drop the people the server revoked (or who may no longer capture); offline, keep them
+        void refreshPeople(s.store, s.base, d.credential).then(setPeople, () => undefined);
+      }
       s.session.onChange(() => {
         setTick((n) => n + 1);
         if (!s.session.unlocked) setRoute({ name: "home" }); // auto-lock leaves every unlocked screen
@@ -68,21 +81,54 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       }} />
     );
   }
-  if (!unlockRec) {
+  const asPerson = (key: CryptoKey, who: { id: string; name: string }) => session.open(key, undefined, who);
+  const added = (vault: CryptoKey, list: PersonUnlock[], who: { id: string; name: string }) => {
+    setPeople(list);
+    setUnlockRec(undefined); // the old device-wide wrapping is gone once a person holds the vault key
+    asPerson(vault, who);
+    setRoute({ name: "home" });
+  };
+  if (route.name === "addPerson") {
+    return <AddPersonScreen store={store} base={base} credential={device.credential} vault={session.localKey} onDone={added}
+      onBack={unlockRec || people.length ? () => setRoute({ name: "home" }) : undefined} />;
+  }
+  if (!unlockRec && !people.length) {
     return (
-      <SetupScreen store={store} label={device.label} onReady={async (key) => {
+      <SetupScreen store={store} label={device.label} onAddPerson={() => setRoute({ name: "addPerson" })} onReady={async (key) => {
         setUnlockRec(await store.unlockRecord());
         session.open(key);
       }} />
     );
   }
+  const peopleBar = people.length ? (
+    <PeopleBar people={people} current={session.person}
+      onSwitching={() => session.lock()}
+      onPin={(entry) => setRoute({ name: "unlockPerson", entry })}
+      onUnlocked={(key, entry) => asPerson(key, { id: entry.personId, name: entry.name })}
+      onAdd={session.localKey ? () => setRoute({ name: "addPerson" }) : undefined}
+      onRemoveMe={async () => {
+        const who = session.person;
+        if (!who) return;
+        await removePerson(store, base, device.credential, who.id);
+        session.lock();
+        setPeople(await store.people());
+      }} />
+  ) : undefined;
 
-  const needKey = (r: Route): Route => (session.localKey ? r : { name: "unlock", then: r });
+  // locked: the people of the phone are on the home screen; a phone not yet moved to people has its old unlock
+  const needKey = (r: Route): Route => (session.localKey ? r : people.length ? { name: "home" } : { name: "unlock", then: r });
   const go = (r: Route) => setRoute(needKey(r));
   const home = () => setRoute({ name: "home" });
 
   switch (route.name) {
+    case "unlockPerson":
+      return <UnlockScreen record={route.entry} store={store} name={route.entry.name} onBack={home}
+        open={(pin) => unlockAs(route.entry, pin)} onUnlocked={(key) => {
+          asPerson(key, { id: route.entry.personId, name: route.entry.name });
+          setRoute({ name: "home" });
+        }} />;
     case "unlock":
+      if (!unlockRec) return null;
       return <UnlockScreen record={unlockRec} store={store} onBack={home} onUnlocked={(key) => {
         session.open(key); // at the phone's lock delay setting
         setRoute(route.then);
@@ -91,16 +137,17 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       return <PatientScreen onBack={home} onPatient={(patientId) => go({ name: "form", patientId })} />;
     case "form":
       if (!session.localKey || !sealing) return null;
-      return <FormScreen store={store} localKey={session.localKey} sealing={sealing} patientId={route.patientId} onBack={() => go({ name: "patient" })}
+      return <FormScreen store={store} localKey={session.localKey} sealing={sealing} patientId={route.patientId} personId={session.person?.id} onBack={() => go({ name: "patient" })}
         onCreated={(sequenceId) => go({ name: "capture", sequenceId })} />;
     case "capture":
       if (!session.localKey || !sealing) return null;
-      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} base={base} />;
+      return <CaptureScreen store={store} localKey={session.localKey} sealing={sealing} sequenceId={route.sequenceId} onBack={home} onDone={home} hold={() => session.hold()} base={base} person={session.person} />;
     default:
       return (
         <HomeScreen store={store} sync={sync} localKey={session.localKey} updateReady={props.updateReady && route.name === "home"}
           onNew={() => go({ name: "patient" })} onUnlock={() => setRoute({ name: "unlock", then: { name: "home" } })} onLock={() => session.lock()}
-          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} base={base} />
+          onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} base={base}
+          people={peopleBar ?? (unlockRec && session.localKey ? <button type="button" class="btn" data-testid="add-person" onClick={() => setRoute({ name: "addPerson" })}>{t("who.add")}</button> : undefined)} />
       );
   }
 }

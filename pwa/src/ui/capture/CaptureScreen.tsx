@@ -24,7 +24,7 @@ function answer(key: string, value: string | undefined): string {
 }
 
 /** Patient, procedure, region and side, always in view and in large type while photographing. */
-function CaptureContext(props: { summary: SequenceSummary }) {
+function CaptureContext(props: { summary: SequenceSummary; person?: { id: string; name: string } | null }) {
   const v = props.summary.values;
   return (
     <section class="capture-context" data-testid="capture-context" aria-label={t("capture.context")}>
@@ -35,6 +35,7 @@ function CaptureContext(props: { summary: SequenceSummary }) {
       <p class={`ctx-side side-${v["laterality"] ?? "none"}`} data-testid="ctx-side" data-side={v["laterality"] ?? ""}>
         {t("capture.side", { side: answer("laterality", v["laterality"]) })}
       </p>
+      {props.person ? <p class="ctx-person" data-testid="ctx-person" data-person={props.person.id}>{t("capture.takenBy", { name: props.person.name })}</p> : null}
     </section>
   );
 }
@@ -55,6 +56,8 @@ export function CaptureScreen(props: {
   hold?: () => () => void;
   /** The server, to fetch this patient's priors for the ghost overlay while online. */
   base?: string;
+  /** The person unlocked now: shown, and named in every photo taken here. */
+  person?: { id: string; name: string } | null;
 }) {
   const [summary, setSummary] = useState<SequenceSummary | null>(null);
   const [photos, setPhotos] = useState<PhotoRecord[]>([]);
@@ -196,7 +199,7 @@ export function CaptureScreen(props: {
   async function keep(source: Blob) {
     const bytes = new Uint8Array(await source.arrayBuffer());
     setStatus({ kind: "info", key: "capture.sealing" });
-    const res = await captureBytes(bytes, { store: props.store, sealing: props.sealing, sequenceId: props.sequenceId, view: current, localKey: props.localKey });
+    const res = await captureBytes(bytes, { store: props.store, sealing: props.sealing, sequenceId: props.sequenceId, view: current, localKey: props.localKey, personId: props.person?.id });
     bytes.fill(0);
     if (!res.ok) {
       setStatus(res.error.message === "not a JPEG" ? { kind: "error", key: "capture.notJpeg" } : { kind: "error", key: "capture.failed", params: { message: errorText(res.error.code) } });
@@ -267,7 +270,7 @@ export function CaptureScreen(props: {
   return (
     <main class="screen screen-capture" data-screen="capture">
       <Header title={t("capture.title")} onBack={props.onBack} />
-      {summary ? <CaptureContext summary={summary} /> : null}
+      {summary ? <CaptureContext summary={summary} person={props.person} /> : null}
       {/* The whole frame, at its own aspect: what is shown is what is stored (see capture/camera.ts). */}
       <div class="viewfinder" data-testid="viewfinder" data-ghost-looked={ghostLooked} style={frame ? { aspectRatio: `${frame.w} / ${frame.h}` } : undefined}>
         <video ref={video} muted playsInline autoPlay

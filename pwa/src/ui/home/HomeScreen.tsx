@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { DEFAULT_PRIOR_DAYS, PRIOR_DAYS_SETTING, prefetchToday, purgeOldPriors } from "../../capture/priors.ts";
 import { decryptJson } from "../../crypto/localkey.ts";
@@ -20,6 +21,8 @@ interface Row {
 export function HomeScreen(props: {
   store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
   onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
+  /** The people of the phone (lock/PeopleBar.tsx): replaces the single unlock button when the phone has people. */
+  people?: ComponentChildren;
   session?: Session;
   /** The server, to refresh the priors of today's patients (ghost overlay) once unlocked and online. */
   base?: string;
@@ -112,6 +115,9 @@ export function HomeScreen(props: {
         {sync.outcome && !sync.running ? (
           <Message kind="ok">{sync.outcome.photosDeleted ? plural("sync.done", sync.outcome.photosDeleted) : t("sync.nothing")}</Message>
         ) : null}
+        {sync.outcome?.photosHeld && !sync.running ? (
+          <div data-testid="sync-held" data-held={sync.outcome.photosHeld}><Message kind="warn">{plural("sync.held", sync.outcome.photosHeld)}</Message></div>
+        ) : null}
         {sync.error && !sync.running ? (
           <Message kind="error">
             {t("sync.error", { message: errorText(sync.error.code) })}
@@ -120,15 +126,17 @@ export function HomeScreen(props: {
         ) : null}
       </section>
 
+      {props.people && !props.localKey ? props.people : null}
       {props.localKey ? (
         <button type="button" class="btn btn-primary btn-huge" data-testid="new-sequence" onClick={props.onNew}>
           {t("home.newSequence")}
         </button>
-      ) : (
+      ) : props.people ? null : (
         <button type="button" class="btn btn-primary btn-huge" data-testid="unlock" onClick={props.onUnlock}>
           {t("home.unlockToCapture")}
         </button>
       )}
+      {props.people && props.localKey ? props.people : null}
 
       {rows.length ? (
         <section class="card">

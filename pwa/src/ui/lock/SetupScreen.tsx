@@ -5,7 +5,9 @@ import { passkeysPossible, setupPasskey, setupPin, UnlockError } from "../../ses
 import type { Store } from "../../storage/db.ts";
 import { Header, Message } from "../common.tsx";
 
-export function SetupScreen(props: { store: Store; label: string; onReady: (key: CryptoKey) => void }) {
+export function SetupScreen(props: { store: Store; label: string; onReady: (key: CryptoKey) => void;
+  /** Add the phone's first person (their own passkey, online): the way a phone is meant to be set up. */
+  onAddPerson?: () => void }) {
   const [mode, setMode] = useState<"choose" | "pin">(passkeysPossible() ? "choose" : "pin");
   const [pin, setPin] = useState("");
   const [pin2, setPin2] = useState("");
@@ -43,11 +45,17 @@ export function SetupScreen(props: { store: Store; label: string; onReady: (key:
   return (
     <main class="screen" data-screen="setup">
       <Header title={t("setup.title")} />
+      {props.onAddPerson ? (
+        <section class="card">
+          <p>{t("who.intro")}</p>
+          <button type="button" class="btn btn-primary btn-huge" data-testid="setup-person" onClick={props.onAddPerson}>{t("who.add")}</button>
+        </section>
+      ) : null}
       <section class="card">
-        <p>{t("setup.intro")}</p>
+        <p>{props.onAddPerson ? t("who.withoutPerson") : t("setup.intro")}</p>
         {mode === "choose" ? (
           <>
-            <button type="button" class="btn btn-primary" data-testid="setup-passkey" disabled={busy} onClick={passkey}>
+            <button type="button" class={props.onAddPerson ? "btn" : "btn btn-primary"} data-testid="setup-passkey" disabled={busy} onClick={passkey}>
               {busy ? t("setup.working") : t("setup.passkey")}
             </button>
             <button type="button" class="btn" onClick={() => setMode("pin")}>

@@ -5,7 +5,13 @@ import { unlock, UnlockError } from "../../session/unlock.ts";
 import type { Store, UnlockRecord } from "../../storage/db.ts";
 import { Header, Message } from "../common.tsx";
 
-export function UnlockScreen(props: { record: UnlockRecord; store?: Store; onUnlocked: (key: CryptoKey) => void; onBack: () => void; now?: () => number }) {
+export function UnlockScreen(props: {
+  record: UnlockRecord | { method: "pin" | "prf" }; store?: Store; onUnlocked: (key: CryptoKey) => void; onBack: () => void; now?: () => number;
+  /** Unlock as one person of the phone (their own PIN or passkey), instead of the phone's old device-wide record. */
+  open?: (pin: string) => Promise<CryptoKey>;
+  /** The person's name, in the title. */
+  name?: string;
+}) {
   const now = props.now ?? Date.now;
   const [pin, setPin] = useState("");
   const [busy, setBusy] = useState(false);
@@ -29,7 +35,7 @@ export function UnlockScreen(props: { record: UnlockRecord; store?: Store; onUnl
     setBusy(true);
     setError(null);
     try {
-      const key = await unlock(props.record, pin);
+      const key = props.open ? await props.open(pin) : await unlock(props.record as UnlockRecord, pin);
       if (isPin && guard.failures) await props.store?.put("pinGuard", { failures: 0 });
       props.onUnlocked(key);
     } catch (err) {
@@ -66,7 +72,7 @@ export function UnlockScreen(props: { record: UnlockRecord; store?: Store; onUnl
 
   return (
     <main class="screen" data-screen="unlock">
-      <Header title={t("unlock.title")} onBack={props.onBack} />
+      <Header title={props.name ? t("who.forPerson", { name: props.name }) : t("unlock.title")} onBack={props.onBack} />
       <section class="card">
         {props.record.method === "prf" ? (
           <button type="button" class="btn btn-primary btn-huge" data-testid="unlock-passkey" disabled={busy} onClick={() => go()}>
@@ -76,7 +82,7 @@ export function UnlockScreen(props: { record: UnlockRecord; store?: Store; onUnl
           <form onSubmit={go}>
             <label class="field">
               <span>{t("unlock.pin")}</span>
-              <input class="input input-pin" type="password" inputMode="numeric" autoComplete="current-password" value={pin} disabled={verdict.kind === "wait"} onInput={(e) => setPin((e.target as HTMLInputElement).value)} />
+              <input class="input input-pin" type="password" inputMode="numeric" autoComplete="current-password" autoFocus={!!props.name} value={pin} disabled={verdict.kind === "wait"} onInput={(e) => setPin((e.target as HTMLInputElement).value)} />
             </label>
             <button type="submit" class="btn btn-primary" disabled={busy || verdict.kind === "wait"}>
               {busy ? t("unlock.working") : t("unlock.submit")}

@@ -76,10 +76,18 @@ export async function signIn(): Promise<Person> {
   return done.person;
 }
 
+type CreationOptions = Parameters<typeof startRegistration>[0]["optionsJSON"];
+
+/** Ask for the PRF extension on every new passkey, so that it can later unlock a shared phone by itself
+ *  (session/people.ts); an authenticator without PRF simply ignores it. */
+function withPrf(options: CreationOptions): CreationOptions {
+  return { ...options, extensions: { ...(options.extensions ?? {}), prf: {} } as CreationOptions["extensions"] };
+}
+
 export async function registerPasskey(token: string, label: string): Promise<Person> {
   const begin = await call<{ challenge_id: string; options: Parameters<typeof startRegistration>[0]["optionsJSON"] }>(
     "POST", "/api/v1/auth/register/begin", { token });
-  const credential = await startRegistration({ optionsJSON: begin.options });
+  const credential = await startRegistration({ optionsJSON: withPrf(begin.options) });
   const done = await call<Signed>("POST", "/api/v1/auth/register/finish", { challenge_id: begin.challenge_id, credential, label });
   csrf = done.csrf_token;
   return done.person;
@@ -89,7 +97,7 @@ export async function registerPasskey(token: string, label: string): Promise<Per
 export async function addPasskey(label: string): Promise<Passkey[]> {
   const begin = await call<{ challenge_id: string; options: Parameters<typeof startRegistration>[0]["optionsJSON"] }>(
     "POST", "/api/v1/me/passkeys/begin", {});
-  const credential = await startRegistration({ optionsJSON: begin.options });
+  const credential = await startRegistration({ optionsJSON: withPrf(begin.options) });
   return (await call<{ passkeys: Passkey[] }>("POST", "/api/v1/me/passkeys/finish", { challenge_id: begin.challenge_id, credential, label })).passkeys;
 }
 

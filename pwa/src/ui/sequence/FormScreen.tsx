@@ -23,7 +23,9 @@ function today(): string {
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
-export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: SealingKey; patientId: string; onBack: () => void; onCreated: (sequenceId: string) => void }) {
+export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: SealingKey; patientId: string; onBack: () => void; onCreated: (sequenceId: string) => void;
+  /** The person unlocked now: the sealed form names them (person_id). */
+  personId?: string }) {
   // Only the date is filled in: consent, laterality and phase are clinical answers the surgeon
   // must give, never defaults (the schema has no "default" for them either).
   const [values, setValues] = useState<FormValues>(() => newFormValues(today()));
@@ -54,7 +56,8 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
     setBusy(true);
     const id = newId();
     const createdAt = new Date().toISOString();
-    const form = toEntry(FIELDS, values, { sequence_id: id, patient_id: props.patientId, created_at: createdAt }) as SequenceForm;
+    const person = props.personId ? { person_id: props.personId } : {};
+    const form = toEntry(FIELDS, values, { sequence_id: id, patient_id: props.patientId, created_at: createdAt, ...person }) as SequenceForm;
     // Seal and encrypt first, then one IndexedDB write. For sync the phone keeps only the form
     // sealed to the hospital key (it cannot open it); the summary for display needs the unlock key.
     const summary: SequenceSummary = { patientId: props.patientId, values, protocol: values["view_protocol"] ?? "", createdAt };
@@ -62,6 +65,7 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
       id, createdAt, expectedViews: protocol?.views ?? [],
       sealedForm: (await sealForm(form, props.sealing)).sealed,
       summary: await encryptJson(props.localKey, summary, id),
+      ...(props.personId ? { personId: props.personId } : {}),
     };
     const saved = await props.store.addSequence(rec);
     setBusy(false);
