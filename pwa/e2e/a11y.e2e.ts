@@ -1,23 +1,19 @@
 // Every screen of the capture app, in English and French, has 0 axe-core violations.
-import { rmSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { axeBothLanguages, type Violation } from "./axe.ts";
-import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
+import { addPasskeyAuthenticator, launch } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { cameraLive, fillForm, identify, RHINOPLASTY, screen, shoot, shots } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 describe("accessibility of the capture app", () => {
-  const profile = newProfileDir();
-  const blockedProfile = newProfileDir();
+  const spec = scratch();
+  const profile = spec.profile();
+  const blockedProfile = spec.profile();
   let server: TestServer | undefined;
-  afterAll(() => {
-    server?.cleanup();
-    rmSync(profile, { recursive: true, force: true });
-    rmSync(blockedProfile, { recursive: true, force: true });
-  });
 
   it("has 0 axe-core violations on every screen in both languages", async () => {
-    server = await TestServer.start();
+    server = await spec.server();
     const ctx = await launch(profile);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
@@ -92,7 +88,7 @@ describe("accessibility of the capture app", () => {
   });
 
   it("says so, in both languages, when the phone's storage cannot be opened", async () => {
-    server ??= await TestServer.start();
+    server ??= await spec.server();
     const ctx = await launch(blockedProfile, { locale: "fr-FR" });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     // as in a private window that refuses IndexedDB, or a quota the browser will not grant

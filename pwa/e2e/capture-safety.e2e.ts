@@ -1,10 +1,11 @@
 // Capture that a surgeon in gloves can trust (issue 11), in Debian's Chromium against the real
 // server: no assumed answers, every photo accounted for, what you see is what is kept, no lock
 // during a live capture, every word in both languages.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir, shot } from "./browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch, shot } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { bothSizes, cameraLive, enrol, fillForm, finish, identify, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
@@ -36,22 +37,18 @@ describe("capture a surgeon in gloves can trust", () => {
   let server: TestServer;
   let ctx: BrowserContext;
   let page: Page;
-  const profile = newProfileDir();
+  const spec = scratch();
 
   beforeAll(async () => {
-    server = await TestServer.start();
-    ctx = await launch(profile);
+    server = await spec.server();
+    ctx = await launch(spec.profile());
+    spec.defer(() => ctx.close());
     page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
     await enrol(page, server.origin, server.enrolmentCode());
     await page.click('[data-testid="setup-passkey"]');
     await screen(page, "home");
     await serviceWorkerReady(page);
-  });
-  afterAll(async () => {
-    await ctx?.close();
-    server?.cleanup();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it("refuses a form without consent, side or phase, in English and French, then shows the side and a hand guide", async () => {

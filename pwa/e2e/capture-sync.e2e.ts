@@ -1,9 +1,10 @@
 // The surgeon's day end to end, in Debian's Chromium against the real server:
 // enrol → unlock with a passkey → offline → reload offline → 3 photos → close → reopen offline
 // → online → sync → the server holds them, the phone deleted its copies after the receipt.
-import { mkdirSync, rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir, shot } from "./browser.ts";
+import { mkdirSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch, shot } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { enrol, enrolWithPasskey, newSequence, outboxPhotos, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
 import { dumpStorage, leaks } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
@@ -12,19 +13,14 @@ mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: tr
 
 describe("capture offline, sync later", () => {
   let server: TestServer;
-  const profiles: string[] = [];
+  const spec = scratch();
   beforeAll(async () => {
-    server = await TestServer.start();
-  });
-  afterAll(() => {
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
+    server = await spec.server();
   });
 
   it("keeps 3 sealed photos offline across a browser restart and syncs them with a verified receipt", async () => {
     const patientId = "IPP-80412345";
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     let ctx = await launch(profile);
     let page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
@@ -82,8 +78,7 @@ describe("capture offline, sync later", () => {
 
   it("resumes a sync killed mid-upload and mid-commit: nothing lost, nothing duplicated; then a revoked phone is wiped", async () => {
     const patientId = "778899001";
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     const ctx = await launch(profile, { locale: "fr-FR" });
     let page = ctx.pages()[0] ?? (await ctx.newPage());
     await enrol(page, server.origin, server.enrolmentCode("second phone"));

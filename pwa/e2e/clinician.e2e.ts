@@ -2,10 +2,11 @@
 // enrolled phone and synced: find the patient, the timeline, the viewer (zoom, next, original), the
 // comparison (pairing by view, overlay, blink), a consent change with its reason, and a consent-aware
 // export downloaded as a ZIP. Every screen shot in both languages, phone and desktop.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir, shot } from "./browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch, shot } from "./browser.ts";
+import { scratch, type Scratch } from "./scratch.ts";
 import { bothSizes, enrol, newSequence, screen, serviceWorkerReady, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
@@ -21,9 +22,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string, ms =
   }
 }
 
-async function invite(server: TestServer, profiles: string[], role: string, name: string): Promise<string> {
-  const profile = newProfileDir();
-  profiles.push(profile);
+async function invite(server: TestServer, spec: Scratch, role: string, name: string): Promise<string> {
+  const profile = spec.profile();
   const ctx = await launch(profile);
   const admin = ctx.pages()[0] ?? (await ctx.newPage());
   await addPasskeyAuthenticator(admin);
@@ -60,21 +60,16 @@ async function download(page: Page, click: () => Promise<unknown>): Promise<{ na
 
 describe("clinicians' workspace", () => {
   let server: TestServer;
-  const profiles: string[] = [];
+  const spec = scratch();
   beforeAll(async () => {
-    server = await TestServer.start();
-  });
-  afterAll(() => {
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
+    server = await spec.server();
   });
 
   it("finds a patient, views, compares, changes consent and exports real synced photos", async () => {
     server.importPatients([{ id: PATIENT, family: "Durand", given: "Marie" }]);
 
     // two sequences of two photos each, captured and synced by an enrolled phone
-    const phoneProfile = newProfileDir();
-    profiles.push(phoneProfile);
+    const phoneProfile = spec.profile();
     const phoneCtx = await launch(phoneProfile);
     const phone = phoneCtx.pages()[0] ?? (await phoneCtx.newPage());
     await addPasskeyAuthenticator(phone);
@@ -89,9 +84,8 @@ describe("clinicians' workspace", () => {
     await until(() => server.photos().filter((p) => p.patient_id === PATIENT && p.state === "verified").length === 4, "4 verified photos");
 
     // the surgeon registers and lands on the patient search (not on My account)
-    const link = await invite(server, profiles, "surgeon", "Dr Paul Surgeon");
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const link = await invite(server, spec, "surgeon", "Dr Paul Surgeon");
+    const profile = spec.profile();
     const ctx = await launch(profile, { locale: "fr-FR" });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.setViewportSize({ width: 390, height: 844 });
@@ -165,6 +159,9 @@ describe("clinicians' workspace", () => {
     expect(await page.locator(".side-by-side .mark").count()).toBe(4);
     await bothSizes(page, "clin-05b-compare-aligned");
     await page.click('[data-testid="mode-overlay"]');
+    // the overlay applies the alignment once both images have laid out (slower on a loaded machine)
+    await page.waitForFunction(() => /matrix\(/.test(document.querySelector('[data-testid="overlay-after"]')?.getAttribute("style") ?? ""),
+      undefined, { timeout: 10_000 });
     const moved = await page.getAttribute('[data-testid="overlay-after"]', "style");
     const m = /matrix\(([^)]+)\)/.exec(moved ?? "")?.[1]?.split(",").map(Number);
     expect(m).toHaveLength(6);
@@ -234,9 +231,8 @@ describe("clinicians' workspace", () => {
   });
 
   it("never opens the workspace to a nurse", async () => {
-    const link = await invite(server, profiles, "nurse", "Nurse Joy");
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const link = await invite(server, spec, "nurse", "Nurse Joy");
+    const profile = spec.profile();
     const ctx = await launch(profile);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);

@@ -1,10 +1,11 @@
 // Ghost overlay at capture (issue 10, point 5), in Debian's Chromium against the real server: a first
 // sequence is synced; a second sequence for the same patient, started online, shows the prior of the
 // matching view faintly over the viewfinder; a view without a prior and another patient show none.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { bothSizes, cameraLive, enrol, fillForm, finish, identify, newSequence, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
 import { dumpStorage, leaks } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
@@ -33,11 +34,12 @@ describe("ghost overlay at capture", () => {
   let server: TestServer;
   let ctx: BrowserContext;
   let page: Page;
-  const profile = newProfileDir();
+  const spec = scratch();
 
   beforeAll(async () => {
-    server = await TestServer.start();
-    ctx = await launch(profile);
+    server = await spec.server();
+    ctx = await launch(spec.profile());
+    spec.defer(() => ctx.close());
     page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.setViewportSize({ width: 390, height: 844 });
     await addPasskeyAuthenticator(page);
@@ -45,11 +47,6 @@ describe("ghost overlay at capture", () => {
     await page.click('[data-testid="setup-passkey"]');
     await screen(page, "home");
     await serviceWorkerReady(page);
-  });
-  afterAll(async () => {
-    await ctx?.close();
-    server?.cleanup();
-    rmSync(profile, { recursive: true, force: true });
   });
 
   it("shows the patient's prior of the matching view, and none for a view without one or for another patient", async () => {

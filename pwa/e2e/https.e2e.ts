@@ -4,28 +4,20 @@
 // itself and behind a real nginx built from deploy/nginx.conf. Plain HTTP by name gets the
 // server's trust page, or the app's own "open the HTTPS address" screen, and no code is used up.
 // An enrolment whose answer (or confirmation) was lost is retried and makes one device.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { Page } from "playwright-core";
-import { afterEach, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
+import { describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { bothSizes, screen, shots, wardDay } from "./flow.ts";
 import { Nginx } from "./nginx.ts";
-import { freePort, spkiHash, TestServer } from "./server.ts";
+import { freePort, spkiHash } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
 const NAME = "ward.clinphoto.test";
 
 describe("a ward over HTTPS by host name", () => {
-  const cleanups: (() => void)[] = [];
-  afterEach(() => {
-    while (cleanups.length) cleanups.pop()!();
-  });
-
-  function profile(): string {
-    const dir = newProfileDir();
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    return dir;
-  }
+  const spec = scratch("test");
 
   async function secureContext(page: Page): Promise<{ secure: boolean; protocol: string; controlled: boolean }> {
     return page.evaluate(() => ({
@@ -34,10 +26,9 @@ describe("a ward over HTTPS by host name", () => {
   }
 
   it("the server terminating TLS itself: secure context, service worker, passkeys, enrolment, capture and sync", async () => {
-    const server = await TestServer.startWard({ name: NAME, mode: "tls" });
-    cleanups.push(() => server.cleanup());
-    const ctx = await launch(profile(), { ward: { name: NAME, spki: [spkiHash(server.serverCertificate())] } });
-    cleanups.push(() => void ctx.close());
+    const server = await spec.ward({ name: NAME, mode: "tls" });
+    const ctx = await launch(spec.profile(), { ward: { name: NAME, spki: [spkiHash(server.serverCertificate())] } });
+    spec.defer(() => ctx.close());
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
 
@@ -49,12 +40,11 @@ describe("a ward over HTTPS by host name", () => {
 
   it("behind nginx terminating TLS (deploy/nginx.conf): the same day works, uploads go through the proxy", async () => {
     const [publicPort, httpPort] = [await freePort(), await freePort()];
-    const server = await TestServer.startWard({ name: NAME, mode: "proxy", publicPort });
-    cleanups.push(() => server.cleanup());
+    const server = await spec.ward({ name: NAME, mode: "proxy", publicPort });
     const nginx = await Nginx.start({ name: NAME, port: publicPort, httpPort, upstreamPort: server.port });
-    cleanups.push(() => nginx.cleanup());
-    const ctx = await launch(profile(), { ward: { name: NAME, spki: [spkiHash(nginx.certificate)] } });
-    cleanups.push(() => void ctx.close());
+    spec.defer(() => nginx.cleanup());
+    const ctx = await launch(spec.profile(), { ward: { name: NAME, spki: [spkiHash(nginx.certificate)] } });
+    spec.defer(() => ctx.close());
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
 
@@ -72,10 +62,9 @@ describe("a ward over HTTPS by host name", () => {
   });
 
   it("plain HTTP by name: the server's trust page; the app reached over plain HTTP explains, and uses up no code", async () => {
-    const ward = await TestServer.startWard({ name: NAME, mode: "tls" });
-    cleanups.push(() => ward.cleanup());
-    const ctx = await launch(profile(), { ward: { name: NAME, spki: [] } });
-    cleanups.push(() => void ctx.close());
+    const ward = await spec.ward({ name: NAME, mode: "tls" });
+    const ctx = await launch(spec.profile(), { ward: { name: NAME, spki: [] } });
+    spec.defer(() => ctx.close());
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.goto(ward.plainOrigin);
     await page.waitForSelector('a[href="/ca.crt"]');
@@ -84,8 +73,7 @@ describe("a ward over HTTPS by host name", () => {
 
     // the app itself served over plain HTTP by name (no TLS, no proxy: a misconfiguration)
     const port = await freePort();
-    const plain = await TestServer.start({ CLINPHOTO_PUBLIC_URL: `http://${NAME}:${port}` }, { port });
-    cleanups.push(() => plain.cleanup());
+    const plain = await spec.server({ CLINPHOTO_PUBLIC_URL: `http://${NAME}:${port}` }, { port });
     const code = plain.enrolmentCode("plain phone");
     const called: string[] = [];
     page.on("request", (r) => called.push(new URL(r.url()).pathname));
@@ -102,10 +90,9 @@ describe("a ward over HTTPS by host name", () => {
   });
 
   it("an enrolment whose answer was lost is retried with the same code; a lost confirmation is retried; one device", async () => {
-    const server = await TestServer.start();
-    cleanups.push(() => server.cleanup());
-    const ctx = await launch(profile(), { locale: "fr-FR" });
-    cleanups.push(() => void ctx.close());
+    const server = await spec.server();
+    const ctx = await launch(spec.profile(), { locale: "fr-FR" });
+    spec.defer(() => ctx.close());
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     const code = server.enrolmentCode("Bloc 4 phone");
     await page.goto(server.origin);

@@ -3,10 +3,11 @@
 // with its verified inclusion proof, exports CSV and FHIR NDJSON with the filters, acknowledges an
 // alert raised by failed sign-ins, restricts and releases a patient. Screens shot in both
 // languages, phone and desktop.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { bothSizes, screen } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
@@ -23,13 +24,9 @@ async function download(page: Page, button: string): Promise<{ name: string; tex
 
 describe("security officer: journal, proof, exports, alerts, restricted patients", () => {
   let server: TestServer;
-  const profiles: string[] = [];
+  const spec = scratch();
   beforeAll(async () => {
-    server = await TestServer.start({ CLINPHOTO_AUDIT_ALERT_SCAN_SECONDS: "1" });
-  });
-  afterAll(() => {
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
+    server = await spec.server({ CLINPHOTO_AUDIT_ALERT_SCAN_SECONDS: "1" });
   });
 
   it("finds a patient's entries, proves one, exports them and acknowledges an alert", async () => {
@@ -39,8 +36,7 @@ describe("security officer: journal, proof, exports, alerts, restricted patients
     // the administrator invites the officer
     const link = /http:\/\/localhost:\d+\/#\/register\/[A-Za-z0-9_-]+/.exec(server.logs())?.[0];
     expect(link).toBeTruthy();
-    const adminProfile = newProfileDir();
-    profiles.push(adminProfile);
+    const adminProfile = spec.profile();
     const adminCtx = await launch(adminProfile);
     const admin = adminCtx.pages()[0] ?? (await adminCtx.newPage());
     await addPasskeyAuthenticator(admin);
@@ -63,8 +59,7 @@ describe("security officer: journal, proof, exports, alerts, restricted patients
       expect(res.status).toBeGreaterThanOrEqual(400);
     }
 
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     const ctx = await launch(profile, { locale: "fr-FR" });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);

@@ -3,9 +3,10 @@
 // inviting a nurse who lands on the docking station; a new link for a surgeon, who adds a second
 // passkey, removes the first and opens an emergency access. Screens shot in both languages,
 // phone and desktop.
-import { mkdirSync, rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir, VIRTUAL_PASSKEY } from "./browser.ts";
+import { mkdirSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch, VIRTUAL_PASSKEY } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { bothSizes, screen } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
@@ -13,20 +14,15 @@ mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: tr
 
 describe("people: passkeys, administration, docking station", () => {
   let server: TestServer;
-  const profiles: string[] = [];
+  const spec = scratch();
   beforeAll(async () => {
-    server = await TestServer.start();
-  });
-  afterAll(() => {
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
+    server = await spec.server();
   });
 
   it("registers the first administrator, enrols a device, invites a nurse who sees the station", async () => {
     const link = /http:\/\/localhost:\d+\/#\/register\/[A-Za-z0-9_-]+/.exec(server.logs())?.[0];
     expect(link).toBeTruthy();
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     const ctx = await launch(profile);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await addPasskeyAuthenticator(page);
@@ -77,8 +73,7 @@ describe("people: passkeys, administration, docking station", () => {
     await ctx.close();
 
     // the nurse, on another computer, with her own passkey
-    const nurseProfile = newProfileDir();
-    profiles.push(nurseProfile);
+    const nurseProfile = spec.profile();
     const nurseCtx = await launch(nurseProfile, { locale: "fr-FR" });
     const nursePage = nurseCtx.pages()[0] ?? (await nurseCtx.newPage());
     await addPasskeyAuthenticator(nursePage);
@@ -94,8 +89,7 @@ describe("people: passkeys, administration, docking station", () => {
   }, 120_000);
 
   it("gives a surgeon a new link, who adds a passkey, removes the old one and opens an emergency access", async () => {
-    const adminProfile = newProfileDir();
-    profiles.push(adminProfile);
+    const adminProfile = spec.profile();
     const adminCtx = await launch(adminProfile);
     const admin = adminCtx.pages()[0] ?? (await adminCtx.newPage());
     admin.on("dialog", (d) => void d.accept());
@@ -121,8 +115,7 @@ describe("people: passkeys, administration, docking station", () => {
     expect(await admin.locator('[data-testid="invitation"] img').getAttribute("src")).toMatch(/^data:image\/svg\+xml/);
     await bothSizes(admin, "p5-admin-new-link");
 
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     const ctx = await launch(profile, { locale: "fr-FR" });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     page.on("dialog", (d) => void d.accept());

@@ -1,10 +1,10 @@
 // Wrong PINs are limited: 5 then a wait, 10 then the phone forgets its unlock key and previews,
 // explains it in both languages, and still syncs every sealed photo.
-import { rmSync } from "node:fs";
 import type { Page } from "playwright-core";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { axeBothLanguages } from "./axe.ts";
-import { launch, newProfileDir } from "./browser.ts";
+import { launch } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { enrol, newSequence, outboxPhotos, screen, shots, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
@@ -23,15 +23,12 @@ async function kv(page: Page, key: string, value?: unknown): Promise<unknown> {
 }
 
 describe("PIN attempts", () => {
-  const profile = newProfileDir();
+  const spec = scratch();
+  const profile = spec.profile();
   let server: TestServer | undefined;
-  afterAll(() => {
-    server?.cleanup();
-    rmSync(profile, { recursive: true, force: true });
-  });
 
   it("waits after 5 wrong PINs, forgets the unlock key at the 10th, and loses no unsynced photo", async () => {
-    server = await TestServer.start();
+    server = await spec.server();
     const ctx = await launch(profile, { locale: "fr-FR" });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     await enrol(page, server.origin, server.enrolmentCode("pin phone"));

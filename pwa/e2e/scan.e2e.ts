@@ -2,10 +2,11 @@
 // loaded lazily from our own origin) with a fake camera showing a real barcode:
 // the enrolment QR code fills the code; the wristband's Code 128 fills the patient identifier,
 // shown big for confirmation. Also: the app opened with #enrol=<code> prefills the code.
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, newProfileDir } from "./browser.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { barcodeVideo, launchWithCamera } from "./fake-camera.ts";
 import { screen, serviceWorkerReady, shots } from "./flow.ts";
 import { TestServer } from "./server.ts";
@@ -23,20 +24,15 @@ async function scanningVisible(page: Page, name: string): Promise<void> {
 
 describe("barcode scanning with the library decoder", () => {
   let server: TestServer;
-  const profiles: string[] = [];
+  const spec = scratch();
   beforeAll(async () => {
-    server = await TestServer.start();
-  });
-  afterAll(() => {
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
+    server = await spec.server();
   });
 
   it("enrols from the administrator's QR code (URL form)", async () => {
     const code = server.enrolmentCode("scan e2e enrol");
     const video = await barcodeVideo("qrcode", `https://photo.hopital.example/#enrol=${code}`);
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     const ctx = await launchWithCamera(profile, video, "fr-FR");
     try {
       const page = ctx.pages()[0] ?? (await ctx.newPage());
@@ -70,8 +66,7 @@ describe("barcode scanning with the library decoder", () => {
     const code = server.enrolmentCode("scan e2e patient");
     const patientId = "IPP-80412345";
     const video = await barcodeVideo("code128", patientId);
-    const profile = newProfileDir();
-    profiles.push(profile);
+    const profile = spec.profile();
     const ctx = await launchWithCamera(profile, video);
     try {
       const page = ctx.pages()[0] ?? (await ctx.newPage());

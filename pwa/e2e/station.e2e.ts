@@ -1,9 +1,10 @@
 // The phone syncs by itself and the docking station shows it, in Chromium against the real server:
 // photos taken offline leave by themselves when the network returns (no tap); photos taken online
 // show on the station (counts, never a photo) until a nurse presses "Sync now", then go to 0.
-import { mkdirSync, rmSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, newProfileDir } from "./browser.ts";
+import { mkdirSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { addPasskeyAuthenticator, launch } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { bothSizes, enrol, newSequence, outboxPhotos, screen } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
@@ -11,19 +12,14 @@ mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: tr
 
 describe("sync by itself, and a dock that shows it", () => {
   let server: TestServer;
-  const profiles: string[] = [];
+  const spec = scratch();
   beforeAll(async () => {
-    server = await TestServer.start();
-  });
-  afterAll(() => {
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
+    server = await spec.server();
   });
 
   it("syncs when the network returns, and when the station asks", async () => {
     const patientId = "IPP-55120987";
-    const phoneProfile = newProfileDir();
-    profiles.push(phoneProfile);
+    const phoneProfile = spec.profile();
     const phoneCtx = await launch(phoneProfile, { locale: "fr-FR" });
     const phone = phoneCtx.pages()[0] ?? (await phoneCtx.newPage());
     await enrol(phone, server.origin, server.enrolmentCode("Téléphone bloc 2"));
@@ -49,8 +45,7 @@ describe("sync by itself, and a dock that shows it", () => {
 
     const link = /http:\/\/localhost:\d+\/#\/register\/[A-Za-z0-9_-]+/.exec(server.logs())?.[0];
     expect(link).toBeTruthy();
-    const stationProfile = newProfileDir();
-    profiles.push(stationProfile);
+    const stationProfile = spec.profile();
     const stationCtx = await launch(stationProfile, { locale: "fr-FR" });
     const station = stationCtx.pages()[0] ?? (await stationCtx.newPage());
     await addPasskeyAuthenticator(station);

@@ -4,12 +4,13 @@
 // in the signed receipt and in the audit (the person as actor, beside the device). Lock and person
 // screens shot in both languages at phone size. Taps from the locked phone to the first photo counted.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { BrowserContext, CDPSession, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { axeBothLanguages, type Violation } from "./axe.ts";
-import { launch, newProfileDir, VIRTUAL_PASSKEY } from "./browser.ts";
+import { launch, VIRTUAL_PASSKEY } from "./browser.ts";
+import { scratch } from "./scratch.ts";
 import { cameraLive, enrol, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
 import { REPO, TestServer } from "./server.ts";
 
@@ -68,11 +69,12 @@ describe("who took it: people on a shared phone", () => {
   let admin: BrowserContext;
   let phone: BrowserContext;
   let page: Page;
-  const profiles = [newProfileDir(), newProfileDir()];
+  const spec = scratch();
+  const profiles = [spec.profile(), spec.profile()];
   const links: Record<string, string> = {};
 
   beforeAll(async () => {
-    server = await TestServer.start();
+    server = await spec.server();
     admin = await launch(profiles[0]!);
     const desk = admin.pages()[0] ?? (await admin.newPage());
     await authenticator(desk);
@@ -84,12 +86,8 @@ describe("who took it: people on a shared phone", () => {
     links[BOB] = await invite(desk, BOB);
     await admin.close();
     phone = await launch(profiles[1]!);
+    spec.defer(() => phone.close());
     page = phone.pages()[0] ?? (await phone.newPage());
-  });
-  afterAll(async () => {
-    await phone?.close();
-    server?.cleanup();
-    profiles.forEach((p) => rmSync(p, { recursive: true, force: true }));
   });
 
   it("two surgeons on one phone, switching in two taps; the second one's photo names him in the receipt and the audit", async () => {
