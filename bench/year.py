@@ -53,6 +53,7 @@ class Sequence:
     performed_on: str
     protocol: dict[str, Any]
     phase: str
+    delay_days: int | None
     photos: int
 
 
@@ -75,8 +76,9 @@ def generate(seed: int) -> list[Sequence]:
         protocol = rng.choice(PROTOCOLS)
         for _ in range(count):
             month = rng.randrange(MONTHS)
-            year.append(Sequence(patient, f"2026-{month + 1:02d}-{rng.randint(1, 28):02d}", protocol,
-                                 rng.choice(PHASES), 0))
+            phase = rng.choice(PHASES)
+            delay = rng.choice([7, 30, 90, 180, 365]) if phase == "post_op" else None  # days after surgery
+            year.append(Sequence(patient, f"2026-{month + 1:02d}-{rng.randint(1, 28):02d}", protocol, phase, delay, 0))
     for sequence, photos in zip(year, per_sequence, strict=True):
         sequence.photos = photos
     return year
@@ -114,14 +116,16 @@ def _phone(server: ServerProcess, code: str, address: str, work: queue.Queue[Seq
         sequence_id = str(uuid.uuid4())
         form = sequence_form(sequence_id, item.patient_id, performed_on=item.performed_on,
                              procedure=item.protocol["procedure"], anatomical_region=item.protocol["anatomical_region"],
-                             view_protocol=item.protocol["view_protocol"], timing={"phase": item.phase})
+                             view_protocol=item.protocol["view_protocol"],
+                             timing={"phase": item.phase, **({"delay_days": item.delay_days} if item.delay_days else {})})
         views = item.protocol["views"]
         names = [views[i] if i < len(views) else "additional" for i in range(item.photos)]
         sealed = [seal(rng.choice(plain), public, kid, sequence_id) for _ in range(item.photos)]
         doc = manifest(client.device_id or "", [form], sealed, views=names, seal_key=(public, kid))
         started = time.perf_counter()
-        if client.propose(doc).status_code not in (200, 201):
-            tally.errors.append("propose")
+        proposed = client.propose(doc)
+        if proposed.status_code not in (200, 201):
+            tally.errors.append(f"propose {proposed.status_code} {proposed.json().get('error', {}).get('code')}")
             continue
         took: list[float] = []
         for photo in sealed:
