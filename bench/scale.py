@@ -1,0 +1,145 @@
+"""Metadata at scale (issue 14, point 4): 100,000 patients, 1,000,000 photos and 3,000,000 audit entries
+generated straight into a migrated SQLite database (the rows the sync would have written; no image
+bytes), then the patient timeline, the audit search by patient and the activity figures, each timed
+over random patients. Prints p50/p95 per query against the 50 ms target.
+
+    make bench          # or: .venv/bin/python -m bench.scale [--patients 100000 --photos 1000000]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+from sync_server.audit.search import Filters, Paging, page
+from sync_server.clinical import queries, stats
+from sync_server.db import Db
+
+TARGET_MS = 50.0
+
+
+def _form(sequence_id: str, patient: str, rng: random.Random) -> str:
+    month = rng.randrange(1, 12)
+    return json.dumps({"sequence_id": sequence_id, "patient_id": patient, "performed_on": f"2026-{month:02d}-15",
+                       "procedure": rng.choice(["rhinoplasty", "skin_tumour_excision"]), "anatomical_region": "nose",
+                       "laterality": "not_applicable", "timing": {"phase": "pre_op"}, "consent": "record",
+                       "view_protocol": "rhinoplasty", "surgeon": f"Dr {rng.randrange(40)}"}, sort_keys=True)
+
+
+def fill(path: Path, patients: int, photos: int, audit_per_photo: int, seed: int) -> list[str]:
+    """Write the rows in a few large transactions; returns the patient ids."""
+    rng = random.Random(seed)
+    ids = [f"IPP-S{n:07d}" for n in range(patients)]
+    sequences = max(patients, photos * 2345 // 8112)  # the published year's shape: ~3.5 photos a sequence
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")  # generation only; the server's own pragmas apply when it reads
+    db.executemany("INSERT INTO patient_index (id, family, given, birth_date, sex, source, updated_at) "
+                   "VALUES (?, ?, ?, ?, ?, 'bench', '2026-01-01T00:00:00Z')",
+                   ((p, f"Family{n % 5000}", f"Given{n % 700}", f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}",
+                     "F" if n % 2 else "M") for n, p in enumerate(ids)))
+    seq_rows = []
+    for n in range(sequences):
+        patient = ids[n] if n < patients else rng.choice(ids)
+        sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        seq_rows.append((sid, patient, _form(sid, patient, rng)))
+    db.executemany("INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at) "
+                   "VALUES (?, ?, 'bench-device', '0', ?, '2026-06-01T00:00:00Z')", seq_rows)
+    db.commit()
+
+    def photo_rows() -> Any:
+        for n in range(photos):
+            sid = seq_rows[n][0] if n < sequences else rng.choice(seq_rows)[0]
+            yield (str(uuid.UUID(int=rng.getrandbits(128), version=4)), sid, "frontal", "2026-06-01T08:00:00Z",
+                   "image/jpeg", "0" * 64, "0" * 64, 4_500_000, "verified", 4_400_000, 4000, 3000)
+    db.executemany("INSERT INTO photo (id, sequence_id, view, captured_at, mime, sha256, sealed_sha256, sealed_size, "
+                   "state, size, width, height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", photo_rows())
+    db.commit()
+    patient_of = {s[0]: s[1] for s in seq_rows}
+    photo_seq = db.execute("SELECT id, sequence_id FROM photo").fetchall()
+
+    def audit_rows() -> Any:
+        seq = 0
+        for photo_id, sid in photo_seq:
+            for action in ("upload.create", "photo.file", "photo.verify")[:audit_per_photo]:
+                seq += 1
+                yield (seq, f"2026-06-01T08:{seq // 60 % 60:02d}:{seq % 60:02d}Z", "device:bench", "bench-device",
+                       action, "0", patient_of[sid], f"photo/{photo_id}", "{}", "10.0.0.1", "0" * 64, "0" * 64)
+    db.executemany("INSERT INTO audit_entry (seq, ts, actor, device_id, action, outcome, patient_id, object, detail, "
+                   "address, prev_hash, entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", audit_rows())
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+    return ids
+
+
+async def _time(work: Callable[[], Awaitable[Any]], samples: int, budget_s: float) -> list[float]:
+    times: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(times) < samples and (len(times) < 3 or time.perf_counter() < deadline):
+        t = time.perf_counter()
+        await work()
+        times.append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def _line(name: str, times: list[float]) -> str:
+    q = statistics.quantiles(times, n=20, method="inclusive") if len(times) > 1 else [times[0]] * 19
+    p95 = q[18]
+    verdict = "within" if p95 <= TARGET_MS else "OVER"
+    return (f"  {name}: p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms over {len(times)} runs "
+            f"({verdict} the {TARGET_MS:.0f} ms target)")
+
+
+async def measure(url: str, ids: list[str], seed: int) -> list[str]:
+    rng = random.Random(seed + 1)
+    store = Db(url)
+    await store.connect()
+    try:
+        timeline = await _time(lambda: queries.timeline(store, rng.choice(ids)), 200, 30)
+        audit = await _time(lambda: page(store, Filters(patient=rng.choice(ids)), Paging(limit=50)), 200, 30)
+        figures = await _time(lambda: stats.compute(store), 10, 60)
+    finally:
+        await store.disconnect()
+    return [_line("patient timeline", timeline), _line("audit search by patient (50 a page)", audit),
+            _line("activity figures (all months)", figures)]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--photos", type=int, default=1_000_000)
+    parser.add_argument("--audit-per-photo", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=14)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="clinphoto-scale-") as tmp:
+        path = Path(tmp) / "clinphoto.db"
+        url = f"sqlite:///{path}"
+
+        async def migrate() -> None:
+            store = Db(url)
+            await store.connect()
+            await store.disconnect()
+        asyncio.run(migrate())
+        started = time.perf_counter()
+        ids = fill(path, args.patients, args.photos, args.audit_per_photo, args.seed)
+        made = time.perf_counter() - started
+        lines = asyncio.run(measure(url, ids, args.seed))
+        size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
+    print(f"metadata at scale (SQLite): {args.patients} patients, {args.photos} photos, "
+          f"{args.photos * args.audit_per_photo} audit entries generated in {made:.0f} s ({size_mb:.0f} MB)")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
