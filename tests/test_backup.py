@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from crypto import KeyStore, verify_document
+from crypto import KeyStore
 from sync_server.storage.objects import ObjectStore
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
@@ -30,14 +30,7 @@ def sync_batch(client: SyncClient, n: int, tag: int) -> tuple[dict[str, Any], li
     photos = [seal(make_jpeg(320, 240, seed=tag * 10 + i), public, kid, sequence_id) for i in range(n)]
     doc = manifest(client.device_id or "", [sequence_form(sequence_id, f"IPP-{tag:04d}")], photos,
                    seal_key=(public, kid))
-    assert client.propose(doc).status_code == 201
-    for photo in photos:
-        assert client.upload(doc["batch_id"], photo.photo_id, photo.sealed).status_code == 204
-    answer = client.commit(doc["batch_id"])
-    assert answer.status_code == 200, answer.text
-    signed = answer.json()
-    verify_document(signed["receipt"], signed["signature"], client.sign_keys())
-    return signed, photos
+    return client.sync(doc, photos), photos
 
 
 def clinphoto(data_dir: Path, *args: str, db: str | None = None) -> subprocess.CompletedProcess[str]:

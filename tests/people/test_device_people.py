@@ -6,7 +6,6 @@ import json
 import uuid
 from typing import Any, Callable
 
-from crypto import verify_document
 from sync_server.audit.log import SUCCESS, verify_chain
 from tests.people.authenticator import SoftAuthenticator
 from tests.people.conftest import ORIGIN, Person
@@ -43,13 +42,7 @@ def batch_taken_by(device: SyncClient, *person_ids: str | None, opened_by: str |
 
 
 def sync(device: SyncClient, document: dict[str, Any], photos: list[Any]) -> dict[str, Any]:
-    assert device.propose(document).status_code == 201
-    for photo in photos:
-        assert device.upload(document["batch_id"], photo.photo_id, photo.sealed).status_code == 204
-    committed = device.commit(document["batch_id"])
-    assert committed.status_code == 200, committed.text
-    signed = committed.json()
-    verify_document(signed["receipt"], signed["signature"], device.sign_keys())
+    signed = device.sync(document, photos)
     return {p["photo_id"]: p for p in signed["receipt"]["photos"]}
 
 

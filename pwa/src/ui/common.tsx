@@ -60,3 +60,18 @@ export function Progress(props: { value: number; max: number; label?: string; la
     </div>
   );
 }
+
+/** A screen that only explains what happened and offers one way out: start the app again. */
+export function NoticeScreen(props: { screen: string; title: string; body: string; action: string }) {
+  return (
+    <main class="screen" data-screen={props.screen}>
+      <Header title={props.title} />
+      <section class="card card-alert" role="alert">
+        <p class="lead">{props.body}</p>
+      </section>
+      <button type="button" class="btn btn-primary" onClick={() => location.reload()}>
+        {props.action}
+      </button>
+    </main>
+  );
+}
