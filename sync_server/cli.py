@@ -94,6 +94,19 @@ def cmd_revoke_device(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_device_department(settings: Settings, args: argparse.Namespace) -> int:
+    department = args.department.strip()
+    if not department or len(department) > 40 or not department.isprintable():
+        print("The department is 1 to 40 printable characters, as the ADT feed names it (PV1-10 or PV1-3).",
+              file=sys.stderr)
+        return 2
+    if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, args.device_id, department))):
+        print(f"No device {args.device_id}.", file=sys.stderr)
+        return 1
+    print(f"Device {args.device_id} serves {department}: it lists that department's patients of the day.")
+    return 0
+
+
 def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
     async def both(store: Db) -> tuple[list[dict], list[dict]]:
         return await devices.list_devices(store), await devices.list_pending(store)
@@ -260,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=None, help="Seconds the code stays valid.")
     p = add("revoke-device", "Revoke a device: its next contact gets 401 and it wipes its data.", cmd_revoke_device)
     p.add_argument("device_id")
+    p = add("set-device-department", "Set the department a phone serves (as the ADT feed names it): the phone "
+            "gets that department's patients of the day to confirm who is photographed.", cmd_set_device_department)
+    p.add_argument("device_id")
+    p.add_argument("department")
     p = add("list-devices", "List enrolled devices, their state and last contact, and enrolments awaiting confirmation.", cmd_list_devices)
     p.add_argument("--json", action="store_true")
     p = add("import-patients", "Import the hospital patient index from a CSV file (id,family,given,birth_date,sex).",

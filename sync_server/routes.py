@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from .endpoints import audit, batches, clinical, devices, health, interop, keys, people, priors, station, uploads, ward
+from .endpoints import audit, batches, clinical, devices, health, interop, keys, people, priors, station, today, uploads, ward
 from .endpoints.openapi import openapi
 
 API_ROUTES: list[BaseRoute] = [
@@ -21,6 +21,7 @@ API_ROUTES: list[BaseRoute] = [
     Route("/api/v1/devices/me/people/{person_id}", devices.people_remove, methods=["DELETE"]),
     Route("/api/v1/devices/me/status", station.report_status, methods=["PUT"]),
     Route("/api/v1/devices/me/priors", priors.device_priors, methods=["GET"]),
+    *today.ROUTES,
     Route("/api/v1/batches", batches.propose_batch, methods=["POST"]),
     Route("/api/v1/batches/{batch_id}", batches.get_batch, methods=["GET"]),
     Route("/api/v1/batches/{batch_id}/commit", batches.commit_batch, methods=["POST"]),

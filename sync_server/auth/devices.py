@@ -224,9 +224,20 @@ async def revoke(store: Db, device_id: str, actor: str = "cli:admin") -> bool:
     return True
 
 
+async def set_department(store: Db, device_id: str, department: str, actor: str = "cli:admin") -> bool:
+    """The department a phone serves: its list of today's patients comes from it. Audited."""
+    async with store.write() as db:
+        if await db.fetch_one("SELECT id FROM device WHERE id = :id", {"id": device_id}) is None:
+            return False
+        await db.execute("UPDATE device SET department = :d WHERE id = :id", {"d": department, "id": device_id})
+        await append(db, AuditEvent(action="device.department", actor=actor, device_id=device_id,
+                                    detail={"department": department}))
+    return True
+
+
 async def list_devices(store: Db) -> list[dict]:
     return await store.fetch_all(
-        "SELECT id, label, enrolled_at, revoked_at, last_seen_at FROM device ORDER BY enrolled_at")
+        "SELECT id, label, enrolled_at, revoked_at, last_seen_at, department FROM device ORDER BY enrolled_at")
 
 
 async def list_pending(store: Db) -> list[dict]:

@@ -89,6 +89,7 @@ PERMISSIONS: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/station/devices/{device_id}/sync"): _r(NURSE, ADMIN),  # sets a flag; the phone syncs itself
     ("PUT", "/api/v1/devices/me/status"): _r(DEVICE),  # counts only, never patient data
     ("GET", "/api/v1/devices/me/priors"): _r(DEVICE),  # ghost overlay: latest prior per view, audited
+    ("GET", "/api/v1/devices/me/today"): _r(DEVICE),  # today's patients of the phone's department, audited
     # interop (issue 6; who and why: endpoints/interop.py). FHIR read API: clinicians (surgeons, or anyone
     # inside break-glass) by session, the EMR by its service token; metadata is public as FHIR clients read
     # it first. Interop administration: outbox to administrators; quarantine to administrators and surgeons.

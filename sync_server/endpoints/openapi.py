@@ -35,6 +35,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/devices/enroll/confirm"): {"ok": "200", "auth": True, "tag": "devices"},
     ("GET", "/api/v1/devices/me"): {"ok": "200", "auth": True, "tag": "devices"},
     ("GET", "/api/v1/devices/me/priors"): {"ok": "200", "auth": True, "tag": "devices"},
+    ("GET", "/api/v1/devices/me/today"): {"ok": "200", "auth": True, "tag": "devices"},
     ("POST", "/api/v1/batches"): {"ok": "201", "also": "200", "auth": True, "tag": "sync", "request": "batch-manifest"},
     ("GET", "/api/v1/batches/{batch_id}"): {"ok": "200", "auth": True, "tag": "sync"},
     ("POST", "/api/v1/batches/{batch_id}/commit"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},

@@ -4,7 +4,10 @@ Events applied are the IHE patient identity feed's: A01 (admit), A04 (register),
 A08 (update), A28 (add person), A31 (update person) add or update the PID-3 identity; A29 (delete
 person information) marks it inactive (never deleted: photos may be filed under it); A40 merges
 MRG-1 (prior) into PID-3 (survivor); A47 changes an identifier (MRG-1, the incorrect one, becomes
-PID-3, which must not belong to another patient). The index identifier is the PID-3 repetition
+PID-3, which must not belong to another patient). The stay (PV1) is kept for the phones' list of
+today's patients: A01/A04/A05/A08 and A02 (transfer) set its department (PV1-10 hospital service,
+else PV1-3's point of care) and admission date (PV1-44); A03 (discharge) and A11 (cancel admit) end
+it. A02, A03 and A11 change the stay only, never the identity. The index identifier is the PID-3 repetition
 typed PI (patient internal identifier), else the first; its CX-4 is its assigning authority, and
 the other repetitions are kept as the patient's other identifiers.
 
@@ -36,7 +39,9 @@ UPDATES = frozenset({"A01", "A04", "A05", "A08", "A28", "A31"})
 DEACTIVATIONS = frozenset({"A29"})
 MERGES = frozenset({"A40"})
 CHANGES = frozenset({"A47"})
-EVENTS = UPDATES | DEACTIVATIONS | MERGES | CHANGES
+VISIT_ONLY = frozenset({"A02", "A03", "A11"})  # transfer, discharge, cancel admit: the stay, not the identity
+VISIT_ENDS = frozenset({"A03", "A11"})
+EVENTS = UPDATES | DEACTIVATIONS | MERGES | CHANGES | VISIT_ONLY
 PROCESSING_IDS = frozenset({"P", "D", "T"})
 VERSIONS = frozenset({"2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8", "2.8.1", "2.8.2", "2.9"})
 # HL7 table 0211 (MSH-18) -> Python codec
@@ -77,6 +82,14 @@ class AdtEvent:
     control_id: str
     patient: Patient | None = None
     prior_id: str | None = None  # A40: the identity merged away; A47: the identifier replaced
+    visit: Visit | None = None  # the stay PV1 reports, when it names a department (or ends the stay)
+
+
+@dataclasses.dataclass(frozen=True)
+class Visit:
+    department: str | None  # PV1-10, else PV1-3.1; None on a discharge that does not say
+    admitted_on: str | None  # ISO date of PV1-44
+    ended: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,7 +281,29 @@ def parse_adt(text: str) -> AdtEvent:
         if prior.value == patient.id:
             raise _error(205, "MRG-1 and PID-3 are the same identifier", "MRG^1^1")
         return AdtEvent(trigger, control_id, patient, prior.value)
-    return AdtEvent(trigger, control_id, patient)
+    return AdtEvent(trigger, control_id, patient, visit=_visit(message, trigger))
+
+
+def _visit(message: _Message, trigger: str) -> Visit | None:
+    pv1 = message.segment("PV1")
+    if pv1 is None:
+        if trigger in VISIT_ONLY:
+            raise _error(100, f"{trigger} without PV1 segment", "PV1")
+        return None
+    service = (message.components(message.field(pv1, 10)) or [""])[0].strip()
+    point_of_care = (message.components(message.field(pv1, 3)) or [""])[0].strip()
+    department = service or point_of_care or None
+    if department is not None and (not _TEXT.match(department) or len(department) > 40):
+        raise _error(102, "the department (PV1-10 or PV1-3) is not printable text of 40 characters at most", "PV1^1^10")
+    admitted_raw = message.d.unescape(message.field(pv1, 44)).split(message.d.component)[0]
+    admitted = _birth_date(admitted_raw, "PV1^1^44", future_ok=True)
+    if trigger in VISIT_ENDS:
+        return Visit(department, admitted, ended=True)
+    if department is None:
+        if trigger in VISIT_ONLY:
+            raise _error(101, "a transfer names no department (PV1-10 or PV1-3)", "PV1^1^10")
+        return None
+    return Visit(department, admitted)
 
 
 def _timestamp() -> str:

@@ -121,6 +121,34 @@ async def _set_identifiers(db: Any, patient: Patient, authority: str) -> None:
                          {"v": value, "a": auth, "p": patient.id})
 
 
+async def record_visit(db: Any, patient_id: str, visit: Any, trigger: str, actor: str) -> None:
+    """Keep the patient's current stay (``hl7v2.Visit``): where, since when, or that it ended; audited."""
+    now = now_iso()
+    if visit.ended:
+        await db.execute("UPDATE patient_visit SET ended_at = :t, updated_at = :t WHERE patient_id = :p "
+                         "AND ended_at IS NULL", {"t": now, "p": patient_id})
+    else:
+        await db.execute(
+            "INSERT INTO patient_visit (patient_id, department, admitted_on, ended_at, updated_at) "
+            "VALUES (:p, :d, :a, NULL, :t) ON CONFLICT (patient_id) DO UPDATE SET department = :d, "
+            "admitted_on = COALESCE(:a, patient_visit.admitted_on), ended_at = NULL, updated_at = :t",
+            {"p": patient_id, "d": visit.department, "a": visit.admitted_on, "t": now})
+    await append(db, AuditEvent(action="patient.visit", actor=actor, patient_id=patient_id,
+                                detail={"trigger": trigger, "department": visit.department,
+                                        "ended": visit.ended}))
+
+
+async def today(store: Db, department: str, day: str) -> list[dict[str, Any]]:
+    """The patients of a department on ``day`` (YYYY-MM-DD): a stay there that is open (admitted that day
+    or before) or ended that day; merged identities left out. Name order."""
+    rows = await store.fetch_all(
+        "SELECT i.id, i.family, i.given, i.birth_date, i.sex FROM patient_visit v "
+        "JOIN patient_index i ON i.id = v.patient_id WHERE v.department = :d AND i.merged_into IS NULL AND i.active = 1 "
+        "AND (v.admitted_on IS NULL OR v.admitted_on <= :day) AND (v.ended_at IS NULL OR v.ended_at >= :day) "
+        "ORDER BY i.family, i.given, i.id", {"d": department, "day": day})
+    return [dict(r) for r in rows]
+
+
 async def upsert(db: Any, patient: Patient, *, source: str, actor: str) -> list[str]:
     """Add or update one identity (inside a write); returns sequences this releases from quarantine."""
     existing = await db.fetch_one("SELECT id, authority, active FROM patient_index WHERE id = :id", {"id": patient.id})

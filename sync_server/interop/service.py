@@ -90,8 +90,15 @@ class Interop:
         if event.patient is None:
             return  # an ADT event that does not change identities
         actor = "hl7:adt"
+        if event.trigger in hl7v2.VISIT_ONLY:  # a transfer, a discharge: the stay changes, not the identity
+            if event.visit is not None:
+                async with self.store.write() as db:
+                    await patients.record_visit(db, event.patient.id, event.visit, event.trigger, actor)
+            return
         moved: list[str] = []
         async with self.store.write() as db:
+            if event.visit is not None:
+                await patients.record_visit(db, event.patient.id, event.visit, event.trigger, actor)
             if event.trigger in hl7v2.CHANGES and event.prior_id is not None:
                 # A47: the prior identifier was wrong; the new one must not be another patient's
                 taken = await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": event.patient.id})

@@ -65,8 +65,11 @@ def test_adt_a01_a04_a08_a29_and_a40_parse_to_index_events():
     merge = parse_adt(adt("A40", "IPP-0042^^^HOSP^PI", mrg="IPP-0041^^^HOSP^PI"))
     assert merge.prior_id == "IPP-0041" and merge.patient.id == "IPP-0042"
     with pytest.raises(Hl7Error) as transfer:
-        parse_adt(adt("A02", "IPP-0042"))  # a transfer: not an identity feed event
-    assert (transfer.value.ack_code, transfer.value.error_code) == ("AR", 201)
+        parse_adt(adt("A02", "IPP-0042"))  # a transfer changes the stay: without PV1 it says nothing
+    assert (transfer.value.ack_code, transfer.value.error_code, transfer.value.location) == ("AE", 100, "PV1")
+    with pytest.raises(Hl7Error) as allergy:
+        parse_adt(adt("A60", "IPP-0042"))  # not an event of this feed
+    assert (allergy.value.ack_code, allergy.value.error_code) == ("AR", 201)
     with pytest.raises(Hl7Error) as no_mrg:
         parse_adt(adt("A40", "IPP-0042"))  # merge without MRG
     assert no_mrg.value.ack_code == "AE"
@@ -269,7 +272,7 @@ def test_character_set_follows_msh18_and_the_ack_echoes_it(http, services, call)
 def test_ack_codes_follow_table_0008_content_errors_ae_and_rejections_ar(http, services, call):
     acks = send(adt("A04", "IPP-0820^^^HOSP^PI", birth="19801302", control="D1"),
                 adt("A04", "IPP-0821^^^HOSP^PI", sex="X"),
-                adt("A02", "IPP-0822^^^HOSP^PI"),
+                adt("A60", "IPP-0822^^^HOSP^PI"),  # an allergy update: not an event of this feed
                 adt("A04", "IPP-0823^^^HOSP^PI").replace("|P|2.5", "|Q|2.5"),
                 adt("A04", "IPP-0824^^^HOSP^PI").replace("|P|2.5", "|P|9.9"),
                 adt("A04", "IPP-0825^^^HOSP^PI").replace("ADT^A04^ADT_A01", "ORU^R01^ORU_R01"),
