@@ -146,6 +146,21 @@ export class TestServer {
     execFileSync(CLI, ["revoke-device", deviceId], { cwd: REPO, env: this.env, encoding: "utf8" });
   }
 
+  /** `clinphoto set-device-department`: the phone lists that department's patients of the day. */
+  setDepartment(deviceId: string, department: string): void {
+    execFileSync(CLI, ["set-device-department", deviceId, department], { cwd: REPO, env: this.env, encoding: "utf8" });
+  }
+
+  /** What each filed sequence's form says of its patient: the identifier and whether it was confirmed. */
+  sequencePatients(): { patient_id: string; patient_verified: boolean | null }[] {
+    const code = `
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(json.dumps([{"patient_id": p, "patient_verified": json.loads(f).get("patient_verified")}
+                  for p, f in db.execute("SELECT patient_id, form FROM sequence ORDER BY created_at")]))`;
+    return JSON.parse(execFileSync(PYTHON, ["-c", code, join(this.dataDir, "clinphoto.db")], { encoding: "utf8" }));
+  }
+
   /** Photos filed by the server, read from its database. */
   photos(): ServerPhoto[] {
     const code = `

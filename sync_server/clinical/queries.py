@@ -170,6 +170,9 @@ def sequence_view(seq: Mapping[str, Any], photos: Sequence[Mapping[str, Any]],
         "delay": {"value": delay, "unit": "day"} if delay is not None else None,
         "consent": consent_level(form, changes), "consent_history": changes,
         "taken_by": _taken_by(form), "note": form.get("note"),
+        # false: the identifier was not in the phone's list of today's patients (or it had none) when the
+        # sequence was made; reconciliation with the patient index decides (None: made before the list)
+        "patient_verified": form.get("patient_verified"),
         "protocol": catalog.protocol(form, [p["view"] for p in photos if p["state"] != "quarantined"]),
         "photos": shots,
     }

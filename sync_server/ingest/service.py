@@ -127,7 +127,9 @@ class SyncService:
                 actor, detail = await _attributed(db, who, sequence.person_id)
                 await append(db, AuditEvent(action="sequence.create", actor=actor, device_id=who.device_id,
                                             patient_id=sequence.patient_id, object=f"sequence/{sequence.sequence_id}",
-                                            detail={"batch_id": manifest.batch_id, **detail}))
+                                            detail={"batch_id": manifest.batch_id, **detail,
+                                                    **({"patient_verified": False}
+                                                       if sequence.form.get("patient_verified") is False else {})}))
             elif row["patient_id"] != sequence.patient_id or row["form_sha256"] != sequence.form_sha256:
                 raise ApiError("sequence_conflict", details={"sequence_id": sequence.sequence_id})
         known: dict[str, tuple[Any, ...]] = {}

@@ -148,3 +148,17 @@ def test_names_with_accented_initials_hyphens_and_particles(surgeon, services, c
     assert sorted(ids("élo")) == ["IPP-5501", "IPP-5502"]
     assert ids("le") == ["IPP-5501", "IPP-5502"]  # "Le" and "Legrand": ordered by family name
     assert ids("gal") == ["IPP-5501"] and ids("all") == []  # prefixes of words, not any substring
+
+
+def test_an_identifier_not_in_todays_list_is_filed_flagged_unverified_and_audited(file_sequence, indexed, surgeon,
+                                                                                 audit):
+    confirmed = file_sequence(patient_verified=True)
+    unverified = file_sequence(seed=1, patient_verified=False)
+    before_the_list = file_sequence(seed=2)
+    by_id = {s["id"]: s for s in surgeon.get(f"/api/v1/patients/{PATIENT['id']}/sequences").json()["sequences"]}
+    assert by_id[confirmed.sequence_id]["patient_verified"] is True
+    assert by_id[unverified.sequence_id]["patient_verified"] is False  # filed, never dropped; flagged
+    assert by_id[before_the_list.sequence_id]["patient_verified"] is None
+    created = {e["object"]: e["detail"] for e in audit("sequence.create")}
+    assert created[f"sequence/{unverified.sequence_id}"]["patient_verified"] is False
+    assert "patient_verified" not in created[f"sequence/{confirmed.sequence_id}"]

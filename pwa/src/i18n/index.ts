@@ -85,6 +85,12 @@ export function plural(base: string, n: number, params: Record<string, string | 
   return t(key, { count: n, ...params }, l);
 }
 
+/** A calendar date (YYYY-MM-DD, as a birth date) the way the language writes it; a partial date as given. */
+export function formatDate(isoDate: string, l: Lang = current): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(isoDate)) return isoDate;
+  return new Intl.DateTimeFormat(l === "fr" ? "fr-FR" : "en-GB", { dateStyle: "long", timeZone: "UTC" }).format(new Date(`${isoDate}T00:00:00Z`));
+}
+
 /** A date and time the way the language writes them. */
 export function formatDateTime(iso: string | number | Date, l: Lang = current): string {
   return new Intl.DateTimeFormat(l === "fr" ? "fr-FR" : "en-GB", { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));

@@ -4,6 +4,7 @@
 // transaction. Failures come back as values ({ ok: false, error }), never swallowed.
 import { openDB, type DBSchema, type IDBPDatabase } from "idb";
 import type { PersonUnlock } from "../crypto/keywrap.ts";
+import type { Wrapped } from "../crypto/localkey.ts";
 import type {
   BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, PriorRecord, ReceiptRecord, Result, SequenceRecord, StorageError, UnlockRecord,
 } from "./types.ts";
@@ -109,7 +110,11 @@ export class Store {
       return fail(e);
     }
   }
-  async put(key: "device" | "unlock" | "pinGuard" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
+  /** Today's patients, sealed under the local key (capture/today.ts). */
+  async today(): Promise<{ fetchedAt: string; list: Wrapped } | undefined> {
+    return (await this.db.get("kv", "today")) as { fetchedAt: string; list: Wrapped } | undefined;
+  }
+  async put(key: "device" | "unlock" | "pinGuard" | "today" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
     try {
       // strict durability: an enrolment credential is confirmed to the server only once it is on disk
       const tx = this.db.transaction("kv", "readwrite", STRICT);
@@ -135,7 +140,7 @@ export class Store {
     try {
       const tx = this.db.transaction(["kv", "previews"], "readwrite", STRICT);
       settleQuietly(tx.done);
-      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("people"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("previews").clear(),
+      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("people"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("kv").delete("today"), tx.objectStore("previews").clear(),
         tx.objectStore("kv").delete(priorKeys())]);
       await tx.done;
       return { ok: true, value: undefined };

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { lang, onLangChange, setLang, t } from "../i18n/index.ts";
+import type { TodayPatient } from "../capture/today.ts";
+import { formatDate, lang, onLangChange, setLang, t } from "../i18n/index.ts";
 
 /** Re-render on language change. */
 export function useLang(): void {
@@ -35,10 +36,24 @@ export function Header(props: { title: string; right?: ComponentChildren; onBack
   );
 }
 
-export function PatientBanner(props: { id: string }) {
+/** The patient being photographed; with today's list (capture/today.ts), their name and birth date to
+ * confirm, or a warning that the identifier is not in it and the photos will be marked unverified. */
+export function PatientBanner(props: { id: string; today?: { found: TodayPatient | null; department: string | null; list: boolean } }) {
+  const found = props.today?.found;
   return (
     <div class="patient-banner" data-testid="patient-banner" role="status">
       {t("patient.banner", { id: props.id })}
+      {found ? (
+        <div data-testid="today-found">
+          <strong>{[found.family?.toUpperCase(), found.given].filter(Boolean).join(" ")}</strong>
+          {found.birthDate ? <> · {t(found.sex === "F" ? "today.bornF" : found.sex === "M" ? "today.bornM" : "today.bornX", { birth: formatDate(found.birthDate) })}</> : null}
+          <div class="small">{t("today.inList", { department: props.today?.department ?? "" })}</div>
+        </div>
+      ) : props.today ? (
+        <div class="msg msg-warn small" data-testid="today-unverified">
+          {props.today.list ? t("today.unverified", { department: props.today.department ?? "" }) : t("today.noList")}
+        </div>
+      ) : null}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { DEFAULT_PRIOR_DAYS, PRIOR_DAYS_SETTING, prefetchToday, purgeOldPriors } from "../../capture/priors.ts";
+import { fetchToday } from "../../capture/today.ts";
 import { decryptJson } from "../../crypto/localkey.ts";
 import { LOCK_SETTING } from "../../app.ts";
 import { errorText } from "../../i18n/errors.ts";
@@ -49,6 +50,9 @@ export function HomeScreen(props: {
     if (!props.localKey || !props.base || !navigator.onLine) return;
     const controller = new AbortController();
     void prefetchToday(props.store, props.base, props.localKey, controller.signal);
+    // today's patients of the phone's department, kept sealed: names to confirm, offline too (kept one day)
+    fetchToday(props.store, props.base, props.localKey, controller.signal)
+      .catch(() => 0); // offline or refused: the list kept before stays until it is a day old
     return () => controller.abort();
   }, [props.localKey]);
 

@@ -1,4 +1,5 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { findToday, todayList, type TodayPatient } from "../../capture/today.ts";
 import { newId } from "../../crypto/bytes.ts";
 import { sealForm, type SequenceForm } from "../../crypto/formseal.ts";
 import { encryptJson } from "../../crypto/localkey.ts";
@@ -32,7 +33,18 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // today's patients of the phone's department (kept sealed on the phone): the name and birth date to
+  // confirm, offline too; not found, the sequence is marked unverified for the hospital to reconcile
+  const [known, setKnown] = useState<{ found: TodayPatient | null; department: string | null; list: boolean } | null>(null);
   const l = lang();
+
+  useEffect(() => {
+    let live = true;
+    todayList(props.store, props.localKey)
+      .then((list) => live && setKnown({ found: findToday(list, props.patientId), department: list?.department ?? null, list: !!list }))
+      .catch(() => live && setKnown({ found: null, department: null, list: false }));
+    return () => { live = false; };
+  }, [props.patientId]);
 
   function set(key: string, value: string) {
     const next = { ...values, [key]: value };
@@ -57,7 +69,10 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
     const id = newId();
     const createdAt = new Date().toISOString();
     const person = props.personId ? { person_id: props.personId } : {};
-    const form = toEntry(FIELDS, values, { sequence_id: id, patient_id: props.patientId, created_at: createdAt, ...person }) as SequenceForm;
+    const verified = findToday(await todayList(props.store, props.localKey).catch(() => null), props.patientId) !== null;
+    const form = toEntry(FIELDS, values, {
+      sequence_id: id, patient_id: props.patientId, created_at: createdAt, ...person, patient_verified: verified,
+    }) as SequenceForm;
     // Seal and encrypt first, then one IndexedDB write. For sync the phone keeps only the form
     // sealed to the hospital key (it cannot open it); the summary for display needs the unlock key.
     const summary: SequenceSummary = { patientId: props.patientId, values, protocol: values["view_protocol"] ?? "", createdAt };
@@ -76,7 +91,7 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
   return (
     <main class="screen" data-screen="form">
       <Header title={t("form.title")} onBack={props.onBack} />
-      <PatientBanner id={props.patientId} />
+      <PatientBanner id={props.patientId} today={known ?? undefined} />
       <form class="card" onSubmit={submit}>
         {FIELDS.map((f) => (
           <FieldInput key={f.key} field={f} value={values[f.key] ?? ""} error={errors[f.key]} required={isRequired(f, values)} onChange={(v) => set(f.key, v)} />

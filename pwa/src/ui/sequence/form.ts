@@ -127,7 +127,7 @@ export function validate(fields: Field[], values: FormValues): Record<string, "r
 }
 
 /** The manifest's sequence entry: nested as the schema nests it, typed as the schema types it. */
-export function toEntry(fields: Field[], values: FormValues, fixed: { sequence_id: string; patient_id: string; created_at: string; person_id?: string }): Record<string, unknown> {
+export function toEntry(fields: Field[], values: FormValues, fixed: { sequence_id: string; patient_id: string; created_at: string; person_id?: string; patient_verified?: boolean }): Record<string, unknown> {
   const entry: Record<string, unknown> = { ...fixed };
   for (const f of fields) {
     const v = (values[f.key] ?? "").trim();
