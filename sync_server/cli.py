@@ -94,16 +94,35 @@ def cmd_revoke_device(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_set_device_department(settings: Settings, args: argparse.Namespace) -> int:
-    department = args.department.strip()
+def _department(text: str) -> str | None:
+    department = text.strip()
     if not department or len(department) > 40 or not department.isprintable():
         print("The department is 1 to 40 printable characters, as the ADT feed names it (PV1-10 or PV1-3).",
               file=sys.stderr)
+        return None
+    return department
+
+
+def cmd_set_device_department(settings: Settings, args: argparse.Namespace) -> int:
+    department = _department(args.department)
+    if department is None:
         return 2
     if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, args.device_id, department))):
         print(f"No device {args.device_id}.", file=sys.stderr)
         return 1
     print(f"Device {args.device_id} serves {department}: it lists that department's patients of the day.")
+    return 0
+
+
+def cmd_set_person_department(settings: Settings, args: argparse.Namespace) -> int:
+    department = _department(args.department)
+    if department is None:
+        return 2
+    if not asyncio.run(with_db(settings, lambda store: devices.set_person_department(store, args.person_id,
+                                                                                      department))):
+        print(f"No person {args.person_id}.", file=sys.stderr)
+        return 1
+    print(f"Person {args.person_id} works in {department}: the phones they unlock list its patients of the day.")
     return 0
 
 
@@ -276,6 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("set-device-department", "Set the department a phone serves (as the ADT feed names it): the phone "
             "gets that department's patients of the day to confirm who is photographed.", cmd_set_device_department)
     p.add_argument("device_id")
+    p.add_argument("department")
+    p = add("set-person-department", "Set the department a person works in (as the ADT feed names it): the phones "
+            "they unlock list its patients of the day (before the phone's own department).", cmd_set_person_department)
+    p.add_argument("person_id")
     p.add_argument("department")
     p = add("list-devices", "List enrolled devices, their state and last contact, and enrolments awaiting confirmation.", cmd_list_devices)
     p.add_argument("--json", action="store_true")

@@ -41,6 +41,10 @@ describe("today's patients on the phone", () => {
     expect(findToday(list, "IPP-7001")).toEqual({ id: "IPP-7001", family: "Martin", given: "Léa", birthDate: "1971-03-04", sex: "F" });
     expect(findToday(list, "IPP-9999")).toBeNull();
     expect(findToday(null, "IPP-7001")).toBeNull();
+    // the person unlocked now: their department's list
+    const person = "0b9c1c8e-5d7a-4c1e-9a0f-3f7e2b1d4c5a";
+    await fetchToday(store, "https://ward", key, undefined, now, person);
+    expect(fetched.mock.calls[1]![0]).toBe(`https://ward/api/v1/devices/me/today?person_id=${person}`);
     await store.destroy();
   });
 

@@ -235,6 +235,17 @@ async def set_department(store: Db, device_id: str, department: str, actor: str 
     return True
 
 
+async def set_person_department(store: Db, person_id: str, department: str, actor: str = "cli:admin") -> bool:
+    """The department a person works in: the phones they unlock list its patients of the day. Audited."""
+    async with store.write() as db:
+        if await db.fetch_one("SELECT id FROM person WHERE id = :id", {"id": person_id}) is None:
+            return False
+        await db.execute("UPDATE person SET department = :d WHERE id = :id", {"d": department, "id": person_id})
+        await append(db, AuditEvent(action="person.department", actor=actor, object=f"person:{person_id}",
+                                    detail={"department": department}))
+    return True
+
+
 async def list_devices(store: Db) -> list[dict]:
     return await store.fetch_all(
         "SELECT id, label, enrolled_at, revoked_at, last_seen_at, department FROM device ORDER BY enrolled_at")

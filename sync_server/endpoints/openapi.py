@@ -74,6 +74,7 @@ _UUID_PARAMS = {"batch_id", "photo_id", "sequence_id", "device_id", "person_id",
 _FHIR_SEARCH = ("_id", "identifier", "_count", "_cursor", "_format", "_total", "_summary", "_elements", "_sort")
 # query parameters each operation reads (all optional; anything else is refused or, in FHIR, ignored)
 QUERY: dict[str, tuple[str, ...]] = {
+    "/api/v1/devices/me/today": ("person_id",),
     "/api/v1/audit/proof/inclusion": ("index", "size"),
     "/api/v1/audit/proof/consistency": ("from", "to"),
     "/api/v1/audit/entries": ("person", "patient", "device", "action", "outcome", "since", "until",
@@ -228,7 +229,8 @@ def build_spec(version: str, routes: Iterable[BaseRoute]) -> dict[str, Any]:
                 schema: dict[str, Any] = {"type": "string", "format": "uuid"} if p in _UUID_PARAMS else {"type": "string"}
                 parameters.append({"name": p, "in": "path", "required": True, "schema": schema})
             for q in QUERY.get(route.path, ()):
-                parameters.append({"name": q, "in": "query", "required": False, "schema": {"type": "string"}})
+                schema = {"type": "string", "format": "uuid"} if q in _UUID_PARAMS else {"type": "string"}
+                parameters.append({"name": q, "in": "query", "required": False, "schema": schema})
             if route.path.startswith("/api/v1/uploads"):
                 parameters += _TUS_HEADERS.get(method, [])
                 headers = _TUS_ANSWER_HEADERS.get(method)

@@ -8,5 +8,7 @@ CREATE TABLE patient_visit (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX patient_visit_department ON patient_visit (department, ended_at);
--- the department a phone serves (set by an administrator: clinphoto set-device-department)
+-- the department a person works in, and the one a phone serves (set by an administrator:
+-- clinphoto set-person-department, set-device-department); the person's comes first
+ALTER TABLE person ADD COLUMN department TEXT;
 ALTER TABLE device ADD COLUMN department TEXT;

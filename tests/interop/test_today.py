@@ -3,6 +3,7 @@ department; a phone serving that department gets the day's list (name, birth dat
 is photographed. Transfers move the patient, discharges and cancelled admissions end the stay."""
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -104,3 +105,34 @@ def test_a_revoked_or_unknown_phone_gets_nothing(device, http, services, call: C
     assert call(devices.set_department, services.store, "no-such-device", "PLAST") is False
     call(devices.revoke, services.store, device.device_id)
     assert device.http.get(URL, headers=device.auth).status_code == 401
+
+
+def test_the_list_follows_the_department_of_the_person_using_the_phone(device, services, call: Callable[..., Any],
+                                                                       audit):
+    assert ack_codes(send_mllp(MLLP_PORT,
+                               stay("A01", "IPP-7101", "Blanc^Eve", "19700101", pv1("", "PLAST"), "P1"),
+                               stay("A01", "IPP-7102", "Noir^Leo", "19600101", pv1("", "ORTHO"), "P2"))) == ["AA", "AA"]
+    surgeon, stranger = str(uuid.uuid4()), str(uuid.uuid4())
+    for person in (surgeon, stranger):
+        call(services.store.execute,
+             "INSERT INTO person (id, name, roles, user_handle, created_at, created_by) "
+             "VALUES (:id, 'Dr X', 'surgeon', :h, '2026-12-01T00:00:00Z', 'test')", {"id": person, "h": person})
+    call(services.store.execute, "INSERT INTO device_person (device_id, person_id, credential_id, added_at) "
+         "VALUES (:d, :p, 'cred', '2026-12-01T00:00:00Z')", {"d": device.device_id, "p": surgeon})
+    call(devices.set_department, services.store, device.device_id, "PLAST")
+    assert call(devices.set_person_department, services.store, surgeon, "ORTHO")
+
+    def ids(person: str | None = None) -> list[str]:
+        response = device.http.get(URL, params={"person_id": person} if person else None, headers=device.auth)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["patients"]]
+
+    assert ids() == ["IPP-7101"]  # the phone's department
+    assert ids(surgeon) == ["IPP-7102"]  # the person's own department comes first
+    assert audit("patient.today")[-1]["detail"] == {"department": "ORTHO", "count": 1, "person": surgeon}
+    # someone never added to this phone gets nothing, and it is audited
+    refused = device.http.get(URL, params={"person_id": stranger}, headers=device.auth)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (404, "person_not_found")
+    assert audit("patient.today")[-1]["outcome"] != "0"
+    bad = device.http.get(URL, params={"person_id": "not-a-uuid"}, headers=device.auth)
+    assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_id")

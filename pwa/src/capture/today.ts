@@ -35,11 +35,13 @@ interface TodayAnswer {
   patients: { id: string; family: string | null; given: string | null; birth_date: string | null; sex: string | null }[];
 }
 
-/** Fetch the list and keep it sealed, replacing the previous one; the number of patients. */
-export async function fetchToday(store: Store, base: string, key: CryptoKey, signal?: AbortSignal, now = new Date()): Promise<number> {
+/** Fetch the list of the department of ``personId`` (the person unlocked now; else the phone's department)
+ * and keep it sealed, replacing the previous one; the number of patients. */
+export async function fetchToday(store: Store, base: string, key: CryptoKey, signal?: AbortSignal, now = new Date(), personId?: string): Promise<number> {
   const device = await store.device();
   if (!device) return 0;
-  const answer = await callJson<TodayAnswer>(base, device.credential, "GET", "/api/v1/devices/me/today", undefined, signal);
+  const query = personId ? `?person_id=${encodeURIComponent(personId)}` : "";
+  const answer = await callJson<TodayAnswer>(base, device.credential, "GET", `/api/v1/devices/me/today${query}`, undefined, signal);
   const list: TodayList = {
     department: answer.body.department, date: answer.body.date, fetchedAt: now.toISOString(),
     patients: answer.body.patients.map((p) => ({ id: p.id, family: p.family, given: p.given, birthDate: p.birth_date, sex: p.sex })),

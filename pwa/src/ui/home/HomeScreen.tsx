@@ -51,7 +51,7 @@ export function HomeScreen(props: {
     const controller = new AbortController();
     void prefetchToday(props.store, props.base, props.localKey, controller.signal);
     // today's patients of the phone's department, kept sealed: names to confirm, offline too (kept one day)
-    fetchToday(props.store, props.base, props.localKey, controller.signal)
+    fetchToday(props.store, props.base, props.localKey, controller.signal, new Date(), props.session?.person?.id)
       .catch(() => 0); // offline or refused: the list kept before stays until it is a day old
     return () => controller.abort();
   }, [props.localKey]);
