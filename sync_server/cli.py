@@ -107,7 +107,8 @@ def cmd_set_device_department(settings: Settings, args: argparse.Namespace) -> i
     department = _department(args.department)
     if department is None:
         return 2
-    if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, args.device_id, department))):
+    if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, "device", args.device_id,
+                                                                               department))):
         print(f"No device {args.device_id}.", file=sys.stderr)
         return 1
     print(f"Device {args.device_id} serves {department}: it lists that department's patients of the day.")
@@ -118,8 +119,8 @@ def cmd_set_person_department(settings: Settings, args: argparse.Namespace) -> i
     department = _department(args.department)
     if department is None:
         return 2
-    if not asyncio.run(with_db(settings, lambda store: devices.set_person_department(store, args.person_id,
-                                                                                      department))):
+    if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, "person", args.person_id,
+                                                                               department))):
         print(f"No person {args.person_id}.", file=sys.stderr)
         return 1
     print(f"Person {args.person_id} works in {department}: the phones they unlock list its patients of the day.")

@@ -2,6 +2,7 @@
 // and keeps them sealed; identifying a patient shows their name and birth date to confirm, offline too;
 // an identifier not in the list is allowed but the sequence is marked unverified, in the sealed form.
 import { mkdirSync } from "node:fs";
+import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { axeBothLanguages } from "./axe.ts";
 import { addPasskeyAuthenticator, launch } from "./browser.ts";
@@ -11,6 +12,16 @@ import { scratch } from "./scratch.ts";
 import { freePort } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
+
+/** From the sequence form: answer it, take one photo, finish. */
+async function photographOne(page: Page): Promise<void> {
+  await fillForm(page, RHINOPLASTY);
+  await page.click('[data-testid="start-photos"]');
+  await screen(page, "capture");
+  await cameraLive(page);
+  await shoot(page, 1);
+  await finish(page);
+}
 
 describe("the right patient", () => {
   const spec = scratch();
@@ -49,12 +60,7 @@ describe("the right patient", () => {
     expect(await page.textContent('[data-testid="today-found"]')).toContain("Dans la liste du jour de PLAST");
     await shots(page, "today-found");
     const found = await axeBothLanguages(page, "today-found");
-    await fillForm(page, RHINOPLASTY);
-    await page.click('[data-testid="start-photos"]');
-    await screen(page, "capture");
-    await cameraLive(page);
-    await shoot(page, 1);
-    await finish(page);
+    await photographOne(page);
 
     // another department's patient, or a typing slip: allowed, said so, marked unverified
     await identify(page, "IPP-55002");
@@ -66,12 +72,7 @@ describe("the right patient", () => {
     await page.waitForFunction(() => document.documentElement.lang === "en");
     expect(await page.textContent('[data-testid="today-unverified"]')).toContain("Not in today's list of PLAST");
     await page.click('[data-testid="lang"]');
-    await fillForm(page, RHINOPLASTY);
-    await page.click('[data-testid="start-photos"]');
-    await screen(page, "capture");
-    await cameraLive(page);
-    await shoot(page, 1);
-    await finish(page);
+    await photographOne(page);
 
     await ctx.setOffline(false);
     await syncAndWait(page);

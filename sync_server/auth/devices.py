@@ -224,24 +224,16 @@ async def revoke(store: Db, device_id: str, actor: str = "cli:admin") -> bool:
     return True
 
 
-async def set_department(store: Db, device_id: str, department: str, actor: str = "cli:admin") -> bool:
-    """The department a phone serves: its list of today's patients comes from it. Audited."""
+async def set_department(store: Db, kind: str, subject_id: str, department: str, actor: str = "cli:admin") -> bool:
+    """The department a phone serves (``kind`` "device") or a person works in ("person"): the list of today's
+    patients comes from the person's, else the phone's. False when there is no such phone or person. Audited."""
+    table = {"device": "device", "person": "person"}[kind]  # never a name from outside
     async with store.write() as db:
-        if await db.fetch_one("SELECT id FROM device WHERE id = :id", {"id": device_id}) is None:
+        if await db.fetch_one(f"SELECT id FROM {table} WHERE id = :id", {"id": subject_id}) is None:
             return False
-        await db.execute("UPDATE device SET department = :d WHERE id = :id", {"d": department, "id": device_id})
-        await append(db, AuditEvent(action="device.department", actor=actor, device_id=device_id,
-                                    detail={"department": department}))
-    return True
-
-
-async def set_person_department(store: Db, person_id: str, department: str, actor: str = "cli:admin") -> bool:
-    """The department a person works in: the phones they unlock list its patients of the day. Audited."""
-    async with store.write() as db:
-        if await db.fetch_one("SELECT id FROM person WHERE id = :id", {"id": person_id}) is None:
-            return False
-        await db.execute("UPDATE person SET department = :d WHERE id = :id", {"d": department, "id": person_id})
-        await append(db, AuditEvent(action="person.department", actor=actor, object=f"person:{person_id}",
+        await db.execute(f"UPDATE {table} SET department = :d WHERE id = :id", {"d": department, "id": subject_id})
+        await append(db, AuditEvent(action=f"{kind}.department", actor=actor, object=f"{kind}:{subject_id}",
+                                    device_id=subject_id if kind == "device" else None,
                                     detail={"department": department}))
     return True
 

@@ -74,7 +74,7 @@ def test_a_phone_gets_the_patients_of_its_department_today(device, services, cal
     assert ack_codes(acks) == ["AA"] * 4
     # no department yet: an empty list, said so
     assert _today(device) == {"department": None, "date": utc_now().date().isoformat(), "patients": []}
-    assert call(devices.set_department, services.store, device.device_id, "PLAST")
+    assert call(devices.set_department, services.store, "device", device.device_id, "PLAST")
     listed = _today(device)
     assert listed["department"] == "PLAST"
     assert listed["patients"] == [  # name order; the pre-admission of 2099 is not today's
@@ -102,7 +102,7 @@ def test_a_phone_gets_the_patients_of_its_department_today(device, services, cal
 
 def test_a_revoked_or_unknown_phone_gets_nothing(device, http, services, call: Callable[..., Any]):
     assert http.get(URL).status_code == 401
-    assert call(devices.set_department, services.store, "no-such-device", "PLAST") is False
+    assert call(devices.set_department, services.store, "device", "no-such-device", "PLAST") is False
     call(devices.revoke, services.store, device.device_id)
     assert device.http.get(URL, headers=device.auth).status_code == 401
 
@@ -119,8 +119,8 @@ def test_the_list_follows_the_department_of_the_person_using_the_phone(device, s
              "VALUES (:id, 'Dr X', 'surgeon', :h, '2026-12-01T00:00:00Z', 'test')", {"id": person, "h": person})
     call(services.store.execute, "INSERT INTO device_person (device_id, person_id, credential_id, added_at) "
          "VALUES (:d, :p, 'cred', '2026-12-01T00:00:00Z')", {"d": device.device_id, "p": surgeon})
-    call(devices.set_department, services.store, device.device_id, "PLAST")
-    assert call(devices.set_person_department, services.store, surgeon, "ORTHO")
+    call(devices.set_department, services.store, "device", device.device_id, "PLAST")
+    assert call(devices.set_department, services.store, "person", surgeon, "ORTHO")
 
     def ids(person: str | None = None) -> list[str]:
         response = device.http.get(URL, params={"person_id": person} if person else None, headers=device.auth)
