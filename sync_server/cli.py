@@ -103,28 +103,23 @@ def _department(text: str) -> str | None:
     return department
 
 
-def cmd_set_device_department(settings: Settings, args: argparse.Namespace) -> int:
-    department = _department(args.department)
-    if department is None:
-        return 2
-    if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, "device", args.device_id,
-                                                                               department))):
-        print(f"No device {args.device_id}.", file=sys.stderr)
-        return 1
-    print(f"Device {args.device_id} serves {department}: it lists that department's patients of the day.")
-    return 0
+def _set_department(kind: str, serves: str) -> Callable[[Settings, argparse.Namespace], int]:
+    """The command that sets a phone's (``kind`` "device") or a person's department."""
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        department = _department(args.department)
+        if department is None:
+            return 2
+        subject = getattr(args, f"{kind}_id")
+        if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, kind, subject, department))):
+            print(f"No {kind} {subject}.", file=sys.stderr)
+            return 1
+        print(f"{kind.capitalize()} {subject} {serves} {department}: its patients of the day are listed on the phone.")
+        return 0
+    return run
 
 
-def cmd_set_person_department(settings: Settings, args: argparse.Namespace) -> int:
-    department = _department(args.department)
-    if department is None:
-        return 2
-    if not asyncio.run(with_db(settings, lambda store: devices.set_department(store, "person", args.person_id,
-                                                                               department))):
-        print(f"No person {args.person_id}.", file=sys.stderr)
-        return 1
-    print(f"Person {args.person_id} works in {department}: the phones they unlock list its patients of the day.")
-    return 0
+cmd_set_device_department = _set_department("device", "serves")
+cmd_set_person_department = _set_department("person", "works in")
 
 
 def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
