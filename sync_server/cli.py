@@ -14,6 +14,7 @@ from crypto import KeyStore
 
 from .audit.log import AuditEvent, record
 from .auth import devices, people
+from .auth.permissions import ROLES
 from .auth.sessions import load_keys, rotate_keys
 from .db import Db, with_db
 from .settings import Settings, SettingsError
@@ -27,8 +28,8 @@ def _print_code(code: str, expires: Any, label: str) -> None:
     print(code)
 
 
-def _print_admin_link(link: str, expires: str) -> None:
-    print(f"One-time link to register an administrator's passkey (valid until {expires}):", flush=True)
+def _print_admin_link(link: str, expires: str, who: str = "an administrator") -> None:
+    print(f"One-time link to register {who}'s passkey (valid until {expires}):", flush=True)
     print(link, flush=True)
 
 
@@ -140,13 +141,22 @@ def cmd_list_devices(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    return _invite(settings, args.name, ["administrator"], "an administrator")
+
+
+def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    return _invite(settings, args.name, args.role, args.name)
+
+
+def _invite(settings: Settings, name: str, roles: list[str], who: str) -> int:
+    """A person (audited `person.create`, by `cli`) and their one-time registration link."""
     async def work(store: Db) -> tuple[str, str]:
-        _, token, expires = await people.invite(store, args.name, ["administrator"], "cli:admin",
+        _, token, expires = await people.invite(store, name, people.check_roles(roles), "cli:admin",
                                                 settings.invitation_ttl_seconds)
         return people.registration_link(settings, token), expires
 
     link, expires = asyncio.run(with_db(settings, work))
-    _print_admin_link(link, expires)
+    _print_admin_link(link, expires, who)
     return 0
 
 
@@ -303,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p = add("create-admin", "Print a one-time link that registers a new administrator's passkey.", cmd_create_admin)
     p.add_argument("--name", default="Administrator", help="The administrator's name, as shown to others.")
+    p = add("invite", "Print a one-time link that registers a new person's passkey (a surgeon, before they add "
+            "themselves to a phone; the admin screen does the same).", cmd_invite)
+    p.add_argument("--name", required=True, help="The person's name, as photos and the audit will show it.")
+    p.add_argument("--role", action="append", required=True, choices=sorted(ROLES),
+                   help="A role (repeat for several).")
     p = add("stats", "Print activity figures (patients, sequences, photos) by month, surgeon and procedure.", cmd_stats)
     p.add_argument("--format", choices=["json", "csv", "text"], default="text")
     p.add_argument("--from", dest="start", default=None, metavar="YYYY-MM", help="First month counted.")

@@ -49,12 +49,29 @@ export const VIRTUAL_PASSKEY = {
   hasPrf: true, automaticPresenceSimulation: true,
 } as const;
 
+const withPasskeys = new WeakMap<Page, { cdp: CDPSession; id: string }>();
+
 /** A CDP virtual authenticator with PRF and user verification (a passkey on the phone). */
 export async function addPasskeyAuthenticator(page: Page): Promise<CDPSession> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", { options: VIRTUAL_PASSKEY });
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: VIRTUAL_PASSKEY });
+  withPasskeys.set(page, { cdp, id: authenticatorId });
   return cdp;
+}
+
+/** The page's passkey authenticator: the one added before, else a new one (a phone has one, not two). */
+export async function passkeyAuthenticator(page: Page): Promise<CDPSession> {
+  return withPasskeys.get(page)?.cdp ?? addPasskeyAuthenticator(page);
+}
+
+/**
+ * Remove every passkey from the page's authenticator: what was registered on it so far belonged to
+ * another device (an administrator's desk), not to the phone this page now plays.
+ */
+export async function forgetPasskeys(page: Page): Promise<void> {
+  const a = withPasskeys.get(page);
+  if (a) await a.cdp.send("WebAuthn.clearCredentials", { authenticatorId: a.id });
 }
 
 export async function shot(page: Page, name: string, fullPage = false): Promise<void> {

@@ -3,9 +3,9 @@
 // → online → sync → the server holds them, the phone deleted its copies after the receipt.
 import { mkdirSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch, shot } from "./browser.ts";
+import { launch } from "./browser.ts";
 import { scratch } from "./scratch.ts";
-import { enrol, enrolWithPasskey, newSequence, outboxPhotos, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
+import { enrolAsPerson, newSequence, outboxPhotos, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
 import { dumpStorage, leaks } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
 
@@ -23,20 +23,15 @@ describe("capture offline, sync later", () => {
     const profile = spec.profile();
     let ctx = await launch(profile);
     let page = ctx.pages()[0] ?? (await ctx.newPage());
-    await addPasskeyAuthenticator(page);
-
-    await enrolWithPasskey(page, server.origin, server.enrolmentCode());
+    await enrolAsPerson(page, server);
     await serviceWorkerReady(page);
 
     await ctx.setOffline(true);
     await page.reload();
     await screen(page, "home");
     await shots(page, "03-home-locked");
-    await page.click('[data-testid="unlock"]');
-    await screen(page, "unlock");
-    await shots(page, "04-unlock");
-    await page.click('[data-testid="unlock-passkey"]');
-    await screen(page, "home");
+    await page.click('[data-testid="person"]'); // the surgeon's name, then their passkey
+    await page.waitForSelector('[data-testid="new-sequence"]');
     await newSequence(page, patientId, 3, true);
     expect(await outboxPhotos(page)).toBe(3);
     await shots(page, "08-home-pending");
@@ -81,12 +76,7 @@ describe("capture offline, sync later", () => {
     const profile = spec.profile();
     const ctx = await launch(profile, { locale: "fr-FR" });
     let page = ctx.pages()[0] ?? (await ctx.newPage());
-    await enrol(page, server.origin, server.enrolmentCode("second phone"));
-    await page.click("text=Utiliser plutôt un code PIN");
-    await page.fill(".input-pin >> nth=0", "246813");
-    await page.fill(".input-pin >> nth=1", "246813");
-    await page.click('button[type="submit"]');
-    await screen(page, "home");
+    await enrolAsPerson(page, server, { name: "Dr Paul Leroy", pin: "246813", label: "second phone" });
     await newSequence(page, patientId, 3);
     const before = await dumpStorage(page);
     expect(before.photos).toHaveLength(3);

@@ -7,7 +7,7 @@ import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch, shot } from "./browser.ts";
 import { scratch, type Scratch } from "./scratch.ts";
-import { bothSizes, enrol, newSequence, screen, serviceWorkerReady, syncAndWait } from "./flow.ts";
+import { bothSizes, enrolAsPerson, newSequence, screen, serviceWorkerReady, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -72,10 +72,7 @@ describe("clinicians' workspace", () => {
     const phoneProfile = spec.profile();
     const phoneCtx = await launch(phoneProfile);
     const phone = phoneCtx.pages()[0] ?? (await phoneCtx.newPage());
-    await addPasskeyAuthenticator(phone);
-    await enrol(phone, server.origin, server.enrolmentCode());
-    await phone.click('[data-testid="setup-passkey"]');
-    await screen(phone, "home");
+    await enrolAsPerson(phone, server);
     await serviceWorkerReady(phone);
     await newSequence(phone, PATIENT, 2);
     await newSequence(phone, PATIENT, 2);

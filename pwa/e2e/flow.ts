@@ -1,7 +1,7 @@
 // Steps a person takes in the app, shared by the end-to-end tests.
 import type { Page } from "playwright-core";
 import { expect } from "vitest";
-import { shot } from "./browser.ts";
+import { forgetPasskeys, passkeyAuthenticator, shot } from "./browser.ts";
 import type { TestServer } from "./server.ts";
 
 export async function screen(page: Page, name: string): Promise<void> {
@@ -37,11 +37,70 @@ export async function enrol(page: Page, origin: string, code: string): Promise<v
   await shots(page, "02-setup");
 }
 
-/** Enrol, then protect the phone with a passkey (PRF): the home screen, unlocked. */
-export async function enrolWithPasskey(page: Page, origin: string, code: string): Promise<void> {
-  await enrol(page, origin, code);
-  await page.click('[data-testid="setup-passkey"]');
+/** The administrator invites a surgeon from the admin screen; their one-time registration link. */
+export async function inviteFromAdmin(page: Page, name: string): Promise<string> {
+  const before = await page.$eval('[data-testid="invitation"] .mono', (e) => e.textContent).catch(() => null);
+  await page.fill('input[name="person-name"]', name);
+  await page.selectOption('select[name="role"]', "surgeon");
+  await page.click('form:has(input[name="person-name"]) button[type="submit"]');
+  await page.waitForFunction((b) => {
+    const t = document.querySelector('[data-testid="invitation"] .mono')?.textContent;
+    return !!t && t !== b;
+  }, before);
+  return (await page.textContent('[data-testid="invitation"] .mono'))!.trim();
+}
+
+export const SURGEON = "Dr Claire Morel";
+
+/** A surgeon on this phone: who unlocks it (their passkey's PRF, or their own PIN). */
+export interface Person {
+  name?: string;
+  /** Their own PIN for this phone; without one, their passkey (PRF) unlocks it. */
+  pin?: string;
+}
+
+/**
+ * The surgeon opens the invitation link an administrator gave them on this phone and creates their
+ * ClinPhoto passkey there (online once); the page leaves the registration screen.
+ */
+export async function registerPasskey(page: Page, link: string): Promise<void> {
+  await page.goto("about:blank"); // the people's app starts on a load, not on a hash change
+  await page.goto(link);
+  await screen(page, "register");
+  await page.click('[data-testid="passkey"]');
+  await page.waitForFunction(() => !document.querySelector('[data-screen="register"]'), undefined, { timeout: 30_000 });
+  await page.goto("about:blank"); // the next address (the capture app) starts on a load, not on a hash change
+}
+
+/** On the setup screen (nobody on the phone yet): the person adds themselves, with their passkey or PIN. */
+export async function addMyself(page: Page, who: Person = {}): Promise<void> {
+  await page.click('[data-testid="setup-person"]');
+  await screen(page, "add-person");
+  await page.click('[data-testid="person-signin"]');
+  await page.waitForSelector('[data-testid="person-added"]', { timeout: 30_000 });
+  if (who.pin) {
+    await page.click('[data-testid="person-use-pin"]');
+    await page.fill('[data-testid="person-pin"]', who.pin);
+    await page.fill('[data-testid="person-pin2"]', who.pin);
+    await page.click('[data-testid="person-save-pin"]');
+  } else {
+    await page.click('[data-testid="person-use-passkey"]');
+  }
   await screen(page, "home");
+}
+
+/**
+ * A surgeon's phone on the ward: an administrator invites them (`clinphoto invite`), they register
+ * their passkey on the phone, the phone enrols with a code, and they add themselves to it. The home
+ * screen, unlocked as them. Returns their name.
+ */
+export async function enrolAsPerson(page: Page, server: TestServer, who: Person & { label?: string } = {}): Promise<string> {
+  const name = who.name ?? SURGEON;
+  await passkeyAuthenticator(page);
+  await registerPasskey(page, server.inviteLink(name));
+  await enrol(page, server.origin, server.enrolmentCode(who.label));
+  await addMyself(page, who);
+  return name;
 }
 
 export async function serviceWorkerReady(page: Page): Promise<void> {
@@ -136,8 +195,9 @@ export async function syncAndWait(page: Page): Promise<void> {
 
 /**
  * The first day on a ward, on one phone: the first administrator registers a passkey from the
- * link `clinphoto serve` printed, enrols this phone from the admin screen, the phone enrols
- * (enrol, then confirm) and sets its passkey, the service worker takes over, a sequence of
+ * link `clinphoto serve` printed, invites a surgeon and enrols this phone from the admin screen; the
+ * surgeon registers their passkey on the phone, the phone enrols (enrol, then confirm), the surgeon
+ * adds themselves to it (their passkey unlocks it), the service worker takes over, a sequence of
  * `photos` photos is taken and synced; the server holds them. Returns the photo ids.
  */
 export async function wardDay(page: Page, server: TestServer, patientId: string, photos = 2): Promise<string[]> {
@@ -148,8 +208,12 @@ export async function wardDay(page: Page, server: TestServer, patientId: string,
   await page.fill('input[name="device-label"]', "Bloc 3 phone");
   await page.click('form:has(input[name="device-label"]) button[type="submit"]');
   const code = (await (await page.waitForSelector('[data-testid="enrolment"] .mono')).textContent())!.trim();
+  const link = await inviteFromAdmin(page, SURGEON);
 
-  await enrolWithPasskey(page, server.origin, code);
+  await forgetPasskeys(page); // the administrator's passkey stays on the desk: this page is now the phone
+  await registerPasskey(page, link.replace(/^https?:\/\/[^/]+/, server.origin));
+  await enrol(page, server.origin, code);
+  await addMyself(page);
   await serviceWorkerReady(page);
   await newSequence(page, patientId, photos);
   expect(await outboxPhotos(page)).toBe(photos);

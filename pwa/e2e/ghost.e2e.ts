@@ -4,9 +4,9 @@
 import { mkdirSync } from "node:fs";
 import type { BrowserContext, Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
-import { addPasskeyAuthenticator, launch } from "./browser.ts";
+import { launch } from "./browser.ts";
 import { scratch } from "./scratch.ts";
-import { bothSizes, cameraLive, enrol, fillForm, finish, identify, newSequence, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
+import { bothSizes, cameraLive, enrolAsPerson, fillForm, finish, identify, newSequence, RHINOPLASTY, screen, serviceWorkerReady, shoot, shots, syncAndWait } from "./flow.ts";
 import { dumpStorage, leaks } from "./idb-dump.ts";
 import { TestServer } from "./server.ts";
 
@@ -42,10 +42,7 @@ describe("ghost overlay at capture", () => {
     spec.defer(() => ctx.close());
     page = ctx.pages()[0] ?? (await ctx.newPage());
     await page.setViewportSize({ width: 390, height: 844 });
-    await addPasskeyAuthenticator(page);
-    await enrol(page, server.origin, server.enrolmentCode());
-    await page.click('[data-testid="setup-passkey"]');
-    await screen(page, "home");
+    await enrolAsPerson(page, server);
     await serviceWorkerReady(page);
   });
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { axeBothLanguages } from "./axe.ts";
 import { launch } from "./browser.ts";
 import { scratch } from "./scratch.ts";
-import { enrol, newSequence, outboxPhotos, screen, shots, syncAndWait } from "./flow.ts";
+import { addMyself, enrolAsPerson, newSequence, outboxPhotos, screen, shots, syncAndWait } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 async function kv(page: Page, key: string, value?: unknown): Promise<unknown> {
@@ -31,15 +31,10 @@ describe("PIN attempts", () => {
     server = await spec.server();
     const ctx = await launch(profile, { locale: "fr-FR" });
     const page = ctx.pages()[0] ?? (await ctx.newPage());
-    await enrol(page, server.origin, server.enrolmentCode("pin phone"));
-    await page.click("text=Utiliser plutôt un code PIN");
-    await page.fill(".input-pin >> nth=0", "246813");
-    await page.fill(".input-pin >> nth=1", "246813");
-    await page.click('button[type="submit"]');
-    await screen(page, "home");
+    await enrolAsPerson(page, server, { pin: "246813", label: "pin phone" });
     await newSequence(page, "IPP-33001", 1);
     await page.click('[data-testid="lock"]');
-    await page.click('[data-testid="unlock"]');
+    await page.click('[data-testid="person"]');
     await screen(page, "unlock");
     for (let i = 1; i <= 4; i++) {
       await page.fill(".input-pin", "000000");
@@ -58,7 +53,7 @@ describe("PIN attempts", () => {
     await kv(page, "pinGuard", { failures: 9 });
     await page.reload();
     await screen(page, "home");
-    await page.click('[data-testid="unlock"]');
+    await page.click('[data-testid="person"]');
     await screen(page, "unlock");
     await page.fill(".input-pin", "000000");
     await page.click('button[type="submit"]');
@@ -66,24 +61,15 @@ describe("PIN attempts", () => {
     expect(await page.textContent('[data-testid="pin-forgotten"]')).toContain("rien n'est perdu");
     await shots(page, "23-pin-forgotten");
     expect(Object.values(await axeBothLanguages(page, "pin-forgotten")).flat()).toEqual([]);
-    expect(await kv(page, "unlock")).toEqual({ value: undefined, previews: 0 });
-    await page.click("text=Choisir un nouveau code PIN");
+    expect(await kv(page, "people")).toEqual({ value: undefined, previews: 0 });
+    await page.click("text=M'ajouter à nouveau");
     await screen(page, "setup");
-    await ctx.close();
 
-    // The sealed photo is still there: after a new PIN, it syncs.
-    const again = await launch(profile, { locale: "fr-FR" });
-    const p2 = again.pages()[0] ?? (await again.newPage());
-    await p2.goto(server.origin);
-    await screen(p2, "setup");
-    await p2.click("text=Utiliser plutôt un code PIN");
-    await p2.fill(".input-pin >> nth=0", "135791");
-    await p2.fill(".input-pin >> nth=1", "135791");
-    await p2.click('button[type="submit"]');
-    await screen(p2, "home");
-    expect(await outboxPhotos(p2)).toBe(1);
-    await syncAndWait(p2);
+    // The sealed photo is still there: the surgeon adds herself again (online, her passkey), with a new PIN; it syncs.
+    await addMyself(page, { pin: "135791" });
+    expect(await outboxPhotos(page)).toBe(1);
+    await syncAndWait(page);
     expect(server.photos().filter((p) => p.patient_id === "IPP-33001")).toHaveLength(1);
-    await again.close();
+    await ctx.close();
   });
 });

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator } from "./browser.ts";
 import { scratch } from "./scratch.ts";
 import { barcodeVideo, launchWithCamera } from "./fake-camera.ts";
-import { screen, serviceWorkerReady, shots } from "./flow.ts";
+import { addMyself, registerPasskey, screen, serviceWorkerReady, shots, SURGEON } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -71,14 +71,14 @@ describe("barcode scanning with the library decoder", () => {
     try {
       const page = ctx.pages()[0] ?? (await ctx.newPage());
       await addPasskeyAuthenticator(page);
+      await registerPasskey(page, server.inviteLink(SURGEON));
       await page.goto(`${server.origin}/#enrol=${code}`);
       await screen(page, "enrol");
       expect(await page.inputValue('input[name="code"]')).toBe(code);
       expect(await page.evaluate(() => location.hash)).toBe(""); // the one-time code leaves the address bar
       await page.click('button[type="submit"]');
       await screen(page, "setup");
-      await page.click('[data-testid="setup-passkey"]');
-      await screen(page, "home");
+      await addMyself(page);
       await serviceWorkerReady(page);
 
       await ctx.setOffline(true);

@@ -123,6 +123,14 @@ export class TestServer {
     return link.replace(/^https?:\/\/[^/]+/, this.origin);
   }
 
+  /** A one-time link registering a person of these roles (`clinphoto invite`), on this server's origin. */
+  inviteLink(name: string, roles: string[] = ["surgeon"]): string {
+    const out = execFileSync(CLI, ["invite", "--name", name, ...roles.flatMap((r) => ["--role", r])], { cwd: REPO, env: this.env, encoding: "utf8" });
+    const link = /https?:\/\/[^\s/]+\/#\/register\/[A-Za-z0-9_-]+/.exec(out)?.[0];
+    if (!link) throw new Error(`unexpected invite output: ${out}`);
+    return link.replace(/^https?:\/\/[^/]+/, this.origin);
+  }
+
   /** The first administrator's link printed by `clinphoto serve` on first start, on this server's origin. */
   firstAdminLink(): string {
     const link = /https?:\/\/[^\s/]+\/#\/register\/[A-Za-z0-9_-]+/.exec(this.logs())?.[0];

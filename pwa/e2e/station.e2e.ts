@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { addPasskeyAuthenticator, launch } from "./browser.ts";
 import { scratch } from "./scratch.ts";
-import { bothSizes, enrol, newSequence, outboxPhotos, screen } from "./flow.ts";
+import { bothSizes, enrolAsPerson, newSequence, outboxPhotos, screen } from "./flow.ts";
 import { TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -22,12 +22,7 @@ describe("sync by itself, and a dock that shows it", () => {
     const phoneProfile = spec.profile();
     const phoneCtx = await launch(phoneProfile, { locale: "fr-FR" });
     const phone = phoneCtx.pages()[0] ?? (await phoneCtx.newPage());
-    await enrol(phone, server.origin, server.enrolmentCode("Téléphone bloc 2"));
-    await phone.click("text=Utiliser plutôt un code PIN");
-    await phone.fill(".input-pin >> nth=0", "246813");
-    await phone.fill(".input-pin >> nth=1", "246813");
-    await phone.click('button[type="submit"]');
-    await screen(phone, "home");
+    await enrolAsPerson(phone, server, { pin: "246813", label: "Téléphone bloc 2" });
 
     // 1. Offline capture; the network returns; nobody taps Sync.
     await phoneCtx.setOffline(true);

@@ -5,8 +5,8 @@ import { mkdirSync } from "node:fs";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { axeBothLanguages } from "./axe.ts";
-import { addPasskeyAuthenticator, launch } from "./browser.ts";
-import { enrolWithPasskey, fillForm, finish, identify, RHINOPLASTY, screen, shoot, shots, syncAndWait, cameraLive } from "./flow.ts";
+import { launch } from "./browser.ts";
+import { enrolAsPerson, fillForm, finish, identify, RHINOPLASTY, screen, shoot, shots, syncAndWait, cameraLive } from "./flow.ts";
 import { admit, sendAdt } from "./mllp.ts";
 import { scratch } from "./scratch.ts";
 import { freePort } from "./server.ts";
@@ -35,15 +35,13 @@ describe("the right patient", () => {
     const ctx = await launch(spec.profile(), { locale: "fr-FR" });
     spec.defer(() => ctx.close());
     const page = ctx.pages()[0] ?? (await ctx.newPage());
-    await addPasskeyAuthenticator(page);
-    await enrolWithPasskey(page, server.origin, server.enrolmentCode());
+    await enrolAsPerson(page, server);
     const phone = server.devices().find((d) => d.state === "active")!;
     server.setDepartment(phone.id, "PLAST");
     // the list comes with the next unlock while online
     await page.click('[data-testid="lock"]');
-    await page.click('[data-testid="unlock"]');
-    const fetched = page.waitForResponse((r) => r.url().endsWith("/api/v1/devices/me/today"), { timeout: 30_000 });
-    await page.click('[data-testid="unlock-passkey"]');
+    const fetched = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/v1/devices/me/today", { timeout: 30_000 });
+    await page.click('[data-testid="person"]');
     expect((await fetched).status()).toBe(200);
     await screen(page, "home");
     await page.waitForFunction(async () => {

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { axeBothLanguages, type Violation } from "./axe.ts";
 import { launch, VIRTUAL_PASSKEY } from "./browser.ts";
 import { scratch } from "./scratch.ts";
-import { cameraLive, enrol, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
+import { cameraLive, enrol, inviteFromAdmin, registerPasskey, screen, serviceWorkerReady, shots, syncAndWait } from "./flow.ts";
 import { REPO, TestServer } from "./server.ts";
 
 mkdirSync(process.env.CLINPHOTO_SHOTS ?? "/tmp/clinphoto-shots", { recursive: true });
@@ -40,26 +40,9 @@ async function setLang(page: Page, l: "en" | "fr"): Promise<void> {
   await page.waitForFunction((x) => document.documentElement.lang === x, l);
 }
 
-/** The administrator invites a surgeon from the admin screen; their one-time registration link. */
-async function invite(page: Page, name: string): Promise<string> {
-  const before = await page.$eval('[data-testid="invitation"] .mono', (e) => e.textContent).catch(() => null);
-  await page.fill('input[name="person-name"]', name);
-  await page.selectOption('select[name="role"]', "surgeon");
-  await page.click('form:has(input[name="person-name"]) button[type="submit"]');
-  await page.waitForFunction((b) => {
-    const t = document.querySelector('[data-testid="invitation"] .mono')?.textContent;
-    return !!t && t !== b;
-  }, before);
-  return (await page.textContent('[data-testid="invitation"] .mono'))!.trim();
-}
-
-/** The surgeon opens their link on the phone and creates their passkey there. */
+/** The surgeon opens their link on the phone and creates their passkey there; back to the capture app. */
 async function registerOnPhone(page: Page, server: TestServer, link: string): Promise<void> {
-  await page.goto("about:blank"); // a hash change alone keeps the capture app: the people's app starts on a load
-  await page.goto(link.replace(/^https?:\/\/[^/]+/, server.origin));
-  await screen(page, "register");
-  await page.click('[data-testid="passkey"]');
-  await page.waitForFunction(() => !document.querySelector('[data-screen="register"]'), undefined, { timeout: 30_000 });
+  await registerPasskey(page, link.replace(/^https?:\/\/[^/]+/, server.origin));
   await page.goto(server.origin);
   await page.waitForSelector('[data-screen="home"], [data-screen="setup"]', { timeout: 30_000 });
 }
@@ -82,8 +65,8 @@ describe("who took it: people on a shared phone", () => {
     await screen(desk, "register");
     await desk.click('[data-testid="passkey"]');
     await screen(desk, "admin");
-    links[ALICE] = await invite(desk, ALICE);
-    links[BOB] = await invite(desk, BOB);
+    links[ALICE] = await inviteFromAdmin(desk, ALICE);
+    links[BOB] = await inviteFromAdmin(desk, BOB);
     await admin.close();
     phone = await launch(profiles[1]!);
     spec.defer(() => phone.close());

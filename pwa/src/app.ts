@@ -117,15 +117,14 @@ export async function wipeEverything(store: Store | undefined): Promise<boolean>
 
 export async function startServices(onWipe: (reason: SyncError) => void): Promise<Services> {
   const store = await Store.open();
-  const unlockRec = await store.unlockRecord();
   // The lock delay is a phone setting (home screen), kept with the other local settings.
-  const session = new Session((await store.setting<number>(LOCK_SETTING)) ?? unlockRec?.lockAfterMs ?? DEFAULT_LOCK_AFTER_MS);
+  const session = new Session((await store.setting<number>(LOCK_SETTING)) ?? DEFAULT_LOCK_AFTER_MS);
   const base = location.origin;
   const sync = new SyncRunner(store, base, onWipe);
   onRevoked((reason) => sync.revoked(reason)); // any device call that meets a revocation wipes the phone
   new AutoSync(store, sync, base).start(); // syncs when the network returns, on view, when the station asks
-  // Previews are short-lived: a day with a passkey, four hours with a PIN.
-  const keepMs = unlockRec?.method === "pin" ? 4 * 3600_000 : 24 * 3600_000;
+  // Previews are short-lived: a day when every person unlocks with a passkey, four hours when one uses a PIN.
+  const keepMs = (await store.people()).some((p) => p.method === "pin") ? 4 * 3600_000 : 24 * 3600_000;
   // housekeeping: a failure leaves the old entries (still encrypted) until the next start tries again
   store.purgePreviews(new Date(Date.now() - keepMs).toISOString())
     .catch(() => console.warn("old previews could not be purged; retried at next start"));

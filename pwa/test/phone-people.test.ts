@@ -2,7 +2,6 @@ import "fake-indexeddb/auto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { newId } from "../src/crypto/bytes.ts";
 import { newVaultKey, wrapForPerson } from "../src/crypto/keywrap.ts";
-import { kekFromPin, newLocalKey } from "../src/crypto/localkey.ts";
 import { keepPerson, refreshPeople, removePerson, unlockAs } from "../src/session/people.ts";
 import { UnlockError } from "../src/session/unlock.ts";
 import { Store } from "../src/storage/db.ts";
@@ -14,19 +13,18 @@ const bob = { id: "7d1f2a9e-3b4c-4d5e-8f60-2a1b3c4d5e02", name: "Dr Bob", roles:
 afterEach(() => vi.unstubAllGlobals());
 
 describe("the people of a phone", () => {
-  it("the first person takes over from the phone's old shared PIN, which is dropped; the vault stays the same", async () => {
+  it("the first person makes the phone's vault key; the next one, added while it is open, gets the same vault", async () => {
     const store = await Store.open(`people-${newId()}`);
-    const salt = crypto.getRandomValues(new Uint8Array(16));
-    const legacy = await newLocalKey(await kekFromPin("135790", salt, FAST));
-    await store.put("unlock", { method: "pin", salt, iterations: FAST, wrapped: legacy.wrapped, lockAfterMs: 1 });
-    const { vault, people } = await keepPerson(store, legacy.key, { person: alice, prfSalt: new Uint8Array(32) }, { pin: "246810", iterations: FAST });
-    expect(vault).toBe(legacy.key);
-    expect(people.map((p) => p.personId)).toEqual([alice.id]);
-    expect(await store.unlockRecord()).toBeUndefined();
-    const opened = await unlockAs((await store.people())[0]!, "246810");
+    const first = await keepPerson(store, null, { person: alice, prfSalt: new Uint8Array(32) }, { pin: "246810", iterations: FAST });
+    expect(first.people.map((p) => p.personId)).toEqual([alice.id]);
+    const second = await keepPerson(store, first.vault, { person: bob, prfSalt: new Uint8Array(32) }, { pin: "135790", iterations: FAST });
+    expect(second.vault).toBe(first.vault);
+    expect(second.people.map((p) => p.personId).sort()).toEqual([alice.id, bob.id].sort());
     const raw = (k: CryptoKey) => crypto.subtle.exportKey("raw", k).then((b) => Array.from(new Uint8Array(b)));
-    expect(await raw(opened)).toEqual(await raw(legacy.key));
-    await expect(unlockAs((await store.people())[0]!, "000000")).rejects.toBeInstanceOf(UnlockError);
+    const [a, b] = [alice, bob].map((x) => second.people.find((p) => p.personId === x.id)!);
+    expect(await raw(await unlockAs(a!, "246810"))).toEqual(await raw(first.vault));
+    expect(await raw(await unlockAs(b!, "135790"))).toEqual(await raw(first.vault));
+    await expect(unlockAs(a!, "135790")).rejects.toBeInstanceOf(UnlockError);
   });
 
   it("refuses to keep a passkey person whose passkey gave no PRF output", async () => {

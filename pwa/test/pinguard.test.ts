@@ -1,6 +1,7 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { newId } from "../src/crypto/bytes.ts";
+import { newVaultKey, wrapForPerson } from "../src/crypto/keywrap.ts";
 import { afterFailure, mayTry, type PinGuard } from "../src/session/pinguard.ts";
 import { Store } from "../src/storage/db.ts";
 
@@ -30,10 +31,11 @@ describe("PIN attempts are limited", () => {
     await store.addSequence({ id: seqId, createdAt: "2026-01-01T00:00:00Z", expectedViews: [], sealedForm: "Q1BGMQ", summary: box });
     const photo = { id: newId(), sequenceId: seqId, view: "frontal", capturedAt: "2026-01-01T00:10:00Z", mime: "image/jpeg", sha256: "a".repeat(64), sealedSha256: "b".repeat(64), sealedSize: 3, size: 3 };
     await store.addPhoto(photo, new Uint8Array([1, 2, 3]).buffer, { photoId: photo.id, sequenceId: seqId, box, createdAt: "x" });
-    await store.put("unlock", { method: "pin", salt: new Uint8Array(16), wrapped: box, lockAfterMs: 1 });
+    const vault = await newVaultKey();
+    await store.putPeople([await wrapForPerson(vault, { id: newId(), name: "Dr Alice", roles: ["surgeon"] }, { method: "pin", pin: "246810", iterations: 1000 })]);
     await store.put("pinGuard", { failures: 10 });
     expect((await store.forgetLocalKey()).ok).toBe(true);
-    expect(await store.unlockRecord()).toBeUndefined();
+    expect(await store.people()).toEqual([]);
     expect(await store.previews(seqId)).toEqual([]);
     expect(await store.pinGuard()).toEqual({ failures: 0 });
     expect((await store.photos()).map((p) => p.id)).toEqual([photo.id]);

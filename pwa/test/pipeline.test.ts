@@ -52,7 +52,7 @@ describe("session", () => {
     vi.useFakeTimers();
     const s = new Session(1000);
     const key = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt"]);
-    s.open(key);
+    s.open(key, { id: "p-alice", name: "Dr Alice" });
     vi.advanceTimersByTime(800);
     s.touch();
     vi.advanceTimersByTime(800);

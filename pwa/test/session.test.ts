@@ -27,12 +27,13 @@ class ManualClock implements Clock {
 
 const KEY = {} as CryptoKey;
 const MIN = 60_000;
+const ALICE = { id: "p-alice", name: "Dr Alice" };
 
 describe("auto-lock", () => {
   it("locks after the chosen delay of inactivity, and activity postpones it", () => {
     const clock = new ManualClock();
     const s = new Session(5 * MIN, clock);
-    s.open(KEY);
+    s.open(KEY, ALICE);
     clock.advance(4 * MIN);
     s.touch();
     clock.advance(4 * MIN);
@@ -44,7 +45,7 @@ describe("auto-lock", () => {
   it("never locks during a live capture, then counts the full delay from its end", () => {
     const clock = new ManualClock();
     const s = new Session(5 * MIN, clock);
-    s.open(KEY);
+    s.open(KEY, ALICE);
     const release = s.hold();
     clock.advance(60 * MIN);
     expect(s.unlocked).toBe(true);
@@ -59,7 +60,7 @@ describe("auto-lock", () => {
   it("applies a new delay at once", () => {
     const clock = new ManualClock();
     const s = new Session(5 * MIN, clock);
-    s.open(KEY);
+    s.open(KEY, ALICE);
     s.setLockAfter(1 * MIN);
     expect(s.lockAfter).toBe(MIN);
     clock.advance(MIN);
@@ -72,14 +73,13 @@ describe("the person unlocked", () => {
     const clock = new ManualClock();
     const s = new Session(5 * MIN, clock);
     expect(s.person).toBeNull();
-    s.open(KEY, undefined, { id: "p-alice", name: "Dr Alice" });
+    s.open(KEY, ALICE);
     expect(s.person).toEqual({ id: "p-alice", name: "Dr Alice" });
     s.lock();
     expect(s.person).toBeNull();
-    s.open(KEY, undefined, { id: "p-bob", name: "Dr Bob" });
+    s.open(KEY, { id: "p-bob", name: "Dr Bob" });
+    expect(s.person).toEqual({ id: "p-bob", name: "Dr Bob" });
     clock.advance(5 * MIN);
-    expect(s.person).toBeNull();
-    s.open(KEY); // the phone's old device-wide unlock: no person
     expect(s.person).toBeNull();
   });
 });

@@ -115,3 +115,17 @@ def test_the_last_administrator_cannot_be_revoked_by_themselves_or_anyone(http, 
     assert last.status_code == 409 and last.json()["error"]["code"] == "last_administrator"
     assert admin.post(f"/api/v1/admin/people/{pending.json()['person_id']}/revoke").status_code in (401, 403)
     assert second.post(f"/api/v1/admin/people/{pending.json()['person_id']}/revoke").status_code == 204
+
+
+def test_invite_prints_a_one_time_link_for_a_person_of_the_given_roles(tmp_path):
+    import sqlite3
+
+    out = _cli(tmp_path / "data", "invite", "--name", "Dr Alice Martin", "--role", "surgeon")
+    assert "register Dr Alice Martin's passkey" in out
+    assert re.search(LINK.pattern, out, re.M)
+    db = sqlite3.connect(tmp_path / "data" / "clinphoto.db")
+    assert db.execute("SELECT name, roles, created_by FROM person").fetchall() == [("Dr Alice Martin", "surgeon", "cli:admin")]
+    assert db.execute("SELECT actor FROM audit_entry WHERE action = 'person.create'").fetchall() == [("cli:admin",)]
+    bad = subprocess.run([sys.executable, "-m", "sync_server.cli", "invite", "--name", "X", "--role", "root"], cwd=REPO,
+                         capture_output=True, text=True, env={"CLINPHOTO_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"})
+    assert bad.returncode == 2 and "invalid choice: 'root'" in bad.stderr

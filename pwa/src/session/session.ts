@@ -34,7 +34,7 @@ export class Session {
     return this.key;
   }
 
-  /** Who unlocked the phone; null when locked, or unlocked with the phone's old device-wide secret. */
+  /** Who unlocked the phone; null when locked. */
   get person(): CurrentPerson | null {
     return this.key ? this.who : null;
   }
@@ -47,7 +47,8 @@ export class Session {
     return this.lockAfterMs;
   }
 
-  open(key: CryptoKey, lockAfterMs = this.lockAfterMs, person: CurrentPerson | null = null): void {
+  /** Unlocked as this person (every photo taken now names them), at the phone's lock delay. */
+  open(key: CryptoKey, person: CurrentPerson, lockAfterMs = this.lockAfterMs): void {
     this.key = key;
     this.who = person;
     this.lockAfterMs = lockAfterMs;

@@ -6,7 +6,7 @@ import { openDB, type DBSchema, type IDBPDatabase } from "idb";
 import type { PersonUnlock } from "../crypto/keywrap.ts";
 import type { Wrapped } from "../crypto/localkey.ts";
 import type {
-  BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, PriorRecord, ReceiptRecord, Result, SequenceRecord, StorageError, UnlockRecord,
+  BatchRecord, DeviceRecord, PhotoRecord, PreviewRecord, PriorRecord, ReceiptRecord, Result, SequenceRecord, StorageError,
 } from "./types.ts";
 
 export * from "./types.ts";
@@ -69,26 +69,19 @@ export class Store {
     this.db.close();
   }
 
-  // --- device, unlock ------------------------------------------------------------------------
+  // --- device, people ------------------------------------------------------------------------
   async device(): Promise<DeviceRecord | undefined> {
     return (await this.db.get("kv", "device")) as DeviceRecord | undefined;
-  }
-  async unlockRecord(): Promise<UnlockRecord | undefined> {
-    return (await this.db.get("kv", "unlock")) as UnlockRecord | undefined;
   }
   /** The people of this phone, each with their own wrapping of the vault key (crypto/keywrap.ts), by name. */
   async people(): Promise<PersonUnlock[]> {
     return ((await this.db.get("kv", "people")) as PersonUnlock[] | undefined) ?? [];
   }
-  /**
-   * Save the people list; the phone's old device-wide wrapping ("unlock") goes in the same transaction
-   * once a person holds the vault key: from then on each person unlocks as themselves.
-   */
+  /** Save the people list (each person's own wrapping of the vault key). */
   async putPeople(people: PersonUnlock[]): Promise<Result> {
     try {
       const tx = this.db.transaction("kv", "readwrite", STRICT);
       await tx.store.put(people, "people");
-      if (people.length) await tx.store.delete("unlock");
       await tx.done;
       return { ok: true, value: undefined };
     } catch (e) {
@@ -114,7 +107,7 @@ export class Store {
   async today(): Promise<{ fetchedAt: string; list: Wrapped } | undefined> {
     return (await this.db.get("kv", "today")) as { fetchedAt: string; list: Wrapped } | undefined;
   }
-  async put(key: "device" | "unlock" | "pinGuard" | "today" | `setting:${string}`, value: DeviceRecord | UnlockRecord | unknown): Promise<Result> {
+  async put(key: "device" | "pinGuard" | "today" | `setting:${string}`, value: DeviceRecord | unknown): Promise<Result> {
     try {
       // strict durability: an enrolment credential is confirmed to the server only once it is on disk
       const tx = this.db.transaction("kv", "readwrite", STRICT);
@@ -132,7 +125,8 @@ export class Store {
   }
 
   /**
-   * Too many wrong PINs: forget the wrapped local key and every preview, in one transaction.
+   * Too many wrong PINs: forget every person's wrapping of the vault key and every preview, in one
+   * transaction; the phone then asks for a person to be added again (online).
    * Patient summaries, encrypted under that key, become unreadable; sealed photos and sealed forms
    * (for the hospital key, never protected by the PIN) stay and still sync.
    */
@@ -140,7 +134,7 @@ export class Store {
     try {
       const tx = this.db.transaction(["kv", "previews"], "readwrite", STRICT);
       settleQuietly(tx.done);
-      await Promise.all([tx.objectStore("kv").delete("unlock"), tx.objectStore("kv").delete("people"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("kv").delete("today"), tx.objectStore("previews").clear(),
+      await Promise.all([tx.objectStore("kv").delete("people"), tx.objectStore("kv").delete("pinGuard"), tx.objectStore("kv").delete("today"), tx.objectStore("previews").clear(),
         tx.objectStore("kv").delete(priorKeys())]);
       await tx.done;
       return { ok: true, value: undefined };

@@ -25,16 +25,6 @@ export function isConfirmed(device: DeviceRecord | undefined): device is DeviceR
   return device !== undefined && device.confirmed !== false;
 }
 
-export interface UnlockRecord {
-  method: "prf" | "pin";
-  salt: Uint8Array<ArrayBuffer>; // KEK derivation salt
-  iterations?: number; // PIN only
-  credentialId?: string; // passkey, base64url
-  prfSalt?: Uint8Array<ArrayBuffer>; // PRF eval input
-  wrapped: Wrapped; // the local key, wrapped by the KEK
-  lockAfterMs: number;
-}
-
 export interface SequenceRecord {
   id: string;
   createdAt: string;

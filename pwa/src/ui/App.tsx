@@ -1,10 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { sealingKeyOf, startServices, wipeEverything, type Services } from "../app.ts";
 import type { SealingKey } from "../crypto/seal.ts";
-import { isConfirmed, type DeviceRecord, type UnlockRecord } from "../storage/db.ts";
+import { isConfirmed, type DeviceRecord } from "../storage/db.ts";
 import type { SyncError } from "../sync/protocol.ts";
 import { CaptureScreen } from "./capture/CaptureScreen.tsx";
-import { t } from "../i18n/index.ts";
 import { useLang } from "./common.tsx";
 import { EnrolScreen } from "./enrol/EnrolScreen.tsx";
 import { HomeScreen } from "./home/HomeScreen.tsx";
@@ -21,7 +20,6 @@ import { WipedScreen } from "./wiped/WipedScreen.tsx";
 
 type Route =
   | { name: "home" }
-  | { name: "unlock"; then: Route }
   | { name: "unlockPerson"; entry: PersonUnlock }
   | { name: "addPerson" }
   | { name: "patient" }
@@ -32,7 +30,6 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
   useLang();
   const [svc, setSvc] = useState<Services | null>(null);
   const [device, setDevice] = useState<DeviceRecord | undefined>();
-  const [unlockRec, setUnlockRec] = useState<UnlockRecord | undefined>();
   const [people, setPeople] = useState<PersonUnlock[]>([]);
   const [sealing, setSealing] = useState<SealingKey | null>(null);
   const [route, setRoute] = useState<Route>({ name: "home" });
@@ -50,7 +47,6 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       services = s;
       const d = await s.store.device();
       setDevice(d);
-      setUnlockRec(await s.store.unlockRecord());
       setPeople(await s.store.people());
       if (isConfirmed(d)) {
         setSealing(await sealingKeyOf(d));
@@ -81,26 +77,19 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
       }} />
     );
   }
-  const asPerson = (key: CryptoKey, who: { id: string; name: string }) => session.open(key, undefined, who);
+  const asPerson = (key: CryptoKey, who: { id: string; name: string }) => session.open(key, who);
   const added = (vault: CryptoKey, list: PersonUnlock[], who: { id: string; name: string }) => {
     setPeople(list);
-    setUnlockRec(undefined); // the old device-wide wrapping is gone once a person holds the vault key
     asPerson(vault, who);
     setRoute({ name: "home" });
   };
   if (route.name === "addPerson") {
     return <AddPersonScreen store={store} base={base} credential={device.credential} vault={session.localKey} onDone={added}
-      onBack={unlockRec || people.length ? () => setRoute({ name: "home" }) : undefined} />;
+      onBack={people.length ? () => setRoute({ name: "home" }) : undefined} />;
   }
-  if (!unlockRec && !people.length) {
-    return (
-      <SetupScreen store={store} label={device.label} onAddPerson={() => setRoute({ name: "addPerson" })} onReady={async (key) => {
-        setUnlockRec(await store.unlockRecord());
-        session.open(key);
-      }} />
-    );
-  }
-  const peopleBar = people.length ? (
+  // Nobody on this phone yet (just enrolled, or a PIN forgotten by its only person): someone adds themselves.
+  if (!people.length) return <SetupScreen onAddPerson={() => setRoute({ name: "addPerson" })} />;
+  const peopleBar = (
     <PeopleBar people={people} current={session.person}
       onSwitching={() => session.lock()}
       onPin={(entry) => setRoute({ name: "unlockPerson", entry })}
@@ -113,10 +102,10 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
         session.lock();
         setPeople(await store.people());
       }} />
-  ) : undefined;
+  );
 
-  // locked: the people of the phone are on the home screen; a phone not yet moved to people has its old unlock
-  const needKey = (r: Route): Route => (session.localKey ? r : people.length ? { name: "home" } : { name: "unlock", then: r });
+  // locked: the people of the phone are on the home screen, each with their own way in
+  const needKey = (r: Route): Route => (session.localKey && session.person ? r : { name: "home" });
   const go = (r: Route) => setRoute(needKey(r));
   const home = () => setRoute({ name: "home" });
 
@@ -127,17 +116,11 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
           asPerson(key, { id: route.entry.personId, name: route.entry.name });
           setRoute({ name: "home" });
         }} />;
-    case "unlock":
-      if (!unlockRec) return null;
-      return <UnlockScreen record={unlockRec} store={store} onBack={home} onUnlocked={(key) => {
-        session.open(key); // at the phone's lock delay setting
-        setRoute(route.then);
-      }} />;
     case "patient":
       return <PatientScreen onBack={home} onPatient={(patientId) => go({ name: "form", patientId })} />;
     case "form":
-      if (!session.localKey || !sealing) return null;
-      return <FormScreen store={store} localKey={session.localKey} sealing={sealing} patientId={route.patientId} personId={session.person?.id} onBack={() => go({ name: "patient" })}
+      if (!session.localKey || !session.person || !sealing) return null;
+      return <FormScreen store={store} localKey={session.localKey} sealing={sealing} patientId={route.patientId} personId={session.person.id} onBack={() => go({ name: "patient" })}
         onCreated={(sequenceId) => go({ name: "capture", sequenceId })} />;
     case "capture":
       if (!session.localKey || !sealing) return null;
@@ -145,9 +128,9 @@ export function App(props: { updateReady: boolean; onUpdate: () => void; onServi
     default:
       return (
         <HomeScreen store={store} sync={sync} localKey={session.localKey} updateReady={props.updateReady && route.name === "home"}
-          onNew={() => go({ name: "patient" })} onUnlock={() => setRoute({ name: "unlock", then: { name: "home" } })} onLock={() => session.lock()}
+          onNew={() => go({ name: "patient" })} onLock={() => session.lock()}
           onOpen={(sequenceId) => go({ name: "capture", sequenceId })} onUpdate={props.onUpdate} session={session} base={base}
-          people={peopleBar ?? (unlockRec && session.localKey ? <button type="button" class="btn" data-testid="add-person" onClick={() => setRoute({ name: "addPerson" })}>{t("who.add")}</button> : undefined)} />
+          people={peopleBar} />
       );
   }
 }

@@ -21,9 +21,9 @@ interface Row {
 
 export function HomeScreen(props: {
   store: Store; sync: SyncRunner; localKey: CryptoKey | null; updateReady: boolean;
-  onNew: () => void; onUnlock: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
-  /** The people of the phone (lock/PeopleBar.tsx): replaces the single unlock button when the phone has people. */
-  people?: ComponentChildren;
+  onNew: () => void; onLock: () => void; onOpen: (sequenceId: string) => void; onUpdate: () => void;
+  /** The people of the phone (lock/PeopleBar.tsx): locked, each one's way in; unlocked, who is taking photos. */
+  people: ComponentChildren;
   session?: Session;
   /** The server, to refresh the priors of today's patients (ghost overlay) once unlocked and online. */
   base?: string;
@@ -130,17 +130,12 @@ export function HomeScreen(props: {
         ) : null}
       </section>
 
-      {props.people && !props.localKey ? props.people : null}
       {props.localKey ? (
         <button type="button" class="btn btn-primary btn-huge" data-testid="new-sequence" onClick={props.onNew}>
           {t("home.newSequence")}
         </button>
-      ) : props.people ? null : (
-        <button type="button" class="btn btn-primary btn-huge" data-testid="unlock" onClick={props.onUnlock}>
-          {t("home.unlockToCapture")}
-        </button>
-      )}
-      {props.people && props.localKey ? props.people : null}
+      ) : null}
+      {props.people}
 
       {rows.length ? (
         <section class="card">

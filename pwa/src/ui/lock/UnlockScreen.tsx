@@ -1,16 +1,17 @@
 import { useEffect, useState } from "preact/hooks";
 import { plural, t } from "../../i18n/index.ts";
 import { afterFailure, mayTry, type PinGuard } from "../../session/pinguard.ts";
-import { unlock, UnlockError } from "../../session/unlock.ts";
-import type { Store, UnlockRecord } from "../../storage/db.ts";
+import { UnlockError } from "../../session/unlock.ts";
+import type { Store } from "../../storage/db.ts";
 import { Header, Message } from "../common.tsx";
 
 export function UnlockScreen(props: {
-  record: UnlockRecord | { method: "pin" | "prf" }; store?: Store; onUnlocked: (key: CryptoKey) => void; onBack: () => void; now?: () => number;
-  /** Unlock as one person of the phone (their own PIN or passkey), instead of the phone's old device-wide record. */
-  open?: (pin: string) => Promise<CryptoKey>;
+  /** How this person unlocks: their own PIN, or their passkey (PRF). */
+  record: { method: "pin" | "prf" }; store?: Store; onUnlocked: (key: CryptoKey) => void; onBack: () => void; now?: () => number;
+  /** Unlock as this person of the phone (session/people.ts unlockAs). */
+  open: (pin: string) => Promise<CryptoKey>;
   /** The person's name, in the title. */
-  name?: string;
+  name: string;
 }) {
   const now = props.now ?? Date.now;
   const [pin, setPin] = useState("");
@@ -35,7 +36,7 @@ export function UnlockScreen(props: {
     setBusy(true);
     setError(null);
     try {
-      const key = props.open ? await props.open(pin) : await unlock(props.record as UnlockRecord, pin);
+      const key = await props.open(pin);
       if (isPin && guard.failures) await props.store?.put("pinGuard", { failures: 0 });
       props.onUnlocked(key);
     } catch (err) {
@@ -72,7 +73,7 @@ export function UnlockScreen(props: {
 
   return (
     <main class="screen" data-screen="unlock">
-      <Header title={props.name ? t("who.forPerson", { name: props.name }) : t("unlock.title")} onBack={props.onBack} />
+      <Header title={t("who.forPerson", { name: props.name })} onBack={props.onBack} />
       <section class="card">
         {props.record.method === "prf" ? (
           <button type="button" class="btn btn-primary btn-huge" data-testid="unlock-passkey" disabled={busy} onClick={() => go()}>
@@ -82,7 +83,7 @@ export function UnlockScreen(props: {
           <form onSubmit={go}>
             <label class="field">
               <span>{t("unlock.pin")}</span>
-              <input class="input input-pin" type="password" inputMode="numeric" autoComplete="current-password" autoFocus={!!props.name} value={pin} disabled={verdict.kind === "wait"} onInput={(e) => setPin((e.target as HTMLInputElement).value)} />
+              <input class="input input-pin" type="password" inputMode="numeric" autoComplete="current-password" autoFocus value={pin} disabled={verdict.kind === "wait"} onInput={(e) => setPin((e.target as HTMLInputElement).value)} />
             </label>
             <button type="submit" class="btn btn-primary" disabled={busy || verdict.kind === "wait"}>
               {busy ? t("unlock.working") : t("unlock.submit")}

@@ -26,7 +26,7 @@ function today(): string {
 
 export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: SealingKey; patientId: string; onBack: () => void; onCreated: (sequenceId: string) => void;
   /** The person unlocked now: the sealed form names them (person_id). */
-  personId?: string }) {
+  personId: string }) {
   // Only the date is filled in: consent, laterality and phase are clinical answers the surgeon
   // must give, never defaults (the schema has no "default" for them either).
   const [values, setValues] = useState<FormValues>(() => newFormValues(today()));
@@ -68,10 +68,9 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
     setBusy(true);
     const id = newId();
     const createdAt = new Date().toISOString();
-    const person = props.personId ? { person_id: props.personId } : {};
     const verified = findToday(await todayList(props.store, props.localKey).catch(() => null), props.patientId) !== null;
     const form = toEntry(FIELDS, values, {
-      sequence_id: id, patient_id: props.patientId, created_at: createdAt, ...person, patient_verified: verified,
+      sequence_id: id, patient_id: props.patientId, created_at: createdAt, person_id: props.personId, patient_verified: verified,
     }) as SequenceForm;
     // Seal and encrypt first, then one IndexedDB write. For sync the phone keeps only the form
     // sealed to the hospital key (it cannot open it); the summary for display needs the unlock key.
@@ -80,7 +79,7 @@ export function FormScreen(props: { store: Store; localKey: CryptoKey; sealing: 
       id, createdAt, expectedViews: protocol?.views ?? [],
       sealedForm: (await sealForm(form, props.sealing)).sealed,
       summary: await encryptJson(props.localKey, summary, id),
-      ...(props.personId ? { personId: props.personId } : {}),
+      personId: props.personId,
     };
     const saved = await props.store.addSequence(rec);
     setBusy(false);
