@@ -16,6 +16,18 @@ from tests.support.photos import make_jpeg, manifest, seal, sequence_form
 from tests.support.postgres import PostgresCluster, postgres_bin
 
 
+@pytest.fixture(autouse=True)
+def audit_actions_declared() -> Iterator[None]:
+    """Every audit entry a request wrote has an action its route declares (sync_server/routes.py)."""
+    from sync_server.declare import undeclared_actions
+
+    undeclared_actions.clear()
+    yield
+    found = sorted(set(undeclared_actions))
+    undeclared_actions.clear()
+    assert not found, f"audit actions written by routes that do not declare them (sync_server/routes.py): {found}"
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PostgresCluster]:
     if postgres_bin() is None:

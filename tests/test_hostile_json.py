@@ -1,6 +1,6 @@
 """Hostile JSON bodies sent to every route of the app that takes a body: a 4xx, never a 500.
 
-The routes are enumerated from the app (``permissions.operations``), not listed by hand, and each is
+The routes are enumerated from the app (``declare.operations``), not listed by hand, and each is
 called as the caller its permission rule names, so that the body reaches the endpoint's parser.
 """
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any, Callable
 
 import pytest
 
-from sync_server.auth.permissions import ADMIN, DEVICE, NURSE, OFFICER, PERSON, SERVICE_TOKEN, SURGEON, operations, rule_for
+from sync_server.auth.permissions import ADMIN, DEVICE, NURSE, OFFICER, PERSON, SERVICE_TOKEN, SURGEON
+from sync_server.declare import operations
+from sync_server.routes import rule_for
 from sync_server.protocol.strict_json import MAX_JSON_DEPTH, parse_json_body
 from sync_server.errors import ApiError
 from tests.people.conftest import ORIGIN, Person, admin, person  # noqa: F401  (fixtures)

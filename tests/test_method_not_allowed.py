@@ -5,7 +5,7 @@ import re
 import uuid
 from collections import defaultdict
 
-from sync_server.auth.permissions import operations
+from sync_server.declare import operations
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 

@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from sync_server.app import create_app
 from sync_server.auth import people
 from sync_server.auth.devices import create_enrollment_code
-from sync_server.auth.permissions import rule_for
+from sync_server.routes import rule_for
 from sync_server.settings import Settings
 from tests.people.conftest import ORIGIN, Person, as_person, register
 from tests.support.client import SyncClient

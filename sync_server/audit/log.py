@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from crypto import canonical_json
 
+from ..declare import check_action
 from ..db import Db, GroupCommitError, Writer
 from .merkle import Frontier, leaf_hash
 from ..clock import now_iso
@@ -129,6 +130,8 @@ async def append_many(db: Writer, events: Sequence[AuditEvent]) -> list[int]:
     """
     if not events:
         return []
+    for event in events:
+        check_action(event.action)  # the serving route declares it (declare.py; found by the tests)
     head: _Head | None = None
     known: _Head | None = db.memo.get(_HEAD)
     if known is not None:
@@ -275,6 +278,7 @@ async def record(store: Db, event: AuditEvent) -> int:
 
     Concurrent calls share transactions (see ``_Coalescer``); each returns once its entry is durable.
     """
+    check_action(event.action)  # here, in the caller's task: the coalescer appends from its own
     coalescer = _coalescers.get(store)
     if coalescer is None:
         coalescer = _coalescers[store] = _Coalescer(store)

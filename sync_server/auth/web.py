@@ -1,7 +1,7 @@
 """Access control for every request, in one place; app.py installs ``AccessControl`` (with the app's API
 routes) after the security headers.
 
-For each request that reaches an API route, the rule of ``permissions.PERMISSIONS`` decides:
+For each request that reaches an API route, the rule its declaration carries (``routes.py``) decides:
 public routes pass; device routes need a valid bearer credential (cookies are ignored there);
 people's routes need a live session cookie and, for state-changing methods, the right
 ``Origin`` and the session's CSRF token. A route with no rule is refused. Every refusal is
@@ -24,7 +24,8 @@ from ..errors import ApiError
 from ..refusals import refuse
 from ..types import Principal
 from . import devices
-from .permissions import DEVICE, PUBLIC, SERVICE_TOKEN, allows, operations, rule_for
+from ..declare import Api, ApiRoute, operations, serving
+from .permissions import DEVICE, PUBLIC, SERVICE_TOKEN, allows
 from .runtime import runtime
 from .sessions import CSRF_HEADER
 from ..clock import now_iso
@@ -38,13 +39,14 @@ class RouteTable:
     """Which API route template serves a (method, path): built from the routes of the app it guards."""
 
     def __init__(self, routes: Iterable[BaseRoute]) -> None:
-        self._table = [(m, compile_path(p)[0], p) for m, p, _ in operations(routes)]
+        self._table = [(m, compile_path(p)[0], p, r.api if isinstance(r, ApiRoute) else None)
+                       for m, p, r in operations(routes)]
 
-    def match(self, method: str, path: str) -> str | None:
-        """The route template serving (method, path), or None when no API route serves it."""
-        for route_method, regex, template in self._table:
+    def match(self, method: str, path: str) -> tuple[str, Api | None] | None:
+        """The route template serving (method, path) and its declaration, or None when no API route serves it."""
+        for route_method, regex, template, api in self._table:
             if regex.match(path) and route_method in (method, "*", "GET" if method == "HEAD" else ""):
-                return template
+                return template, api
         return None
 
 
@@ -61,14 +63,20 @@ class AccessControl:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        template = self.routes.match(method, path)
-        scope[ROUTE_TEMPLATE] = template
-        if template is None:  # the static app, or a 404/405 the router answers
+        matched = self.routes.match(method, path)
+        scope[ROUTE_TEMPLATE] = matched[0] if matched else None
+        if matched is None:  # the static app, or a 404/405 the router answers
             await self.app(scope, receive, send)
             return
+        template, api = matched
+        with serving(method, template, api):
+            await self._guarded(scope, receive, send, method, template, api)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, method: str, template: str,
+                       api: Api | None) -> None:
         services = scope["app"].state.services
         try:
-            principal, state = await self._decide(services, scope, method, template)
+            principal, state = await self._decide(services, scope, method, template, api)
         except ApiError as error:
             response = await refuse(Request(scope), error, template)
             await response(scope, receive, send)
@@ -79,8 +87,9 @@ class AccessControl:
             scope["state"]["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _decide(self, services: Any, scope: Scope, method: str, template: str) -> tuple[Principal | None, dict[str, Any]]:
-        rule = rule_for(method, template)
+    async def _decide(self, services: Any, scope: Scope, method: str, template: str,
+                      api: Api | None) -> tuple[Principal | None, dict[str, Any]]:
+        rule = api.allow if api is not None else None
         headers = Headers(scope=scope)
         address = scope["client"][0] if scope.get("client") else None
         if rule is None:

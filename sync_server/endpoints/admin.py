@@ -1,4 +1,4 @@
-"""Administration (people, devices) and the docking station's view. Exported through ``people.ROUTES``."""
+"""Administration (people, devices) and the docking station's view. Routes declared in ``routes.py``."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,13 +6,12 @@ from typing import Any
 import segno
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..auth import devices, people
 from ..errors import ApiError
 from ..types import is_uuid
 from .common import audit_answer, json, json_body, services
-from .station import EMPTY_STATUS, request_sync, statuses
+from .station import EMPTY_STATUS, statuses
 from ..clock import iso, now_iso
 
 
@@ -126,16 +125,3 @@ async def station_devices(request: Request) -> Response:
     await audit_answer(request, "station.list", detail={"results": len(rows)}, polled_every=60)
     return json({"devices": [{**r, "errors": by_device.get(r["id"], []), **held.get(r["id"], EMPTY_STATUS)}
                              for r in rows]})
-
-
-ROUTES: list[Route] = [
-    Route("/api/v1/admin/people", list_people, name="admin_list_people", methods=["GET"]),
-    Route("/api/v1/admin/people", invite_person, name="admin_invite_person", methods=["POST"]),
-    Route("/api/v1/admin/people/{person_id}/invitation", reinvite_person, name="admin_reinvite_person", methods=["POST"]),
-    Route("/api/v1/admin/people/{person_id}/revoke", revoke_person, name="admin_revoke_person", methods=["POST"]),
-    Route("/api/v1/admin/devices", list_devices, name="admin_list_devices", methods=["GET"]),
-    Route("/api/v1/admin/devices", enroll_device, name="admin_enroll_device", methods=["POST"]),
-    Route("/api/v1/admin/devices/{device_id}/revoke", revoke_device, name="admin_revoke_device", methods=["POST"]),
-    Route("/api/v1/station/devices", station_devices, name="admin_station_devices", methods=["GET"]),
-    Route("/api/v1/station/devices/{device_id}/sync", request_sync, name="station_request_sync", methods=["POST"]),
-]

@@ -1,4 +1,4 @@
-"""Audit API for security officers (issue 5). Routes are listed in ``ROUTES``; app.py mounts them.
+"""Audit API for security officers (issue 5). Its routes are declared in ``routes.py``.
 
 Two kinds of callers, as ``auth/permissions.py`` says: a signed-in security officer (session cookie,
 CSRF token on changes; the access middleware has put them on ``request.state.principal``), or a
@@ -18,7 +18,6 @@ from typing import Any, AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from ..audit import live, search, tree
 from ..audit.scanner import alert_json
@@ -335,24 +334,3 @@ async def set_restricted(request: Request) -> Response:
                                             "was_restricted": before is not None}))
     runtime(s).alerts.wake()
     return json({"patients": await _restricted(s.store)})
-
-
-_ENDPOINTS = (latest_checkpoint, inclusion_proof, consistency_proof, entries, entry, verification, export_csv,
-              export_ndjson, alerts, acknowledge, restricted_patients, set_restricted)
-for _endpoint in _ENDPOINTS:  # OpenAPI: a session (or the audit token), never a device credential
-    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "audit"}  # type: ignore[attr-defined]
-
-ROUTES: list[Route] = [
-    Route("/api/v1/audit/checkpoint", latest_checkpoint, methods=["GET"]),
-    Route("/api/v1/audit/proof/inclusion", inclusion_proof, methods=["GET"]),
-    Route("/api/v1/audit/proof/consistency", consistency_proof, methods=["GET"]),
-    Route("/api/v1/audit/entries", entries, methods=["GET"]),
-    Route("/api/v1/audit/entries/{seq}", entry, methods=["GET"]),
-    Route("/api/v1/audit/verification", verification, methods=["GET"]),
-    Route("/api/v1/audit/export.csv", export_csv, methods=["GET"]),
-    Route("/api/v1/audit/export.ndjson", export_ndjson, methods=["GET"]),
-    Route("/api/v1/audit/alerts", alerts, methods=["GET"]),
-    Route("/api/v1/audit/alerts/{alert_id}/acknowledge", acknowledge, methods=["POST"]),
-    Route("/api/v1/audit/restricted-patients", restricted_patients, methods=["GET"]),
-    Route("/api/v1/audit/restricted-patients", set_restricted, methods=["PUT"]),
-]

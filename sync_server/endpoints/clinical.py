@@ -10,7 +10,6 @@ from typing import IO, Any, AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
 
 from ..audit.log import AuditEvent
 from ..clinical import catalog, export, queries, stats
@@ -276,20 +275,3 @@ async def get_stats_csv(request: Request) -> Response:
     figures = await _figures(request)
     return Response(stats.to_csv(figures), media_type="text/csv; charset=utf-8", headers={
         "Cache-Control": "no-store", "Content-Disposition": 'attachment; filename="clinphoto-stats.csv"'})
-
-
-ROUTES: list[Route] = [
-    Route("/api/v1/patients", search_patients, methods=["GET"]),
-    Route("/api/v1/patients/recent", recent_patients, methods=["GET"]),
-    Route("/api/v1/patients/{patient_id}", get_patient, methods=["GET"]),
-    Route("/api/v1/patients/{patient_id}/sequences", patient_sequences, methods=["GET"]),
-    Route("/api/v1/photos/{photo_id}/preview", photo_preview, methods=["GET"]),
-    Route("/api/v1/photos/{photo_id}/original", photo_original, methods=["GET"]),
-    Route("/api/v1/sequences/{sequence_id}/consent", change_consent, methods=["POST"]),
-    Route("/api/v1/exports", create_export, methods=["POST"]),
-    Route("/api/v1/stats", get_stats, methods=["GET"]),
-    Route("/api/v1/stats.csv", get_stats_csv, methods=["GET"]),
-]
-
-for _route in ROUTES:
-    _route.endpoint.openapi = {"ok": "200", "auth": False, "tag": "clinical"}  # type: ignore[attr-defined]

@@ -96,7 +96,3 @@ async def people_remove(request: Request) -> Response:
     await capture.remove(services(request).store, who.device_id or "", request.path_params["person_id"],
                          client_address(request))
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
-
-
-for _endpoint, _ok in ((people_begin, "200"), (people_add, "201"), (people_list, "200"), (people_remove, "204")):
-    _endpoint.openapi = {"ok": _ok, "auth": True, "tag": "devices"}  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""FHIR read API and interop admin API (issue 6). Routes are listed in ``ROUTES``; app.py mounts them.
+"""FHIR read API and interop admin API (issue 6). Its routes are declared in ``routes.py``.
 
 Who may call (the rules are in ``auth/permissions.py``, enforced before any endpoint runs):
 
@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import hmac
 import json as jsonlib
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 from ..audit.log import AuditEvent, record
 from ..errors import ApiError
@@ -414,29 +413,3 @@ async def quarantine_decide(request: Request) -> Response:
     except patients.IdentityError:
         raise ApiError("patient_unknown") from None
     return json({"sequence_id": sequence_id, "state": state})
-
-
-# OpenAPI metadata (endpoints/openapi.py reads it): a session or a service bearer token, not a device credential
-_FHIR_ENDPOINTS: tuple[Callable[[Request], Awaitable[Response]], ...] = (
-    metadata, media_search, media_read, patient_search, patient_read,
-    metadata_r5, document_reference_search, document_reference_read, patient_search_r5, patient_read_r5)
-for _endpoint in _FHIR_ENDPOINTS:
-    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "fhir", "errors": "fhir"}  # type: ignore[attr-defined]
-for _endpoint in (outbox_status, quarantine_list, quarantine_decide):
-    _endpoint.openapi = {"ok": "200", "auth": False, "tag": "interop"}  # type: ignore[attr-defined]
-
-ROUTES: list[BaseRoute] = [
-    Route("/fhir/r4/metadata", metadata, methods=["GET"]),
-    Route("/fhir/r4/Media", media_search, methods=["GET"]),
-    Route("/fhir/r4/Media/{media_id}", media_read, methods=["GET"]),
-    Route("/fhir/r4/Patient", patient_search, methods=["GET"]),
-    Route("/fhir/r4/Patient/{patient_id}", patient_read, methods=["GET"]),
-    Route("/fhir/r5/metadata", metadata_r5, methods=["GET"]),
-    Route("/fhir/r5/DocumentReference", document_reference_search, methods=["GET"]),
-    Route("/fhir/r5/DocumentReference/{document_reference_id}", document_reference_read, methods=["GET"]),
-    Route("/fhir/r5/Patient", patient_search_r5, methods=["GET"]),
-    Route("/fhir/r5/Patient/{patient_id}", patient_read_r5, methods=["GET"]),
-    Route("/api/v1/interop/outbox", outbox_status, methods=["GET"]),
-    Route("/api/v1/interop/quarantine", quarantine_list, methods=["GET"]),
-    Route("/api/v1/interop/quarantine/{sequence_id}", quarantine_decide, methods=["POST"]),
-]

@@ -1,6 +1,7 @@
 """OpenAPI 3.1 of the whole API, built from the routes themselves so it cannot drift.
 
-Each route's summary is its endpoint's docstring; request and response bodies reference the
+Each route's declaration (``routes.py``: who may call it, success status, bodies, query parameters)
+gives its operation; its summary is its endpoint's docstring; request and response bodies reference the
 JSON Schemas of ``schemas/`` (OpenAPI 3.1 speaks JSON Schema 2020-12 natively).
 """
 from __future__ import annotations
@@ -10,7 +11,10 @@ from typing import Any, Iterable
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
+
+from ..auth.permissions import DEVICE, PUBLIC, SERVICE_TOKEN
+from ..declare import Api, ApiRoute
 
 from ..errors import CATALOGUE
 from ..protocol.schemas import load_schema
@@ -24,30 +28,6 @@ _FHIR_ERROR = {"description": "A FHIR OperationOutcome; the stable error code in
                    "type": "object", "required": ["resourceType", "issue"],
                    "properties": {"resourceType": {"const": "OperationOutcome"},
                                   "issue": {"type": "array", "minItems": 1}}}}}}
-
-# per (method, path): request schema, success status (and another one, ``also``) and schema, whether a device
-# credential is needed
-OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
-    ("GET", "/healthz"): {"ok": "200", "auth": False, "tag": "service"},
-    ("GET", "/openapi.json"): {"ok": "200", "auth": False, "tag": "service"},
-    ("GET", "/api/v1/keys"): {"ok": "200", "auth": False, "tag": "keys"},
-    ("POST", "/api/v1/devices/enroll"): {"ok": "201", "auth": False, "tag": "devices", "request": "enrollment"},
-    ("POST", "/api/v1/devices/enroll/confirm"): {"ok": "200", "auth": True, "tag": "devices"},
-    ("GET", "/api/v1/devices/me"): {"ok": "200", "auth": True, "tag": "devices"},
-    ("GET", "/api/v1/devices/me/priors"): {"ok": "200", "auth": True, "tag": "devices"},
-    ("GET", "/api/v1/devices/me/today"): {"ok": "200", "auth": True, "tag": "devices"},
-    ("POST", "/api/v1/batches"): {"ok": "201", "also": "200", "auth": True, "tag": "sync", "request": "batch-manifest"},
-    ("GET", "/api/v1/batches/{batch_id}"): {"ok": "200", "auth": True, "tag": "sync"},
-    ("POST", "/api/v1/batches/{batch_id}/commit"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
-    ("GET", "/api/v1/batches/{batch_id}/receipt"): {"ok": "200", "auth": True, "tag": "sync", "response": "receipt"},
-    ("OPTIONS", "/api/v1/uploads"): {"ok": "204", "auth": False, "tag": "tus"},
-    ("POST", "/api/v1/uploads"): {"ok": "201", "auth": True, "tag": "tus"},
-    ("HEAD", "/api/v1/uploads/{upload_id}"): {"ok": "200", "auth": True, "tag": "tus"},
-    ("PATCH", "/api/v1/uploads/{upload_id}"): {"ok": "204", "auth": True, "tag": "tus",
-                                               "raw": "application/offset+octet-stream"},
-    ("DELETE", "/api/v1/uploads/{upload_id}"): {"ok": "204", "auth": True, "tag": "tus"},
-}
-
 
 def _component(name: str) -> str:
     return name.replace("-", "_")
@@ -71,31 +51,6 @@ def _inline_refs(node: Any) -> Any:
 
 # path parameters that are uuids (the endpoints refuse anything else with invalid_id or not_found)
 _UUID_PARAMS = {"batch_id", "photo_id", "sequence_id", "device_id", "person_id", "media_id", "document_reference_id"}
-_FHIR_SEARCH = ("_id", "identifier", "_count", "_cursor", "_format", "_total", "_summary", "_elements", "_sort")
-# query parameters each operation reads (all optional; anything else is refused or, in FHIR, ignored)
-QUERY: dict[str, tuple[str, ...]] = {
-    "/api/v1/devices/me/today": ("person_id",),
-    "/api/v1/audit/proof/inclusion": ("index", "size"),
-    "/api/v1/audit/proof/consistency": ("from", "to"),
-    "/api/v1/audit/entries": ("person", "patient", "device", "action", "outcome", "since", "until",
-                              "order", "after", "before", "limit"),
-    "/api/v1/audit/export.csv": ("person", "patient", "device", "action", "outcome", "since", "until"),
-    "/api/v1/audit/export.ndjson": ("person", "patient", "device", "action", "outcome", "since", "until"),
-    "/api/v1/audit/alerts": ("status",),
-    "/api/v1/patients": ("q", "birth_date"),
-    "/api/v1/stats": ("from", "to"),
-    "/api/v1/stats.csv": ("from", "to"),
-    "/fhir/r4/Media": ("subject", "patient", "created", *_FHIR_SEARCH),
-    "/fhir/r5/DocumentReference": ("subject", "patient", "date", *_FHIR_SEARCH),
-    "/fhir/r4/Patient": _FHIR_SEARCH,
-    "/fhir/r5/Patient": _FHIR_SEARCH,
-    "/fhir/r4/metadata": ("_format",),
-    "/fhir/r5/metadata": ("_format",),
-    "/fhir/r4/Media/{media_id}": ("_format",),
-    "/fhir/r5/DocumentReference/{document_reference_id}": ("_format",),
-    "/fhir/r4/Patient/{patient_id}": ("_format",),
-    "/fhir/r5/Patient/{patient_id}": ("_format",),
-}
 _TUS_RESUMABLE = {"name": "Tus-Resumable", "in": "header", "required": True, "schema": {"const": "1.0.0"}}
 _TUS_HEADERS: dict[str, list[dict[str, Any]]] = {
     "POST": [_TUS_RESUMABLE,
@@ -134,15 +89,13 @@ def _service_scheme(path: str) -> str:
         else "interopToken"
 
 
-def _security(method: str, path: str, meta: dict[str, Any]) -> list[dict[str, list[str]]]:
-    """From THE permission table (auth/permissions.py): who may call, as OpenAPI security requirements."""
-    from ..auth.permissions import DEVICE, PUBLIC, SERVICE_TOKEN, rule_for
-
-    rule = rule_for(method, path) or frozenset()
+def _security(method: str, path: str, api: Api) -> list[dict[str, list[str]]]:
+    """Who may call (the route's rule), as OpenAPI security requirements."""
+    rule = api.allow
     if DEVICE in rule:
         return [{"deviceCredential": []}]
     if PUBLIC in rule:  # enrol/confirm is public to the gate: the endpoint checks the pending credential itself
-        return [{"deviceCredential": []}] if meta.get("auth") else [{}]
+        return [{"deviceCredential": []}] if api.credential else [{}]
     out: list[dict[str, list[str]]] = []
     if rule - {SERVICE_TOKEN}:  # a person: the session cookie, and its CSRF token when changing state
         out.append({"session": [], "csrf": []} if method in _UNSAFE else {"session": []})
@@ -195,28 +148,28 @@ def build_spec(version: str, routes: Iterable[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     used: set[str] = {"error"}
     for route in routes:
-        if not isinstance(route, Route):
+        if not isinstance(route, ApiRoute):
             continue
+        api = route.api
         for method in sorted(route.methods or []):
             if method == "HEAD" and "GET" in (route.methods or []):
                 continue
-            # routes not listed take their metadata from an ``openapi`` dict on the endpoint function
-            meta = OPERATIONS.get((method, route.path)) or getattr(route.endpoint, "openapi", None) or {
-                "ok": "200", "auth": True, "tag": route.path.split("/")[3] if route.path.startswith("/api/v1/") else "other"}
             doc = inspect.getdoc(route.endpoint) or route.name
-            security = _security(method, route.path, meta)
+            security = _security(method, route.path, api)
             secured = security != [{}]
-            body = "request" in meta or "raw" in meta or _takes_json(route.endpoint)
-            fhir = meta.get("errors") == "fhir"
+            body = api.request is not None or api.raw is not None or _takes_json(route.endpoint)
+            fhir = api.fhir
             operation: dict[str, Any] = {
                 "operationId": f"{method.lower()}_{route.name}",
                 "summary": doc.splitlines()[0],
-                "tags": [meta["tag"]],
+                "tags": [api.tag],
                 "security": security,
-                "responses": {meta["ok"]: {"description": "Success"}},
+                "responses": {api.ok: {"description": "Success"}},
             }
-            if "also" in meta:  # e.g. a batch proposed again: 200 with the same answer, not 201
-                operation["responses"][meta["also"]] = {"description": "Success (already done: the same answer)"}
+            if api.audit:  # what the audit trail records of a call (besides a refusal at the gate)
+                operation["x-clinphoto-audit"] = list(api.audit)
+            if api.also:  # e.g. a batch proposed again: 200 with the same answer, not 201
+                operation["responses"][api.also] = {"description": "Success (already done: the same answer)"}
             for status in sorted(_error_statuses(method, route.path, secured, body)):
                 if method == "HEAD":  # a HEAD answer has no body, errors included
                     operation["responses"][str(status)] = {"description": _ERROR_TEXT[status]}
@@ -228,34 +181,34 @@ def build_spec(version: str, routes: Iterable[BaseRoute]) -> dict[str, Any]:
             for p in route.param_convertors:  # every {name} of the path
                 schema: dict[str, Any] = {"type": "string", "format": "uuid"} if p in _UUID_PARAMS else {"type": "string"}
                 parameters.append({"name": p, "in": "path", "required": True, "schema": schema})
-            for q in QUERY.get(route.path, ()):
+            for q in api.query:
                 schema = {"type": "string", "format": "uuid"} if q in _UUID_PARAMS else {"type": "string"}
                 parameters.append({"name": q, "in": "query", "required": False, "schema": schema})
             if route.path.startswith("/api/v1/uploads"):
                 parameters += _TUS_HEADERS.get(method, [])
                 headers = _TUS_ANSWER_HEADERS.get(method)
                 if headers:
-                    operation["responses"][meta["ok"]]["headers"] = headers
+                    operation["responses"][api.ok]["headers"] = headers
             if parameters:
                 operation["parameters"] = parameters
-            if "request" in meta:
-                used.add(meta["request"])
+            if api.request:
+                used.add(api.request)
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{_component(meta['request'])}"}}}}
-            elif "raw" in meta:
-                operation["requestBody"] = {"required": True, "content": {meta["raw"]: {
+                    "schema": {"$ref": f"#/components/schemas/{_component(api.request)}"}}}}
+            elif api.raw:
+                operation["requestBody"] = {"required": True, "content": {api.raw: {
                     "schema": {"type": "string", "format": "binary"}}}}
             elif body:
                 operation["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"type": "object"}}}}
-            for ok in (meta["ok"], meta.get("also")):
+            for ok in (api.ok, api.also):
                 content = _success_content(method, route.path, ok, fhir) if ok else None
                 if content:
                     operation["responses"][ok]["content"] = content
-            if "response" in meta:
-                used.add(meta["response"])
-                operation["responses"][meta["ok"]]["content"] = {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{_component(meta['response'])}"}}}
+            if api.response:
+                used.add(api.response)
+                operation["responses"][api.ok]["content"] = {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{_component(api.response)}"}}}
             paths.setdefault(route.path, {})[method.lower()] = operation
     if "batch-manifest" in used:
         used.add("sequence")

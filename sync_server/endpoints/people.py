@@ -1,6 +1,6 @@
 """People: passkey sign-in and registration, one's own account, break-glass (issue 4).
 
-``ROUTES`` is mounted by app.py; it carries the administration, station and photo routes too.
+Its routes (and the administration, station and photo routes) are declared in ``routes.py``.
 Access is decided before any of these runs (``auth/web.py``, ``auth/permissions.py``).
 """
 from __future__ import annotations
@@ -11,13 +11,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..audit.log import AuditEvent, append
 from ..auth import people
 from ..auth.runtime import runtime
 from ..errors import ApiError
-from . import admin, photos
 from .common import audit_answer, client_address, json, json_body, services
 from ..clock import iso, utc_now
 
@@ -192,29 +190,3 @@ async def break_glass(request: Request) -> Response:
                                             "roles": sorted(who.roles)}))
     log.warning("BREAK-GLASS opened by %s until %s", who.actor, until)
     return json({"break_glass_until": until}, status_code=201)
-
-
-ROUTES: list[Route] = [
-    Route("/api/v1/auth/signin/begin", signin_begin, methods=["POST"]),
-    Route("/api/v1/auth/signin/finish", signin_finish, methods=["POST"]),
-    Route("/api/v1/auth/register/begin", register_begin, methods=["POST"]),
-    Route("/api/v1/auth/register/finish", register_finish, methods=["POST"]),
-    Route("/api/v1/auth/signout", signout, methods=["POST"]),
-    Route("/api/v1/me", me, methods=["GET"]),
-    Route("/api/v1/me/passkeys/begin", passkey_begin, methods=["POST"]),
-    Route("/api/v1/me/passkeys/finish", passkey_finish, methods=["POST"]),
-    Route("/api/v1/me/passkeys/{credential_id}", passkey_remove, methods=["DELETE"]),
-    Route("/api/v1/me/break-glass", break_glass, methods=["POST"]),
-    *admin.ROUTES,
-    *photos.ROUTES,
-]
-
-
-# OpenAPI metadata: people's routes use the session cookie (or nothing), never a device credential.
-_CREATED = {register_finish, passkey_finish, break_glass, admin.invite_person, admin.reinvite_person, admin.enroll_device}
-_NO_CONTENT = {signout, passkey_remove, admin.revoke_person, admin.revoke_device}
-for _route in ROUTES:
-    _endpoint = _route.endpoint
-    _endpoint.openapi = {  # type: ignore[attr-defined]
-        "ok": "201" if _endpoint in _CREATED else "204" if _endpoint in _NO_CONTENT else "200",
-        "auth": False, "tag": "people" if _route.path.startswith(("/api/v1/auth", "/api/v1/me")) else _route.path.split("/")[3]}

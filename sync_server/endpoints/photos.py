@@ -1,11 +1,10 @@
-"""Viewing filed photos (surgeons; anyone else only inside a break-glass access). Exported through ``people.ROUTES``."""
+"""Viewing filed photos (surgeons; anyone else only inside a break-glass access). Routes declared in ``routes.py``."""
 from __future__ import annotations
 
 import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..audit.log import AuditEvent, record
 from ..errors import ApiError
@@ -33,8 +32,3 @@ async def thumbnail(request: Request) -> Response:
     data = await asyncio.to_thread(s.objects.get, row["storage_key"], s.keys.keks)
     await record(s.store, AuditEvent(detail=detail, **event))
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "no-store, private"})
-
-
-ROUTES: list[Route] = [
-    Route("/api/v1/photos/{photo_id}/thumbnail", thumbnail, methods=["GET"]),
-]

@@ -133,7 +133,6 @@ async def report_status(request: Request) -> Response:
     return json({"sync_requested": requested and not clear})
 
 
-report_status.openapi = {"ok": "200", "auth": True, "tag": "devices"}  # type: ignore[attr-defined]
 
 
 async def request_sync(request: Request) -> Response:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from ..audit.log import AuditEvent
 from ..clock import utc_now
@@ -48,6 +47,3 @@ async def device_today(request: Request) -> Response:
                  "patients": [{"id": r["id"], "family": r["family"], "given": r["given"],
                                "birth_date": r["birth_date"], "sex": r["sex"]} for r in rows]},
                 headers={"Cache-Control": "no-store, private"})
-
-
-ROUTES: list[BaseRoute] = [Route("/api/v1/devices/me/today", device_today, methods=["GET"])]

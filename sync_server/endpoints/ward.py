@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..listener.info import ward_address
 from .admin import _qr_svg
@@ -18,6 +17,3 @@ async def ward(request: Request) -> Response:
     answer["qr_svg"] = _qr_svg(answer["public_url"])
     await audit_answer(request, "ward.address")
     return json(answer)
-
-
-ROUTES: list[Route] = [Route("/api/v1/admin/ward", ward, name="admin_ward", methods=["GET"])]

@@ -1,12 +1,13 @@
 """Every route that touches patient data or security writes an audit entry, answered or refused.
 
-The walk takes every (method, path) of the app (``permissions.operations``), calls it as the caller its
+The walk takes every (method, path) of the app (``declare.operations``), calls it as the caller its
 permission rule names (a device, a person holding the role, a service token, or nobody for public
 routes) and checks that an entry of that request was written. Routes with a recipe below are called
 so that they answer (2xx): their success path is what is pinned down. A route without a recipe is
 still called, with plausible path values, and must write an entry whether it answers or refuses;
-so a route added later is walked too. Only the routes in ``EXEMPT`` touch neither patient data nor
-security, and need no entry.
+so a route added later is walked too. Only the routes that declare no audit action (``routes.py``) touch
+neither patient data nor security, and need no entry; a route answered by its recipe writes one of the
+actions it declares (and, through ``tests/conftest.py``, none it does not).
 """
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ import pytest
 
 from sync_server.audit.service import runtime
 from sync_server.auth.permissions import (ADMIN, BREAK_GLASS, DEVICE, NURSE, OFFICER, PERSON, PUBLIC, SERVICE_TOKEN,
-                                          SURGEON, operations, rule_for)
+                                          SURGEON)
+from sync_server.declare import ApiRoute, operations
+from sync_server.routes import API_ROUTES, rule_for
 from tests.audit.officers import *  # noqa: F403  (fixtures)
 from tests.audit.officers import TOKEN, for_officers
 from tests.conftest import Batch
@@ -29,16 +32,10 @@ from tests.people.authenticator import SoftAuthenticator
 from tests.people.conftest import ORIGIN, as_person, signin
 from tests.support.client import SyncClient
 
-# (method, path) that touch neither patient data nor security: no audit entry expected
-EXEMPT = {
-    ("GET", "/healthz"), ("HEAD", "/healthz"),                    # service status
-    ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),          # API description
-    ("GET", "/api/v1/keys"), ("HEAD", "/api/v1/keys"),            # public keys
-    ("OPTIONS", "/api/v1/uploads"),                               # tus discovery
-    ("GET", "/fhir/r4/metadata"), ("HEAD", "/fhir/r4/metadata"),  # FHIR capability statements
-    ("GET", "/fhir/r5/metadata"), ("HEAD", "/fhir/r5/metadata"),
-    ("GET", "/"), ("HEAD", "/"), ("*", "/{path:path}"),           # the static app (built or not)
-}
+STATIC = {("GET", "/"), ("HEAD", "/"), ("*", "/{path:path}")}  # the static app (built or not)
+# (method, path) that touch neither patient data nor security: their route declares no audit action
+EXEMPT = STATIC | {(m, p) for m, p, r in operations(API_ROUTES) if isinstance(r, ApiRoute) and not r.api.audit}
+DECLARED = {(m, p): r.api.audit for m, p, r in operations(API_ROUTES) if isinstance(r, ApiRoute)}
 FHIR_TOKEN, INTEROP_TOKEN = "fhir-token-for-tests", "interop-token-for-tests"
 TOKENS = {"/fhir/": ("fhir", FHIR_TOKEN), "/api/v1/interop/": ("interop-admin", INTEROP_TOKEN),
           "/api/v1/audit/": ("audit", TOKEN)}
@@ -309,7 +306,7 @@ def world(http, admin, person, device, new_code, services, call) -> World:
 
 
 def test_every_route_touching_patient_data_or_security_writes_an_audit_entry(world, http):
-    silent, unanswered = [], []
+    silent, unanswered, unwritten = [], [], []
     walked = 0
     for method, path, _ in operations(http.app.routes):
         if (method, path) in EXEMPT:
@@ -322,11 +319,15 @@ def test_every_route_touching_patient_data_or_security_writes_an_audit_entry(wor
         walked += 1
         if recipe is not None and not 200 <= response.status_code < 300:
             unanswered.append(f"{method} {path}: {response.status_code} {response.text[:200]}")
-        if not _mine(_written(world, before), call, path):
+        mine = _mine(_written(world, before), call, path)
+        if not mine:
             silent.append(f"{method} {path} ({response.status_code})")
+        elif recipe is not None and not {e["action"] for e in mine} & set(DECLARED[(method, path)]):
+            unwritten.append(f"{method} {path}: wrote {sorted({e['action'] for e in mine})}")
     assert walked > 60
     assert not unanswered, "recipes that no longer get an answer: " + "; ".join(unanswered)
     assert not silent, f"routes that wrote no audit entry: {silent}"
+    assert not unwritten, f"answered routes that wrote none of the actions they declare: {unwritten}"
 
 
 def test_every_refusal_of_a_protected_route_is_audited(world, http):
@@ -347,9 +348,9 @@ def test_every_refusal_of_a_protected_route_is_audited(world, http):
 
 def test_the_exempt_list_names_only_real_routes_that_touch_neither(http):
     served = {(method, path) for method, path, _ in operations(http.app.routes)}
-    static = {("GET", "/"), ("HEAD", "/"), ("*", "/{path:path}")}  # one or the other, built app or not
-    assert EXEMPT - static <= served, f"stale exemptions: {EXEMPT - static - served}"
-    for method, path in EXEMPT - static:
+    assert EXEMPT - STATIC <= served, f"stale exemptions: {EXEMPT - STATIC - served}"
+    assert len(EXEMPT - STATIC) == 11  # health, OpenAPI, public keys, tus discovery, FHIR capability statements
+    for method, path in EXEMPT - STATIC:
         assert PUBLIC in (rule_for(method, path) or ()), f"an exempt route must be public: {method} {path}"
 
 
