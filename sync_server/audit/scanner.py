@@ -22,7 +22,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from ..db import Db
+from ..db import Db, Writer
 from ..events import wait_event
 from .alerts import SEVERITIES, Detector, Hit, Rules, epoch
 from .log import SERIOUS_FAILURE, AuditEvent, record
@@ -74,7 +74,7 @@ def _runs(hits: Iterable[Hit], rules: Rules) -> list[_Run]:
     return sorted([*done, *open_runs.values()], key=lambda r: r.first.seq)
 
 
-async def _store(db: Any, rules: Rules, run: _Run) -> None:
+async def _store(db: Writer, rules: Rules, run: _Run) -> None:
     """Extend the open alert of this kind and subject if its last entry is recent, else raise one."""
     hit = run.first
     row = await db.fetch_one(

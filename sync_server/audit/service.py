@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from crypto.keystore import write_private_file
@@ -24,6 +24,9 @@ from .repeats import RepeatTally
 from .retention import prune
 from .scanner import AlertScanner
 from .tree import issue_checkpoint
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger("clinphoto.audit")
 
@@ -76,11 +79,11 @@ class AuditRuntime:
     verifying: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)  # one full recomputation at a time
 
 
-def runtime(services: Any) -> AuditRuntime:
+def runtime(services: Services) -> AuditRuntime:
     return services.handles["audit"]
 
 
-async def start(services: Any) -> AuditRuntime:
+async def start(services: Services) -> AuditRuntime:
     settings: Settings = services.settings
     origin = await install_origin(services.store, settings)
 

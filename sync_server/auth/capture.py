@@ -43,7 +43,7 @@ async def begin(store: Db, settings: Settings) -> dict[str, Any]:
     return await people.signin_begin(store, settings, purpose=PURPOSE)
 
 
-async def add(store: Db, settings: Settings, device_id: str, challenge_id: Any, credential: Any,
+async def add(store: Db, settings: Settings, device_id: str, challenge_id: object, credential: object,
               address: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Verify the person's assertion and add them to the device: (person, None) or (None, problem: the
     caller refuses it with ``ApiError(problem["code"]).audited_as(...)``, ``refusals.py`` writes it)."""

@@ -36,7 +36,7 @@ from webauthn.helpers.structs import (
 )
 
 from ..audit.log import AuditEvent, append
-from ..db import Db
+from ..db import Db, Writer
 from ..errors import ApiError
 from ..settings import Settings
 from ..clock import iso, utc_now
@@ -85,7 +85,7 @@ def registration_link(settings: Settings, token: str) -> str:
 
 # -- people and invitations ------------------------------------------------------------------
 
-def check_roles(roles: Any) -> list[str]:
+def check_roles(roles: object) -> list[str]:
     if not isinstance(roles, list) or not roles or not all(r in ROLES for r in roles):
         raise ApiError("schema_invalid", details={"violations": [
             {"path": "/roles", "message": f"roles: a non-empty list from {', '.join(ROLES)}"}]})
@@ -96,7 +96,7 @@ def _row_roles(row: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(row["roles"].split())
 
 
-async def _new_invitation(db: Any, person_id: str, actor: str, ttl_seconds: int) -> tuple[str, str]:
+async def _new_invitation(db: Writer, person_id: str, actor: str, ttl_seconds: int) -> tuple[str, str]:
     token = secrets.token_urlsafe(32)
     now = utc_now()
     expires = iso(now + timedelta(seconds=ttl_seconds))
@@ -145,7 +145,7 @@ async def has_administrator(store: Db) -> bool:
     return bool(await store.fetch_val(_ADMINISTRATORS_WHO_SIGN_IN, {"pattern": "% administrator %"}))
 
 
-async def _signs_in_as_administrator(db: Any, person_id: str) -> bool:
+async def _signs_in_as_administrator(db: Writer, person_id: str) -> bool:
     return bool(await db.fetch_val(_ADMINISTRATORS_WHO_SIGN_IN + " AND p.id = :id",
                                    {"pattern": "% administrator %", "id": person_id}))
 
@@ -208,7 +208,7 @@ async def _store_challenge(store: Db, challenge: bytes, purpose: str, person_id:
     return challenge_id
 
 
-async def _take_challenge(db: Any, challenge_id: Any, purpose: str) -> Mapping[str, Any] | None:
+async def _take_challenge(db: Writer, challenge_id: object, purpose: str) -> Mapping[str, Any] | None:
     if not isinstance(challenge_id, str):
         return None
     row = await db.fetch_one("SELECT * FROM webauthn_challenge WHERE id = :id", {"id": challenge_id})
@@ -230,7 +230,7 @@ async def person_of_credential(store: Db, credential: Any) -> str | None:
     return await store.fetch_val("SELECT person_id FROM passkey WHERE credential_id = :c", {"c": raw_id})
 
 
-async def invited_person(store: Db, token: Any) -> str | None:
+async def invited_person(store: Db, token: object) -> str | None:
     """The person an open (unused, unexpired, unrevoked) invitation token is for; else None."""
     if not isinstance(token, str) or not token:
         return None
@@ -239,7 +239,7 @@ async def invited_person(store: Db, token: Any) -> str | None:
         "AND i.used_at IS NULL AND i.expires_at >= :t AND p.revoked_at IS NULL", {"h": _sha256(token), "t": iso(utc_now())})
 
 
-async def invited_challenge_person(store: Db, challenge_id: Any) -> str | None:
+async def invited_challenge_person(store: Db, challenge_id: object) -> str | None:
     """The person of a pending registration challenge begun from an invitation; else None."""
     if not isinstance(challenge_id, str):
         return None
@@ -277,7 +277,7 @@ async def registration_begin(store: Db, settings: Settings, *, token: str | None
             "person": {"id": person_id, "name": person["name"], "roles": person["roles"].split()}}
 
 
-async def registration_finish(store: Db, settings: Settings, challenge_id: Any, credential: Any, label: Any,
+async def registration_finish(store: Db, settings: Settings, challenge_id: object, credential: Any, label: object,
                               address: str | None, signed_in: str | None = None) -> str:
     """Verify a new passkey and store it; returns the person's id.
 
@@ -349,7 +349,7 @@ async def signin_begin(store: Db, settings: Settings, purpose: str = "signin") -
     return {"challenge_id": challenge_id, "options": json.loads(options_to_json(options))}
 
 
-async def verify_assertion(db: Any, settings: Settings, challenge_id: Any, credential: Any, purpose: str
+async def verify_assertion(db: Writer, settings: Settings, challenge_id: object, credential: Any, purpose: str
                            ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, dict[str, Any] | None]:
     """Inside the caller's write transaction, use up the challenge and verify a passkey assertion:
     (person row, passkey row, None) with the sign count stored, or (None, None, problem). Nothing audited."""
@@ -377,7 +377,7 @@ async def verify_assertion(db: Any, settings: Settings, challenge_id: Any, crede
                           "user_verified": verified.user_verified}, None
 
 
-async def signin_finish(db: Any, settings: Settings, challenge_id: Any, credential: Any,
+async def signin_finish(db: Writer, settings: Settings, challenge_id: object, credential: Any,
                         address: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     """Inside the caller's write transaction: (person row, None) or (None, problem: the caller refuses it
     with ``ApiError(problem["code"]).audited_as(...)``)."""

@@ -4,11 +4,14 @@ extension (``extensions.py``); endpoints reach it through ``runtime(services)``.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .people import rp_id, web_origins
 from .sessions import Sessions, load_keys
 from .throttle import SigninThrottle
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 
 @dataclasses.dataclass
@@ -19,11 +22,11 @@ class PeopleRuntime:
     rp_id: str
 
 
-def runtime(services: Any) -> PeopleRuntime:
+def runtime(services: Services) -> PeopleRuntime:
     return services.handles["people"]
 
 
-async def start(services: Any) -> PeopleRuntime:
+async def start(services: Services) -> PeopleRuntime:
     settings = services.settings
     return PeopleRuntime(sessions=Sessions(settings, load_keys(settings.resolved_keys_dir)),
                          signin_throttle=SigninThrottle(settings.signin_failures_per_account,

@@ -23,7 +23,7 @@ from itsdangerous import BadSignature, Signer
 
 from crypto.keystore import write_private_file
 
-from ..db import Db
+from ..db import Db, Writer
 from ..storage.files import make_dir_durably
 from ..settings import Settings
 from .devices import _sha256
@@ -89,7 +89,7 @@ class Sessions:
     def clear_cookie_header(self) -> str:
         return f"{self.cookie_name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" + ("; Secure" if self.secure else "")
 
-    async def create(self, db: Any, person_id: str, address: str | None) -> tuple[str, str]:
+    async def create(self, db: Writer, person_id: str, address: str | None) -> tuple[str, str]:
         """Inside the caller's write transaction: (signed cookie value, CSRF token)."""
         session_id = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
@@ -128,6 +128,6 @@ class Sessions:
                                  {"t": iso(now), "h": row["id_hash"]})
         return SessionCheck(session=row, person=person)
 
-    async def revoke(self, db: Any, id_hash: str) -> None:
+    async def revoke(self, db: Writer, id_hash: str) -> None:
         await db.execute("UPDATE web_session SET revoked_at = :t WHERE id_hash = :h AND revoked_at IS NULL",
                          {"t": iso(utc_now()), "h": id_hash})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from starlette.datastructures import Headers
 from starlette.requests import Request, cookie_parser
@@ -29,6 +29,9 @@ from .permissions import DEVICE, PUBLIC, SERVICE_TOKEN, allows
 from .runtime import runtime
 from .sessions import CSRF_HEADER
 from ..clock import now_iso
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger("clinphoto.auth")
 
@@ -87,7 +90,7 @@ class AccessControl:
             scope["state"]["principal"] = principal
         await self.app(scope, receive, send)
 
-    async def _decide(self, services: Any, scope: Scope, method: str, template: str,
+    async def _decide(self, services: Services, scope: Scope, method: str, template: str,
                       api: Api | None) -> tuple[Principal | None, dict[str, Any]]:
         rule = api.allow if api is not None else None
         headers = Headers(scope=scope)
@@ -132,7 +135,7 @@ class AccessControl:
             state["break_glass"] = session["break_glass_reason"]
         return who, state
 
-    def _check_origin(self, services: Any, headers: Headers, required: bool, who: Principal | None = None) -> None:
+    def _check_origin(self, services: Services, headers: Headers, required: bool, who: Principal | None = None) -> None:
         origin = headers.get("origin")
         fetch_site = headers.get("sec-fetch-site")
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):

@@ -31,6 +31,7 @@ from ..audit.log import AuditEvent, record
 from ..errors import ApiError
 from ..interop import fhir, paging, patients
 from ..interop.fhir import R4, R5
+from ..interop.service import Interop
 from ..types import Principal, is_uuid
 from .common import client_address, json, json_body, services
 
@@ -371,7 +372,7 @@ async def patient_read_r5(request: Request) -> Response:
 
 # --- interop admin ----------------------------------------------------------------------------
 
-def _interop(request: Request) -> Any:
+def _interop(request: Request) -> Interop:
     return services(request).handles["interop"]
 
 

@@ -23,7 +23,7 @@ from crypto import KeyStore
 
 from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..auth import capture
-from ..db import Db
+from ..db import Db, Writer
 from ..errors import ApiError
 from ..refusals import audit_refusal
 from ..events import BATCH_COMMITTED, INGEST_UPLOADS, PHOTO_FILED, Events
@@ -111,7 +111,7 @@ class SyncService:
             raise error.audited_as(event) from None
         return created, await self.batch_status(who, manifest.batch_id)
 
-    async def _record_manifest(self, db: Any, who: Principal, manifest: Manifest) -> None:
+    async def _record_manifest(self, db: Writer, who: Principal, manifest: Manifest) -> None:
         now = iso(utc_now())
         for sequence in manifest.sequences:
             row = await db.fetch_one("SELECT patient_id, form_sha256 FROM sequence WHERE id = :id",
@@ -564,7 +564,7 @@ def _taken_by(person_id: str | None, person: dict[str, Any] | None) -> dict[str,
     return {"person": person_id, **({"person_name": person["name"]} if person is not None else {})}
 
 
-async def _attributed(db: Any, who: Principal, person_id: str | None) -> tuple[str, dict[str, Any]]:
+async def _attributed(db: Writer, who: Principal, person_id: str | None) -> tuple[str, dict[str, Any]]:
     """(actor, detail) for work a device did for a person: the person when they may capture there, else the
     device with the refusal's code (the work is not refused: photos are judged one by one when filed)."""
     if person_id is None:

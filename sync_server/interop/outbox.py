@@ -24,15 +24,19 @@ import contextlib
 import json
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import httpx
 
+from ..db import Writer
 from ..audit.log import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEvent, append
 from ..events import wait_event
 from . import dicom, fhir, orthanc, push, stow
 from .uids import instance_uid
 from ..clock import iso, now_iso, utc_now
+
+if TYPE_CHECKING:
+    from ..services import Services
 
 log = logging.getLogger("clinphoto.interop.outbox")
 
@@ -42,7 +46,7 @@ FHIR = "fhir"
 
 
 class Outbox:
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings
         self.store = services.store
@@ -96,7 +100,7 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
-    async def follow(self, db: Any, sequence_ids: list[str]) -> int:
+    async def follow(self, db: Writer, sequence_ids: list[str]) -> int:
         """Deliver again, under their new identity, the copies already delivered for these sequences
         (inside the write that moved them); returns how many rows were put back to pending."""
         if not self.enabled or not sequence_ids:
@@ -149,7 +153,7 @@ class Outbox:
                 elif outcome == "retry":
                     down.add(row["target"])  # down or busy: its backoff decides when to come back
 
-    async def _context(self, photo_id: str, target: str) -> dict[str, Any] | None:
+    async def _context(self, photo_id: str, target: str) -> Mapping[str, Any] | None:
         return await self.store.fetch_one(
             "SELECT p.*, s.form, si.patient_id AS index_patient_id, si.state AS identity_state, o.sent_patient_id "
             "FROM photo p JOIN sequence s ON s.id = p.sequence_id "
@@ -188,7 +192,7 @@ class Outbox:
                                                 "retry_in_seconds": delay}))
         return "retry"
 
-    async def _push(self, row: dict[str, Any]) -> stow.Delivery:
+    async def _push(self, row: Mapping[str, Any]) -> stow.Delivery:
         system = self.settings.patient_id_system
         version = fhir.R5 if self.settings.fhir_r5 else fhir.R4
         resource = fhir.photo_resource(version, row, json.loads(row["form"]), row["index_patient_id"], system=system,
@@ -198,7 +202,7 @@ class Outbox:
         return await push.post_transaction(self._client, self.settings.fhir_push_url, bundle,
                                            self.settings.fhir_push_token)
 
-    async def _stow(self, row: dict[str, Any], photo_id: str) -> stow.Delivery | str:
+    async def _stow(self, row: Mapping[str, Any], photo_id: str) -> stow.Delivery | str:
         """The PACS delivery, or why the photo cannot go there (a string)."""
         patient = await self.store.fetch_one("SELECT * FROM patient_index WHERE id = :id",
                                              {"id": row["index_patient_id"]})

@@ -28,7 +28,7 @@ from datetime import date
 from typing import Any, Iterable, Mapping
 
 from ..audit.log import MINOR_FAILURE, SUCCESS, AuditEvent, append
-from ..db import Db
+from ..db import Db, Writer
 from ..clock import now_iso
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$")  # sequence.schema.json patient_id; a valid FHIR id
@@ -102,12 +102,12 @@ def _in(prefix: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
     return ", ".join(f":{k}" for k in params) or "NULL", params
 
 
-async def _identifier_values(db: Any, patient_id: str) -> set[str]:
+async def _identifier_values(db: Writer, patient_id: str) -> set[str]:
     rows = await db.fetch_all("SELECT value FROM patient_identifier WHERE patient_id = :p", {"p": patient_id})
     return {r["value"] for r in rows}
 
 
-async def _set_identifiers(db: Any, patient: Patient, authority: str) -> None:
+async def _set_identifiers(db: Writer, patient: Patient, authority: str) -> None:
     """The patient's identifiers: its index identifier, and the other ones when the source lists them."""
     if patient.other_ids is None:
         await db.execute("DELETE FROM patient_identifier WHERE patient_id = :p AND value = :v",
@@ -121,7 +121,7 @@ async def _set_identifiers(db: Any, patient: Patient, authority: str) -> None:
                          {"v": value, "a": auth, "p": patient.id})
 
 
-async def record_visit(db: Any, patient_id: str, visit: Any, trigger: str, actor: str) -> None:
+async def record_visit(db: Writer, patient_id: str, visit: Any, trigger: str, actor: str) -> None:
     """Keep the patient's current stay (``hl7v2.Visit``): where, since when, or that it ended; audited."""
     now = now_iso()
     if visit.ended:
@@ -149,7 +149,7 @@ async def today(store: Db, department: str, day: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def upsert(db: Any, patient: Patient, *, source: str, actor: str) -> list[str]:
+async def upsert(db: Writer, patient: Patient, *, source: str, actor: str) -> list[str]:
     """Add or update one identity (inside a write); returns sequences this releases from quarantine."""
     existing = await db.fetch_one("SELECT id, authority, active FROM patient_index WHERE id = :id", {"id": patient.id})
     if existing is not None and existing["authority"] and patient.authority \
@@ -179,7 +179,7 @@ async def upsert(db: Any, patient: Patient, *, source: str, actor: str) -> list[
     return await _recheck(db, before | await _identifier_values(db, patient.id), actor)
 
 
-async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor: str) -> tuple[list[str], list[str]]:
+async def merge(db: Writer, prior_id: str, survivor: Patient, *, source: str, actor: str) -> tuple[list[str], list[str]]:
     """Merge ``prior_id`` into ``survivor`` (HL7 A40): the sequences filed under it move to the survivor.
 
     Returns (sequences moved, sequences released from quarantine by the survivor's update).
@@ -219,7 +219,7 @@ async def merge(db: Any, prior_id: str, survivor: Patient, *, source: str, actor
     return moved, released
 
 
-async def _recheck(db: Any, claimed_ids: Iterable[str], actor: str) -> list[str]:
+async def _recheck(db: Writer, claimed_ids: Iterable[str], actor: str) -> list[str]:
     """Resolve again the quarantined sequences claiming these identifiers; returns those released."""
     marks, values = _in("c", sorted(set(claimed_ids)))
     rows = await db.fetch_all(
@@ -237,7 +237,7 @@ async def _recheck(db: Any, claimed_ids: Iterable[str], actor: str) -> list[str]
     return released
 
 
-async def _decide(db: Any, sequence_id: str, claimed_id: str, patient_id: str | None, state: str,
+async def _decide(db: Writer, sequence_id: str, claimed_id: str, patient_id: str | None, state: str,
                   reason: str | None, actor: str) -> None:
     await db.execute("DELETE FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
     await db.execute(
@@ -252,7 +252,7 @@ async def _decide(db: Any, sequence_id: str, claimed_id: str, patient_id: str | 
                                 detail={"claimed_patient_id": claimed_id, "reason": reason}))
 
 
-async def survivor_of(db: Any, patient_id: str) -> tuple[str | None, str | None]:
+async def survivor_of(db: Db | Writer, patient_id: str) -> tuple[str | None, str | None]:
     """(the identity ``patient_id`` ends at after following merges, None) or (None, what is broken)."""
     seen: set[str] = set()
     current = patient_id
@@ -268,7 +268,7 @@ async def survivor_of(db: Any, patient_id: str) -> tuple[str | None, str | None]
         current = row["merged_into"]
 
 
-async def resolve_identity(db: Any, claimed_id: str) -> Resolution:
+async def resolve_identity(db: Db | Writer, claimed_id: str) -> Resolution:
     """The index identity a claimed identifier files under, or why a person must decide (see module doc)."""
     holders = {r["id"] for r in await db.fetch_all("SELECT id FROM patient_index WHERE id = :c", {"c": claimed_id})}
     holders |= {r["patient_id"] for r in await db.fetch_all(

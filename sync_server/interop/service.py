@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..events import BATCH_COMMITTED, PHOTO_VERIFIED
 from . import hl7v2, patients
 from .outbox import Outbox
 
+if TYPE_CHECKING:
+    from ..services import Services
+
 log = logging.getLogger("clinphoto.interop")
 
 
 class Interop:
-    def __init__(self, services: Any) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.settings = services.settings
         self.store = services.store
@@ -127,7 +130,7 @@ class Interop:
         return state
 
 
-async def start(services: Any) -> Interop:
+async def start(services: Services) -> Interop:
     return await Interop(services).start()
 
 
