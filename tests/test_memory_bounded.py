@@ -14,13 +14,13 @@ import os
 import signal
 import sqlite3
 import struct
-import time
 import uuid
 import zlib
 from pathlib import Path
 
 import httpx
 
+from tests.support.waiting import wait_for
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
 from tests.support.server import ServerProcess
@@ -92,13 +92,13 @@ def _states(data_dir: Path, ids: list[str]) -> dict[str, tuple[str, str | None]]
 
 
 def _wait_states(data_dir: Path, ids: list[str], timeout: float = 120) -> dict[str, tuple[str, str | None]]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def decoded() -> dict[str, tuple[str, str | None]] | None:
         states = _states(data_dir, ids)
-        if len(states) == len(ids) and all(s in ("verified", "quarantined") for s, _ in states.values()):
-            return states
-        time.sleep(0.1)
-    raise AssertionError(f"photos not decoded in time: {_states(data_dir, ids)}")
+        done = len(states) == len(ids) and all(s in ("verified", "quarantined") for s, _ in states.values())
+        return states if done else None
+
+    states: dict[str, tuple[str, str | None]] = wait_for(decoded, timeout, "the photos to be decoded", every=0.1)
+    return states
 
 
 def test_four_huge_pngs_at_once_keep_the_whole_server_under_400_mb_and_are_quarantined(tmp_path):

@@ -11,6 +11,7 @@ from sync_server.app import create_app
 from sync_server.audit import merkle
 from sync_server.audit.checkpoint import check_not_older, open_checkpoint, parse_vkey
 from sync_server.audit.log import AuditEvent, record
+from tests.support.waiting import wait_for
 
 TOKEN = "officer-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -114,17 +115,11 @@ def test_a_checkpoint_is_signed_at_every_batch_commit(device, batch_of, call, se
 
 
 def test_a_checkpoint_is_signed_on_the_interval_when_the_log_grew(settings):
-    import time
-
     with TestClient(create_app(dataclasses.replace(settings, audit_checkpoint_seconds=1)),
                     base_url="http://127.0.0.1:8000") as client:
         _fill(client, 2)
         store = client.app.state.services.store
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            rows = _call(client, store.fetch_all,
-                         "SELECT * FROM audit_checkpoint WHERE reason = 'interval' AND size >= 2")
-            if rows:
-                break
-            time.sleep(0.1)
+        rows = wait_for(lambda: _call(client, store.fetch_all,
+                                      "SELECT * FROM audit_checkpoint WHERE reason = 'interval' AND size >= 2"),
+                        10, "an interval checkpoint", every=0.1)
         assert rows

@@ -6,11 +6,11 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
+from tests.support.waiting import wait_for
 from tests.support.server import free_port
 
 PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc")
@@ -55,17 +55,15 @@ class Orthanc:
         log = open(self.folder / "orthanc.log", "ab")
         self.process = subprocess.Popen([orthanc_binary() or "Orthanc", str(self.config)], stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        def answering() -> bool:
+            if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError("Orthanc exited: " + (self.folder / "orthanc.log").read_text()[-2000:])
             try:
-                if httpx.get(self.url + "/dicom-web/studies", timeout=1).status_code == 200:
-                    return
+                return httpx.get(self.url + "/dicom-web/studies", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("Orthanc did not start")
+                return False
+
+        wait_for(answering, timeout, "Orthanc to answer DICOMweb", every=0.1)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

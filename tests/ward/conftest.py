@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from cryptography import x509
 
+from tests.support.waiting import wait_for
 from tests.support.server import ServerProcess
 
 NAME = "photo-ward.test"
@@ -33,14 +33,8 @@ def served_certificate(server: ServerProcess, context: ssl.SSLContext, name: str
 
 
 def until(condition, timeout: float = 10.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    """Poll ``condition`` until it returns something truthy (no fixed sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Poll ``condition`` until it returns something truthy (``tests/support/waiting.py``), every 20 ms."""
+    return wait_for(condition, timeout, what, every=0.02)
 
 
 def log_lines(server: ServerProcess) -> list[str]:
