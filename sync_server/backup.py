@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 from crypto import CryptoError, KeyStore
 
-from .db import Db
+from .db import Db, with_database
 from .settings import Settings
 from .storage.files import fsync_dir
 
@@ -125,15 +125,6 @@ async def _counts(store: Any) -> dict[str, int]:  # a Db, or one transaction's r
     }
 
 
-async def _with_db(url: str, work: Callable[[Db], Any]) -> Any:
-    store = Db(url)
-    await store.connect()
-    try:
-        return await work(store)
-    finally:
-        await store.disconnect()
-
-
 def _pg_env(url: str) -> tuple[list[str], dict[str, str]]:
     """``pg_dump``/``pg_restore`` take the URL as ``--dbname``; the password stays out of argv."""
     from urllib.parse import urlsplit, urlunsplit
@@ -202,7 +193,7 @@ def backup(settings: Settings, out: Path, keys_out: Path | None = None) -> dict[
         _fsync_file(target)
         manifest.add(manifest.files, "clinphoto.db", *_hash(target))
         database = "sqlite"
-        counts = asyncio.run(_with_db(f"sqlite:///{target}", _counts))
+        counts = asyncio.run(with_database(f"sqlite:///{target}", _counts))
     else:
         target = out / "database.pgdump"
         counts = asyncio.run(_pg_dump(url, target))
@@ -361,4 +352,4 @@ def restore(settings: Settings, source: Path, keys_from: Path | None = None) -> 
     _fsync_tree(settings.data_dir)
     if settings.keys_dir is not None:
         _fsync_tree(keys_target)
-    return asyncio.run(_with_db(url, lambda store: verify_install(settings, store)))
+    return asyncio.run(with_database(url, lambda store: verify_install(settings, store)))

@@ -380,7 +380,12 @@ def _statements(script: str, is_sqlite: bool) -> list[str]:
 async def with_db(settings: Settings, work: Callable[[Db], Awaitable[T]]) -> T:
     """Open the configured database for one command-line job, run ``work`` on it, and close it."""
     make_dir_durably(settings.data_dir)
-    store = Db(settings.resolved_database_url)
+    return await with_database(settings.resolved_database_url, work)
+
+
+async def with_database(url: str, work: Callable[[Db], Awaitable[T]]) -> T:
+    """Open the database at ``url`` (a restore's target, a backup's copy), run ``work`` on it, and close it."""
+    store = Db(url)
     await store.connect()
     try:
         return await work(store)
