@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -23,7 +24,7 @@ from .storage.private import UnsafeKeyPermissions, check_keys_private
 COMMANDS: dict[str, str] = {}  # name -> help; the docs test checks each is in the README
 
 
-def _print_code(code: str, expires: Any, label: str) -> None:
+def _print_code(code: str, expires: datetime, label: str) -> None:
     print(f"One-time enrolment code for device {label!r} (valid until {expires:%Y-%m-%d %H:%M} UTC):")
     print(code)
 

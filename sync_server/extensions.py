@@ -6,10 +6,13 @@ never adds to it.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-Start = Callable[[Any], Awaitable[Any]]
-Stop = Callable[[Any], Awaitable[None]]
+if TYPE_CHECKING:
+    from .services import Services
+
+Start = Callable[["Services"], Awaitable[object]]  # the handle: each extension's own runtime
+Stop = Callable[[Any], Awaitable[None]]  # given back that handle, whatever its type
 
 from .audit import service as _audit  # noqa: E402
 from .auth import runtime as _people  # noqa: E402
