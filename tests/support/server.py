@@ -6,12 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import ssl
 
 import httpx
+
+from tests.support.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CLINPHOTO = [sys.executable, "-m", "sync_server.cli"]
@@ -103,18 +104,16 @@ class ServerProcess:
         out = open(self.log, "ab")
         self.process = subprocess.Popen([*CLINPHOTO, "serve"], env=self.env, cwd=REPO, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+        def healthy() -> bool:
+            if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
             try:
                 with self.client(timeout=1) as http:
-                    if http.get("/healthz").status_code == 200:
-                        return
+                    return http.get("/healthz").status_code == 200
             except (httpx.HTTPError, OSError, ssl.SSLError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not become healthy")
+                return False
+
+        wait_for(healthy, timeout, "the server to answer /healthz")
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown code runs, as in a power cut of the process."""
