@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sqlite3
 import statistics
@@ -20,22 +19,25 @@ import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from crypto import KeyStore
 from sync_server.audit.search import Filters, Paging, page
 from sync_server.clinical import queries, stats
 from sync_server.db import Db
+from sync_server.storage.fields import seal_form
 
 TARGET_MS = 50.0
 
 
-def _form(sequence_id: str, patient: str, rng: random.Random) -> str:
+def _form(keys: KeyStore, sequence_id: str, patient: str, rng: random.Random) -> str:
+    """A form as the server stores it: encrypted at rest (sync_server/storage/fields.py)."""
     month = rng.randrange(1, 12)
-    return json.dumps({"sequence_id": sequence_id, "patient_id": patient, "performed_on": f"2026-{month:02d}-15",
+    return seal_form(keys, sequence_id, {"sequence_id": sequence_id, "patient_id": patient, "performed_on": f"2026-{month:02d}-15",
                        "procedure": rng.choice(["rhinoplasty", "skin_tumour_excision"]), "anatomical_region": "nose",
                        "laterality": "not_applicable", "timing": {"phase": "pre_op"}, "consent": "record",
-                       "view_protocol": "rhinoplasty", "surgeon": f"Dr {rng.randrange(40)}"}, sort_keys=True)
+                       "view_protocol": "rhinoplasty", "surgeon": f"Dr {rng.randrange(40)}"})
 
 
-def fill(path: Path, patients: int, photos: int, audit_per_photo: int, seed: int) -> list[str]:
+def fill(path: Path, keys: KeyStore, patients: int, photos: int, audit_per_photo: int, seed: int) -> list[str]:
     """Write the rows in a few large transactions; returns the patient ids."""
     rng = random.Random(seed)
     ids = [f"IPP-S{n:07d}" for n in range(patients)]
@@ -51,7 +53,7 @@ def fill(path: Path, patients: int, photos: int, audit_per_photo: int, seed: int
     for n in range(sequences):
         patient = ids[n] if n < patients else rng.choice(ids)
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        seq_rows.append((sid, patient, _form(sid, patient, rng)))
+        seq_rows.append((sid, patient, _form(keys, sid, patient, rng)))
     db.executemany("INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at) "
                    "VALUES (?, ?, 'bench-device', '0', ?, '2026-06-01T00:00:00Z')", seq_rows)
     db.commit()
@@ -100,14 +102,14 @@ def _line(name: str, times: list[float]) -> str:
             f"({verdict} the {TARGET_MS:.0f} ms target)")
 
 
-async def measure(url: str, ids: list[str], seed: int) -> list[str]:
+async def measure(url: str, keys: KeyStore, ids: list[str], seed: int) -> list[str]:
     rng = random.Random(seed + 1)
     store = Db(url)
     await store.connect()
     try:
-        timeline = await _time(lambda: queries.timeline(store, rng.choice(ids)), 200, 30)
+        timeline = await _time(lambda: queries.timeline(store, keys, rng.choice(ids)), 200, 30)
         audit = await _time(lambda: page(store, Filters(patient=rng.choice(ids)), Paging(limit=50)), 200, 30)
-        figures = await _time(lambda: stats.compute(store), 10, 60)
+        figures = await _time(lambda: stats.compute(store, keys), 10, 60)
     finally:
         await store.disconnect()
     return [_line("patient timeline", timeline), _line("audit search by patient (50 a page)", audit),
@@ -131,10 +133,11 @@ def main() -> int:
             await store.disconnect()
         asyncio.run(migrate())
         started = time.perf_counter()
-        ids = fill(path, args.patients, args.photos, args.audit_per_photo, args.seed)
+        keys = KeyStore.open(Path(tmp) / "keys")
+        ids = fill(path, keys, args.patients, args.photos, args.audit_per_photo, args.seed)
         made = time.perf_counter() - started
-        lines = asyncio.run(measure(url, ids, args.seed))
-        size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir()) / 1e6
+        lines = asyncio.run(measure(url, keys, ids, args.seed))
+        size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir() if f.is_file()) / 1e6
     print(f"metadata at scale (SQLite): {args.patients} patients, {args.photos} photos, "
           f"{args.photos * args.audit_per_photo} audit entries generated in {made:.0f} s ({size_mb:.0f} MB)")
     print("\n".join(lines))

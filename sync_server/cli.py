@@ -234,7 +234,8 @@ def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from .clinical import stats
 
-    figures = asyncio.run(with_db(settings, lambda store: stats.compute(store, args.start, args.end)))
+    figures = asyncio.run(with_db(settings, lambda store: stats.compute(store, KeyStore.open(settings.resolved_keys_dir),
+                                                                     args.start, args.end)))
     if args.format == "json":
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     elif args.format == "csv":

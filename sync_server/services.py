@@ -15,6 +15,7 @@ from .db import Db
 from .ingest.decoder import DECODE_ROOM_WAIT_SECONDS, Decoder
 from .ingest.service import SyncService
 from .settings import Settings
+from .storage.fields import seal_clear_forms
 from .storage.files import make_dir_durably, sweep_temp_files
 from .storage.objects import ObjectStore
 from .storage.private import check_keys_private, make_private
@@ -52,6 +53,9 @@ class Services:
         keys = KeyStore.open(settings.resolved_keys_dir)
         store = Db(settings.resolved_database_url)
         await store.connect()
+        sealed = await seal_clear_forms(store, keys)  # forms an earlier version stored in clear
+        if sealed:
+            log.warning("sealed %d sequence forms stored in clear by an earlier version", sealed)
         objects = ObjectStore(settings.objects_dir)
         removed = sweep_temp_files(settings.objects_dir)
         if removed:

@@ -3,6 +3,8 @@ and refuses a form that does not open, names another sequence, or breaks the seq
 a stable code, an audit entry, nothing stored, no value echoed."""
 from __future__ import annotations
 
+from sync_server.storage.fields import open_form
+
 import json
 import uuid
 from typing import Any, Callable
@@ -50,7 +52,9 @@ def test_the_server_opens_the_sealed_form_and_files_it(device, call, services):
     assert PATIENT not in json.dumps(batch.manifest)
     assert device.propose(batch.manifest).status_code == 201
     row = call(services.store.fetch_one, "SELECT patient_id, form FROM sequence WHERE id = :id", {"id": batch.sequence_id})
-    assert row["patient_id"] == PATIENT and json.loads(row["form"]) == batch.form
+    assert row["patient_id"] == PATIENT and open_form(services.keys, batch.sequence_id, row["form"]) == batch.form
+    assert row["form"].startswith("cpr1:")  # encrypted at rest (storage/fields.py): no answer in clear
+    assert not {str(v) for v in batch.form.values() if isinstance(v, str) and len(v) > 3} & set(row["form"].split('"'))
     stored = call(services.store.fetch_val, "SELECT manifest FROM batch WHERE id = :id", {"id": batch.batch_id})
     assert PATIENT not in stored  # the batch keeps the manifest as sent: sealed forms only
     assert device.propose(batch.manifest).status_code == 200  # same sealed bytes: same manifest

@@ -1,13 +1,15 @@
 """Patients, timelines and consent as clinicians read them; the database side of ``endpoints/clinical.py``."""
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from typing import Any, Iterable, Mapping, Sequence
 
+from crypto import KeyStore
+
 from ..audit.log import AuditEvent, append
 from ..db import Db
+from ..storage.fields import open_form
 from . import catalog
 from ..clock import now_iso
 
@@ -148,10 +150,9 @@ def _photo(row: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
             "taken_by": _taken_by(form)}
 
 
-def sequence_view(seq: Mapping[str, Any], photos: Sequence[Mapping[str, Any]],
+def sequence_view(seq: Mapping[str, Any], form: Mapping[str, Any], photos: Sequence[Mapping[str, Any]],
                   changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The Sequence object of the contract (docs/clinical-api.md)."""
-    form = json.loads(seq["form"])
+    """The Sequence object of the contract (docs/clinical-api.md), from its row and its opened form."""
     timing = form.get("timing") or {}
     delay = timing.get("delay_days")
     # a sequence shows its photos by view, in its protocol's order (extra views after), then as taken
@@ -190,26 +191,28 @@ async def _photos_of(store: Db, sequence_ids: list[str]) -> dict[str, list[dict[
     return out
 
 
-async def timeline(store: Db, patient_id: str) -> list[dict[str, Any]]:
+async def timeline(store: Db, keys: KeyStore, patient_id: str) -> list[dict[str, Any]]:
     """The patient's sequences, newest first."""
     seqs = await store.fetch_all("SELECT id, patient_id, form, created_at FROM sequence WHERE patient_id = :p",
                                  {"p": patient_id})
     ids = [s["id"] for s in seqs]
     photos, changes = await _photos_of(store, ids), await consents(store, ids)
-    views = [sequence_view(s, photos.get(s["id"], []), changes.get(s["id"], [])) for s in seqs]
+    views = [sequence_view(s, open_form(keys, s["id"], s["form"]), photos.get(s["id"], []), changes.get(s["id"], []))
+             for s in seqs]
     return sorted(views, key=lambda v: (v["taken_at"], v["id"]), reverse=True)
 
 
-async def sequence(store: Db, sequence_id: str) -> dict[str, Any] | None:
+async def sequence(store: Db, keys: KeyStore, sequence_id: str) -> dict[str, Any] | None:
     seq = await store.fetch_one("SELECT id, patient_id, form, created_at FROM sequence WHERE id = :id",
                                 {"id": sequence_id})
     if seq is None:
         return None
     photos, changes = await _photos_of(store, [sequence_id]), await consents(store, [sequence_id])
-    return sequence_view(seq, photos.get(sequence_id, []), changes.get(sequence_id, []))
+    return sequence_view(seq, open_form(keys, sequence_id, seq["form"]), photos.get(sequence_id, []),
+                         changes.get(sequence_id, []))
 
 
-async def change_consent(store: Db, sequence_id: str, level: str, reason: str, actor: str,
+async def change_consent(store: Db, keys: KeyStore, sequence_id: str, level: str, reason: str, actor: str,
                          audit: Mapping[str, Any]) -> tuple[str, str]:
     """Record a consent change (kept as history) and its audit entry in one transaction; (old, new)."""
     async with store.write() as db:
@@ -217,7 +220,7 @@ async def change_consent(store: Db, sequence_id: str, level: str, reason: str, a
         assert seq is not None
         last = await db.fetch_one("SELECT level FROM sequence_consent WHERE sequence_id = :s ORDER BY id DESC LIMIT 1",
                                   {"s": sequence_id})
-        old = last["level"] if last else str(json.loads(seq["form"]).get("consent", "record"))
+        old = last["level"] if last else str(open_form(keys, sequence_id, seq["form"]).get("consent", "record"))
         await db.execute(
             "INSERT INTO sequence_consent (sequence_id, previous, level, reason, changed_by, changed_at) "
             "VALUES (:s, :o, :l, :r, :a, :t)",
@@ -229,7 +232,7 @@ async def change_consent(store: Db, sequence_id: str, level: str, reason: str, a
     return old, level
 
 
-async def photos_for_export(store: Db, photo_ids: list[str]) -> list[dict[str, Any]]:
+async def photos_for_export(store: Db, keys: KeyStore, photo_ids: list[str]) -> list[dict[str, Any]]:
     """The photos asked for, with their sequence's form, patient and current consent; unknown ids left out."""
     marks, params = _in("p", photo_ids)
     rows = [dict(r) for r in await store.fetch_all(
@@ -237,7 +240,7 @@ async def photos_for_export(store: Db, photo_ids: list[str]) -> list[dict[str, A
         f"FROM photo p JOIN sequence s ON s.id = p.sequence_id WHERE p.id IN ({marks})", params)]
     changes = await consents(store, sorted({r["sequence_id"] for r in rows}))
     for r in rows:
-        r["form"] = json.loads(r["form"])
+        r["form"] = open_form(keys, r["sequence_id"], r["form"])
         r["consent"] = consent_level(r["form"], changes.get(r["sequence_id"], []))
     order = {pid: i for i, pid in enumerate(photo_ids)}
     return sorted(rows, key=lambda r: order[r["id"]])

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
+from crypto import KeyStore
+
 from ..db import Db
+from ..storage.fields import open_form
 from . import catalog
 
 DIMENSIONS = ("by_month", "by_surgeon", "by_procedure")
@@ -20,7 +22,7 @@ def _row(key: str, label: str | None) -> dict[str, Any]:
     return row
 
 
-async def compute(store: Db, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+async def compute(store: Db, keys: KeyStore, start: str | None = None, end: str | None = None) -> dict[str, Any]:
     """Figures over sequences whose month (date taken, else filed) is within [start, end] (YYYY-MM)."""
     photos = {r["sequence_id"]: int(r["n"]) for r in await store.fetch_all(
         "SELECT sequence_id, COUNT(*) AS n FROM photo WHERE state <> 'expected' GROUP BY sequence_id")}
@@ -28,7 +30,7 @@ async def compute(store: Db, start: str | None = None, end: str | None = None) -
     patients: set[str] = set()
     sequences = photo_total = 0
     for seq in await store.fetch_all("SELECT id, patient_id, form, created_at FROM sequence"):
-        form = json.loads(seq["form"])
+        form = open_form(keys, seq["id"], seq["form"])
         month = str(form.get("performed_on") or seq["created_at"])[:7]
         if (start and month < start) or (end and month > end):
             continue

@@ -131,7 +131,7 @@ async def get_patient(request: Request) -> Response:
 async def patient_sequences(request: Request) -> Response:
     """The patient's timeline: every sequence, newest first, with its photos, protocol and current consent."""
     found = await _readable_patient(request, "sequences")
-    timeline = await queries.timeline(services(request).store, found["id"])
+    timeline = await queries.timeline(services(request).store, services(request).keys, found["id"])
     await audit_answer(request, "patient.read", object=f"patient:{found['id']}", patient_id=found["id"],
                        detail=_detail(request, view="sequences", sequences=len(timeline)))
     return json({"patient": found, "sequences": timeline})
@@ -204,9 +204,9 @@ async def change_consent(request: Request) -> Response:
             or not isinstance(reason, str) or not 5 <= len(reason.strip()) <= 1000):
         await _refuse(request, "sequence.consent", "reason_required", patient_id=seq["patient_id"], object=object)
     assert isinstance(level, str) and isinstance(reason, str)
-    await queries.change_consent(s.store, sequence_id, level, reason.strip(), request.state.principal.actor,
+    await queries.change_consent(s.store, s.keys, sequence_id, level, reason.strip(), request.state.principal.actor,
                                  {"address": client_address(request), "detail": _detail(request)})
-    return json(await queries.sequence(s.store, sequence_id))
+    return json(await queries.sequence(s.store, s.keys, sequence_id))
 
 
 async def _stream(spool: IO[bytes]) -> AsyncIterator[bytes]:
@@ -231,7 +231,7 @@ async def create_export(request: Request) -> Response:
     if purpose == "care" and "surgeon" not in who.roles:
         raise ApiError("original_surgeons_only")
     s = services(request)
-    photos = await queries.photos_for_export(s.store, ids)
+    photos = await queries.photos_for_export(s.store, s.keys, ids)
     missing = sorted(set(ids) - {p["id"] for p in photos})
     if missing:
         await _refuse(request, "photo.export", "photo_not_found", patient_id=None, object="export",
@@ -260,7 +260,7 @@ async def _figures(request: Request) -> dict[str, Any]:
     for key in ("from", "to"):
         if key in params and not MONTH_RE.match(params[key]):
             raise ApiError("clinical_query_invalid", details={"parameter": key})
-    figures = await stats.compute(services(request).store, params.get("from"), params.get("to"))
+    figures = await stats.compute(services(request).store, services(request).keys, params.get("from"), params.get("to"))
     await audit_answer(request, "stats.read", detail={"from": params.get("from"), "to": params.get("to")})
     return figures
 

@@ -20,7 +20,6 @@ who made it.
 from __future__ import annotations
 
 import hmac
-import json as jsonlib
 from typing import Any, Callable, Mapping
 from urllib.parse import urlencode
 
@@ -32,6 +31,7 @@ from ..errors import ApiError
 from ..interop import fhir, paging, patients
 from ..interop.fhir import R4, R5
 from ..interop.service import Interop
+from ..storage.fields import open_form
 from ..types import Principal, is_uuid
 from .common import client_address, json, json_body, services
 
@@ -258,7 +258,8 @@ async def _page(request: Request, select: str, source: str, values: dict[str, An
 
 def _photo_resource(request: Request, row: Mapping[str, Any], version: str) -> dict[str, Any]:
     settings = services(request).settings
-    return fhir.photo_resource(version, row, jsonlib.loads(row["form"]), row["index_patient_id"],
+    return fhir.photo_resource(version, row, open_form(services(request).keys, row["sequence_id"], row["form"]),
+                               row["index_patient_id"],
                                system=settings.patient_id_system, wado_base=settings.dicomweb_url)
 
 

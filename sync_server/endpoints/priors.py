@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json as jsonlib
 from typing import Any
 
+from crypto import KeyStore
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..audit.log import AuditEvent
 from ..clinical import queries
+from ..db import Db
 from ..errors import ApiError
+from ..storage.fields import open_form
 from .common import audit_answer, client_address, device, json, services
 
 ACTION = "prior.read"
@@ -28,7 +30,7 @@ async def _refuse(request: Request, code: str, patient_id: str | None) -> None:
         object=f"patient:{patient_id}" if patient_id else None, address=client_address(request)))
 
 
-async def latest_per_view(store: Any, patient_id: str) -> list[dict[str, Any]]:
+async def latest_per_view(store: Db, keys: KeyStore, patient_id: str) -> list[dict[str, Any]]:
     """The newest verified photo of each view with a preview, leaving out sequences whose consent is withdrawn."""
     rows = await store.fetch_all(
         "SELECT p.id, p.view, p.captured_at, p.sequence_id, q.form, r.storage_key, r.width, r.height "
@@ -40,7 +42,8 @@ async def latest_per_view(store: Any, patient_id: str) -> list[dict[str, Any]]:
     for r in rows:
         if r["view"] in chosen:
             continue
-        if queries.consent_level(jsonlib.loads(r["form"]), changes.get(r["sequence_id"], [])) == "withdrawn":
+        if queries.consent_level(open_form(keys, r["sequence_id"], r["form"]),
+                                 changes.get(r["sequence_id"], [])) == "withdrawn":
             continue
         chosen[r["view"]] = dict(r)
     return list(chosen.values())
@@ -59,7 +62,7 @@ async def device_priors(request: Request) -> Response:
     if await queries.is_restricted(s.store, patient_id):
         await _refuse(request, "patient_restricted", patient_id)
     priors = []
-    for row in await latest_per_view(s.store, patient_id):
+    for row in await latest_per_view(s.store, s.keys, patient_id):
         data = await asyncio.to_thread(s.objects.get, row["storage_key"], s.keys.keks)
         priors.append({"view": row["view"], "photo_id": row["id"], "captured_at": row["captured_at"],
                        "width": row["width"], "height": row["height"],

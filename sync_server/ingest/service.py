@@ -30,6 +30,7 @@ from ..events import BATCH_COMMITTED, INGEST_UPLOADS, PHOTO_FILED, Events
 from ..protocol.manifest import Manifest, PhotoEntry
 from ..protocol.receipt import build_receipt, sign_receipt
 from ..settings import Settings
+from ..storage.fields import seal_form
 from ..storage.files import STORAGE_ERRORS
 from ..storage.objects import ObjectStore
 from ..types import Principal, is_uuid
@@ -121,7 +122,7 @@ class SyncService:
                     "INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at, person_id) "
                     "VALUES (:id, :patient, :device, :fs, :form, :t, :person)",
                     {"id": sequence.sequence_id, "patient": sequence.patient_id, "device": who.device_id,
-                     "fs": sequence.form_sha256, "form": json.dumps(dict(sequence.form), sort_keys=True), "t": now,
+                     "fs": sequence.form_sha256, "form": seal_form(self.keys, sequence.sequence_id, sequence.form), "t": now,
                      "person": sequence.person_id},
                 )
                 actor, detail = await _attributed(db, who, sequence.person_id)

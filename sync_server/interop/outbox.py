@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import httpx
 
 from ..db import Writer
+from ..storage.fields import open_form
 from ..audit.log import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEvent, append
 from ..events import wait_event
 from . import dicom, fhir, orthanc, push, stow
@@ -195,7 +195,8 @@ class Outbox:
     async def _push(self, row: Mapping[str, Any]) -> stow.Delivery:
         system = self.settings.patient_id_system
         version = fhir.R5 if self.settings.fhir_r5 else fhir.R4
-        resource = fhir.photo_resource(version, row, json.loads(row["form"]), row["index_patient_id"], system=system,
+        resource = fhir.photo_resource(version, row, open_form(self.services.keys, row["sequence_id"], row["form"]),
+                                       row["index_patient_id"], system=system,
                                        wado_base=self.settings.dicomweb_url)
         bundle = fhir.transaction(resource, row["index_patient_id"], system, version)
         assert self._client is not None
@@ -206,7 +207,7 @@ class Outbox:
         """The PACS delivery, or why the photo cannot go there (a string)."""
         patient = await self.store.fetch_one("SELECT * FROM patient_index WHERE id = :id",
                                              {"id": row["index_patient_id"]})
-        form = json.loads(row["form"])
+        form = open_form(self.services.keys, row["sequence_id"], row["form"])
         number = 1 + int(await self.store.fetch_val(
             "SELECT COUNT(*) FROM photo WHERE sequence_id = :s AND (captured_at < :c OR (captured_at = :c AND id < :id))",
             {"s": row["sequence_id"], "c": row["captured_at"], "id": photo_id}))
