@@ -159,14 +159,22 @@ export class TestServer {
     execFileSync(CLI, ["set-device-department", deviceId, department], { cwd: REPO, env: this.env, encoding: "utf8" });
   }
 
-  /** What each filed sequence's form says of its patient: the identifier and whether it was confirmed. */
+  /**
+   * What each filed sequence's form says of its patient: the identifier and whether it was confirmed.
+   * Forms are encrypted in the database: opened here with the server's own keys, as the server does.
+   */
   sequencePatients(): { patient_id: string; patient_verified: boolean | null }[] {
     const code = `
 import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-print(json.dumps([{"patient_id": p, "patient_verified": json.loads(f).get("patient_verified")}
-                  for p, f in db.execute("SELECT patient_id, form FROM sequence ORDER BY created_at")]))`;
-    return JSON.parse(execFileSync(PYTHON, ["-c", code, join(this.dataDir, "clinphoto.db")], { encoding: "utf8" }));
+from pathlib import Path
+from crypto import KeyStore
+from sync_server.storage.fields import open_form
+data = Path(sys.argv[1])
+keys = KeyStore.open(data / "keys")
+db = sqlite3.connect(data / "clinphoto.db")
+print(json.dumps([{"patient_id": p, "patient_verified": open_form(keys, i, f).get("patient_verified")}
+                  for i, p, f in db.execute("SELECT id, patient_id, form FROM sequence ORDER BY created_at")]))`;
+    return JSON.parse(execFileSync(PYTHON, ["-c", code, this.dataDir], { cwd: REPO, encoding: "utf8" }));
   }
 
   /** Photos filed by the server, read from its database. */
