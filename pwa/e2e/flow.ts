@@ -103,13 +103,23 @@ export async function enrolAsPerson(page: Page, server: TestServer, who: Person 
   return name;
 }
 
+/**
+ * The service worker is active and controls the page (the app works offline from here). Bounded: a page
+ * the worker did not claim is loaded again once, as a person reopening the app would; then it fails.
+ */
 export async function serviceWorkerReady(page: Page): Promise<void> {
-  await page.evaluate(async () => {
+  const controlled = () => page.evaluate(async () => {
     await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      await new Promise<void>((r) => navigator.serviceWorker.addEventListener("controllerchange", () => r(), { once: true }));
-    }
+    if (navigator.serviceWorker.controller) return true;
+    return new Promise<boolean>((r) => {
+      navigator.serviceWorker.addEventListener("controllerchange", () => r(true), { once: true });
+      setTimeout(() => r(!!navigator.serviceWorker.controller), 15_000);
+    });
   });
+  if (await controlled()) return;
+  await page.reload();
+  await page.waitForLoadState("load");
+  if (!(await controlled())) throw new Error("the service worker does not control the page after a reload");
 }
 
 export interface SequenceAnswers {
