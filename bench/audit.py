@@ -22,10 +22,12 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sync_server.audit import merkle
+from crypto import KeyStore
 from sync_server.audit.checkpoint import Checkpoint, sign_note, verifier
 from sync_server.audit.log import GENESIS, AuditEvent, jcs, record, record_many
 from sync_server.audit.verify import read_jsonl, verify_log
 from sync_server.db import Db
+from sync_server.storage.fields import PatientFields
 
 ORIGIN = "bench.clinphoto/audit"
 
@@ -39,7 +41,7 @@ def _event(i: int) -> AuditEvent:
 
 async def _appends(total: int, writers: int, per_write: int) -> tuple[float, float, float]:
     with tempfile.TemporaryDirectory(prefix="clinphoto-bench-audit-") as tmp:
-        store = Db(f"sqlite:///{tmp}/bench.db")
+        store = Db(f"sqlite:///{tmp}/bench.db", PatientFields(KeyStore.open(Path(tmp) / "keys")))  # patients sealed
         await store.connect()
         try:
             await store.execute("CREATE TABLE baseline (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")

@@ -295,7 +295,7 @@ def main() -> None:
             n_ps, c_ps = n["count"] / n["seconds"], c["count"] / c["seconds"]
             print(f"{count:>6} {n_ps:>15.1f} {n['bytes'] / n['seconds'] / 1e6:>11.1f} {c_ps:>19.1f} "
                   f"{c['bytes'] / c['seconds'] / 1e6:>15.1f} {c_ps / n_ps:>6.2f} {c['peak_mb']:>8.0f}")
-        print(f"\nCPU per photo, ms (server process / client process; ClinPhoto's decode workers excluded):")
+        print("\nCPU per photo, ms (server process / client process; ClinPhoto's decode workers excluded):")
         for count, n, c in rows:
             print(f"  batch {count:>3}: nginx {1000 * n['server_cpu'] / count:5.1f} / {1000 * n['client_cpu'] / count:5.1f}"
                   f"   clinphoto {1000 * c['server_cpu'] / count:5.1f} / {1000 * c['client_cpu'] / count:5.1f}")

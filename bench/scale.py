@@ -23,7 +23,7 @@ from crypto import KeyStore
 from sync_server.audit.search import Filters, Paging, page
 from sync_server.clinical import queries, stats
 from sync_server.db import Db
-from sync_server.storage.fields import seal_form
+from sync_server.storage.fields import PatientFields, seal_form, seal_patient
 
 TARGET_MS = 50.0
 
@@ -40,20 +40,26 @@ def _form(keys: KeyStore, sequence_id: str, patient: str, rng: random.Random) ->
 def fill(path: Path, keys: KeyStore, patients: int, photos: int, audit_per_photo: int, seed: int) -> list[str]:
     """Write the rows in a few large transactions; returns the patient ids."""
     rng = random.Random(seed)
+    fields = PatientFields(keys)  # stored as the server stores them: identifiers sealed, names encrypted
     ids = [f"IPP-S{n:07d}" for n in range(patients)]
+    sealed = {p: fields.pid(p) for p in ids}
     sequences = max(patients, photos * 2345 // 8112)  # the published year's shape: ~3.5 photos a sequence
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")  # generation only; the server's own pragmas apply when it reads
+    def index_rows() -> Any:
+        for n, p in enumerate(ids):
+            values = seal_patient(fields, sealed[p], {"family": f"Family{n % 5000}", "given": f"Given{n % 700}",
+                                                      "birth_date": f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}",
+                                                      "sex": "F" if n % 2 else "M"})
+            yield (sealed[p], values["family"], values["given"], values["birth_date"], values["sex"])
     db.executemany("INSERT INTO patient_index (id, family, given, birth_date, sex, source, updated_at) "
-                   "VALUES (?, ?, ?, ?, ?, 'bench', '2026-01-01T00:00:00Z')",
-                   ((p, f"Family{n % 5000}", f"Given{n % 700}", f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}",
-                     "F" if n % 2 else "M") for n, p in enumerate(ids)))
+                   "VALUES (?, ?, ?, ?, ?, 'bench', '2026-01-01T00:00:00Z')", index_rows())
     seq_rows = []
     for n in range(sequences):
         patient = ids[n] if n < patients else rng.choice(ids)
         sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-        seq_rows.append((sid, patient, _form(keys, sid, patient, rng)))
+        seq_rows.append((sid, sealed[patient], _form(keys, sid, patient, rng)))
     db.executemany("INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at) "
                    "VALUES (?, ?, 'bench-device', '0', ?, '2026-06-01T00:00:00Z')", seq_rows)
     db.commit()
@@ -104,7 +110,7 @@ def _line(name: str, times: list[float]) -> str:
 
 async def measure(url: str, keys: KeyStore, ids: list[str], seed: int) -> list[str]:
     rng = random.Random(seed + 1)
-    store = Db(url)
+    store = Db(url, PatientFields(keys))
     await store.connect()
     try:
         timeline = await _time(lambda: queries.timeline(store, keys, rng.choice(ids)), 200, 30)

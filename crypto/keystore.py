@@ -27,7 +27,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -248,6 +250,16 @@ class KeyStore:
     @property
     def keks(self) -> Mapping[str, bytes]:
         return MappingProxyType(dict(self._keks))
+
+    def derive(self, label: str, length: int) -> bytes:
+        """A key for one purpose, derived (HKDF-SHA256) from the install's first KEK with ``label``.
+
+        It never changes, even when the KEK rotates: it is for values that must stay comparable
+        for the life of the install (the keyed index of patient identifiers). It is never written.
+        """
+        first = self._keks[next(iter(self._keks))]
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"clinphoto/derive/v1",
+                    info=label.encode("utf-8")).derive(first)
 
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """Public keys for ``GET /api/v1/keys``: the current sealing key (phones must seal

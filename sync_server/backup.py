@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterator
 from crypto import CryptoError, KeyStore
 
 from .db import Db, with_database
+from .storage.fields import PatientFields
 from .settings import Settings
 from .storage.files import fsync_dir
 
@@ -352,4 +353,5 @@ def restore(settings: Settings, source: Path, keys_from: Path | None = None) -> 
     _fsync_tree(settings.data_dir)
     if settings.keys_dir is not None:
         _fsync_tree(keys_target)
-    return asyncio.run(with_database(url, lambda store: verify_install(settings, store)))
+    fields = PatientFields(KeyStore.open(settings.resolved_keys_dir))  # the restored keys open the restored rows
+    return asyncio.run(with_database(url, lambda store: verify_install(settings, store), fields))

@@ -45,6 +45,7 @@ import databases.core
 
 if TYPE_CHECKING:
     from .settings import Settings
+    from .storage.fields import PatientFields
 from .storage.files import fsync_dir, make_dir_durably
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -104,6 +105,10 @@ class Writer:
         self.is_sqlite = store.is_sqlite
         self.memo = store._memo
 
+    @property
+    def fields(self) -> "PatientFields":
+        return self.store.fields
+
     async def execute(self, query: str, values: Mapping[str, Any] | None = None) -> Any:
         return await self.connection.execute(query, _dict(values))
 
@@ -155,8 +160,9 @@ def _private_sqlite_files(path: Path) -> None:
 
 
 class Db:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, fields: "PatientFields | None" = None) -> None:
         self.url = url
+        self.field_keys = fields  # the install's keys for patient fields (storage/fields.py)
         self.is_sqlite = url.startswith("sqlite")
         options: dict[str, Any] = {"factory": _SQLiteConnection} if self.is_sqlite else {}
         if self.is_sqlite:
@@ -170,6 +176,14 @@ class Db:
         self._unclean = False  # a transaction may be left open on the writer: roll it back first
         self._memo: dict[str, Any] = {}
         self._reads: set[asyncio.Task[Any]] = set()
+
+    @property
+    def fields(self) -> "PatientFields":
+        """The keys that seal and open patient fields; a database opened without them cannot."""
+        if self.field_keys is None:
+            raise RuntimeError("this database was opened without the install's keys: it cannot read or "
+                               "write patient identifiers")
+        return self.field_keys
 
     async def connect(self) -> None:
         await self.database.connect()
@@ -379,13 +393,17 @@ def _statements(script: str, is_sqlite: bool) -> list[str]:
 
 async def with_db(settings: Settings, work: Callable[[Db], Awaitable[T]]) -> T:
     """Open the configured database for one command-line job, run ``work`` on it, and close it."""
+    from crypto import KeyStore
+
+    from .storage.fields import PatientFields
     make_dir_durably(settings.data_dir)
-    return await with_database(settings.resolved_database_url, work)
+    fields = PatientFields(KeyStore.open(settings.resolved_keys_dir))
+    return await with_database(settings.resolved_database_url, work, fields)
 
 
-async def with_database(url: str, work: Callable[[Db], Awaitable[T]]) -> T:
+async def with_database(url: str, work: Callable[[Db], Awaitable[T]], fields: "PatientFields | None" = None) -> T:
     """Open the database at ``url`` (a restore's target, a backup's copy), run ``work`` on it, and close it."""
-    store = Db(url)
+    store = Db(url, fields)
     await store.connect()
     try:
         return await work(store)

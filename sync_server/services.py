@@ -15,7 +15,8 @@ from .db import Db
 from .ingest.decoder import DECODE_ROOM_WAIT_SECONDS, Decoder
 from .ingest.service import SyncService
 from .settings import Settings
-from .storage.fields import seal_clear_forms
+from .storage.fields import PatientFields
+from .storage.upgrade import seal_clear_forms, seal_clear_patients
 from .storage.files import make_dir_durably, sweep_temp_files
 from .storage.objects import ObjectStore
 from .storage.private import check_keys_private, make_private
@@ -51,11 +52,14 @@ class Services:
         make_private([settings.uploads_dir, settings.objects_dir], [settings.data_dir])
         settings.data_dir.chmod(0o700)
         keys = KeyStore.open(settings.resolved_keys_dir)
-        store = Db(settings.resolved_database_url)
+        store = Db(settings.resolved_database_url, PatientFields(keys))
         await store.connect()
         sealed = await seal_clear_forms(store, keys)  # forms an earlier version stored in clear
         if sealed:
             log.warning("sealed %d sequence forms stored in clear by an earlier version", sealed)
+        sealed = await seal_clear_patients(store)  # identifiers and names an earlier version stored in clear
+        if sealed:
+            log.warning("sealed %d patient identifiers and index fields stored in clear by an earlier version", sealed)
         objects = ObjectStore(settings.objects_dir)
         removed = sweep_temp_files(settings.objects_dir)
         if removed:

@@ -7,6 +7,7 @@ import json
 
 from sync_server.audit.log import verify_chain
 from tests.conftest import both_backends
+from tests.support.patients import rows as opened_rows
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,7 +27,7 @@ def _run_a_batch(device, batch_of):
 
 def test_a_whole_sync_is_recorded_with_device_patient_and_outcome(device, batch_of, call, services):
     batch = _run_a_batch(device, batch_of)
-    rows = call(services.store.fetch_all, "SELECT * FROM audit_entry ORDER BY seq")
+    rows = opened_rows(call, services.store, "SELECT * FROM audit_entry ORDER BY seq")  # patients stored sealed
     actions = [r["action"] for r in rows]
     for action in ("device.enrollment_code.create", "device.enroll", "batch.propose", "sequence.create",
                    "upload.create", "photo.file", "batch.commit"):

@@ -161,31 +161,37 @@ export class TestServer {
 
   /**
    * What each filed sequence's form says of its patient: the identifier and whether it was confirmed.
-   * Forms are encrypted in the database: opened here with the server's own keys, as the server does.
+   * Forms and identifiers are encrypted in the database: opened here with the server's own keys, as the server does.
    */
   sequencePatients(): { patient_id: string; patient_verified: boolean | null }[] {
     const code = `
 import json, sqlite3, sys
 from pathlib import Path
 from crypto import KeyStore
-from sync_server.storage.fields import open_form
+from sync_server.storage.fields import PatientFields, open_form
 data = Path(sys.argv[1])
 keys = KeyStore.open(data / "keys")
+fields = PatientFields(keys)
 db = sqlite3.connect(data / "clinphoto.db")
-print(json.dumps([{"patient_id": p, "patient_verified": open_form(keys, i, f).get("patient_verified")}
+print(json.dumps([{"patient_id": fields.open_pid(p), "patient_verified": open_form(keys, i, f).get("patient_verified")}
                   for i, p, f in db.execute("SELECT id, patient_id, form FROM sequence ORDER BY created_at")]))`;
     return JSON.parse(execFileSync(PYTHON, ["-c", code, this.dataDir], { cwd: REPO, encoding: "utf8" }));
   }
 
-  /** Photos filed by the server, read from its database. */
+  /** Photos filed by the server, read from its database (patient identifiers opened with its keys). */
   photos(): ServerPhoto[] {
     const code = `
 import json, sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
+from pathlib import Path
+from crypto import KeyStore
+from sync_server.storage.fields import PatientFields
+data = Path(sys.argv[1])
+fields = PatientFields(KeyStore.open(data / "keys"))
+db = sqlite3.connect(data / "clinphoto.db")
 db.row_factory = sqlite3.Row
 rows = db.execute("SELECT p.id, p.sequence_id, p.view, p.width, p.height, p.sha256, p.sealed_sha256, p.state, s.patient_id FROM photo p JOIN sequence s ON s.id = p.sequence_id").fetchall()
-print(json.dumps([dict(r) for r in rows]))`;
-    return JSON.parse(execFileSync(PYTHON, ["-c", code, join(this.dataDir, "clinphoto.db")], { encoding: "utf8" }));
+print(json.dumps([{**dict(r), "patient_id": fields.open_pid(r["patient_id"])} for r in rows]))`;
+    return JSON.parse(execFileSync(PYTHON, ["-c", code, this.dataDir], { cwd: REPO, encoding: "utf8" }));
   }
 
   logs(): string {

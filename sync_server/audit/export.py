@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator
 
 from ..db import Db
 from .fhir import audit_event
+from .log import open_entry
 
 PAGE = 5_000
 
@@ -26,7 +27,10 @@ async def iter_entries(store: Db) -> AsyncIterator[dict[str, Any]]:
             "SELECT e.*, n.hash AS leaf_hash FROM audit_entry e LEFT JOIN audit_node n "
             "ON n.level = 0 AND n.idx = e.seq - 1 WHERE e.seq > :a ORDER BY e.seq LIMIT :n", {"a": after, "n": PAGE})
         for row in rows:
-            yield row
+            entry = open_entry(row, store.field_keys)  # identifiers in clear, as the leaf holds them
+            if isinstance(entry["detail"], dict):
+                entry["detail"] = json.dumps(entry["detail"], sort_keys=True)  # as stored, a JSON text
+            yield entry
         if len(rows) < PAGE:
             return
         after = int(rows[-1]["seq"])

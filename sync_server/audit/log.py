@@ -6,7 +6,10 @@ an RFC 9162 Merkle tree (``merkle.py``) kept beside the chain: each append store
 completes and the tree's right edge in ``audit_head``, so appends never recompute the tree. Editing, deleting, inserting or reordering any entry breaks every hash after it, which
 ``verify_chain`` (and ``clinphoto audit verify``) reports with the first bad sequence number.
 Entries hold who, which device, what, on which patient, the outcome and the time; never image
-bytes. Outcomes follow FHIR AuditEvent: 0 success, 4 minor failure (bad input), 8 serious
+bytes. The leaf holds the patient identifier in clear; the database keeps it sealed
+(``storage/fields.py``): the entry's ``patient_id``, a ``patient:<id>`` object, and the detail's
+``*patient_id`` values and ``patients`` list. ``stored_row`` and ``open_entry`` go between the two,
+so the chain is verified on opened entries and an export reads as it always did. Outcomes follow FHIR AuditEvent: 0 success, 4 minor failure (bad input), 8 serious
 failure, 12 major failure.
 """
 from __future__ import annotations
@@ -16,14 +19,17 @@ import dataclasses
 import hashlib
 import json
 import weakref
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from crypto import canonical_json
+from crypto import CryptoError, canonical_json
 
 from ..declare import check_action
 from ..db import Db, GroupCommitError, Writer
 from .merkle import Frontier, leaf_hash
 from ..clock import now_iso
+
+if TYPE_CHECKING:
+    from ..storage.fields import PatientFields
 
 GENESIS = "0" * 64
 
@@ -82,6 +88,69 @@ def jcs(value: Mapping[str, Any]) -> bytes:
     return canonical_json(value)
 
 
+def _patient_detail(detail: Mapping[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    out = dict(detail)
+    for key, value in detail.items():
+        if key.endswith("patient_id") and isinstance(value, str):
+            out[key] = change(value)
+        elif key == "patients" and isinstance(value, list):
+            out[key] = [change(v) if isinstance(v, str) else v for v in value]
+    return out
+
+
+_PATIENT_OBJECTS = ("patient:", "Patient/")  # an object naming a patient: the clinicians' API, FHIR
+
+
+def _patient_object(value: str | None, change: Callable[[str], str]) -> str | None:
+    for prefix in _PATIENT_OBJECTS:
+        if value is not None and value.startswith(prefix):
+            return prefix + change(value[len(prefix):])
+    return value
+
+
+def _touches_patient(entry: Mapping[str, Any], detail: Mapping[str, Any]) -> bool:
+    return bool(entry.get("patient_id")) or (entry.get("object") or "").startswith(_PATIENT_OBJECTS) or any(
+        k.endswith("patient_id") or k == "patients" for k in detail)
+
+
+def open_entry(row: Mapping[str, Any], fields: "PatientFields | None") -> dict[str, Any]:
+    """An ``audit_entry`` row as its leaf holds it: patient identifiers opened, ``detail`` parsed."""
+    entry = dict(row)
+    detail = entry.get("detail")
+    if isinstance(detail, str):
+        try:
+            detail = entry["detail"] = json.loads(detail)
+        except ValueError:  # an entry edited into invalid JSON: verification names it
+            return entry
+    if fields is None or not _touches_patient(entry, detail if isinstance(detail, dict) else {}):
+        return entry
+    def opened(stored: str) -> str:
+        try:
+            return fields.open_pid(stored)
+        except CryptoError:  # an edited value: left as stored, its leaf no longer matches (verification names it)
+            return stored
+    entry["patient_id"] = opened(entry["patient_id"]) if entry.get("patient_id") else entry.get("patient_id")
+    if "object" in entry:
+        entry["object"] = _patient_object(entry["object"], opened)
+    if isinstance(detail, dict):
+        entry["detail"] = _patient_detail(detail, opened)
+    return entry
+
+
+def stored_row(entry: Mapping[str, Any], fields: "PatientFields | None") -> dict[str, Any]:
+    """An entry as the database keeps it: patient identifiers sealed, ``detail`` as JSON text."""
+    row = dict(entry)
+    detail = entry["detail"]
+    if _touches_patient(entry, detail):
+        if fields is None:
+            raise RuntimeError("an audit entry names a patient but the database has no patient keys")
+        row["patient_id"] = fields.pid(entry.get("patient_id"))
+        row["object"] = _patient_object(entry.get("object"), fields.pid)
+        detail = _patient_detail(detail, fields.pid)
+    row["detail"] = json.dumps(detail, sort_keys=True)
+    return row
+
+
 def leaf_bytes(entry: Mapping[str, Any]) -> bytes:
     """The entry as the chain and the Merkle tree hash it: JCS of its ten fields, ``detail`` parsed."""
     body = {k: entry[k] for k in ENTRY_FIELDS}
@@ -104,7 +173,7 @@ async def _catch_up_tree(db: Writer, frontier: Frontier, upto: int) -> list[tupl
         if not rows or int(rows[0]["seq"]) != frontier.size + 1:
             raise RuntimeError(f"audit entry {frontier.size + 1} is missing: the tree cannot be built")
         for row in rows:
-            made += frontier.append(leaf_hash(leaf_bytes(dict(row._mapping))))
+            made += frontier.append(leaf_hash(leaf_bytes(open_entry(row._mapping, db.store.field_keys))))
     return made
 
 
@@ -135,7 +204,7 @@ async def append_many(db: Writer, events: Sequence[AuditEvent]) -> list[int]:
     head: _Head | None = None
     known: _Head | None = db.memo.get(_HEAD)
     if known is not None:
-        rows, made, head = _extend(known, events)
+        rows, made, head = _extend(known, events, db.store.field_keys)
         if not await db.run(
                 "UPDATE audit_head SET seq = :seq, entry_hash = :h, tree_size = :seq, frontier = :f "
                 "WHERE id = 1 AND seq = :was AND entry_hash = :was_h AND tree_size = :was RETURNING id",
@@ -149,7 +218,7 @@ async def append_many(db: Writer, events: Sequence[AuditEvent]) -> list[int]:
         base = int(last) - len(events)
         frontier = Frontier.from_hex(int(size), edge)
         caught = await _catch_up_tree(db, frontier, base) if frontier.size != base else []
-        rows, made, head = _extend(_Head(base, prev, frontier), events)
+        rows, made, head = _extend(_Head(base, prev, frontier), events, db.store.field_keys)
         made = caught + made
         await db.run("UPDATE audit_head SET entry_hash = :h, tree_size = :n, frontier = :f WHERE id = 1",
                      {"h": head.entry_hash, "n": head.seq, "f": head.frontier.to_hex()})
@@ -172,22 +241,25 @@ _HEAD = "audit.head"
 _NodeHash = tuple[int, int, bytes]  # (level, index, hash) of a tree node an append completes
 
 
-def _extend(head: _Head, events: Sequence[AuditEvent]) -> tuple[list[dict[str, Any]], list[_NodeHash], _Head]:
-    """The rows of ``events`` chained after ``head``, the tree nodes they complete, the new head."""
+def _extend(head: _Head, events: Sequence[AuditEvent],
+            fields: "PatientFields | None") -> tuple[list[dict[str, Any]], list[_NodeHash], _Head]:
+    """The rows of ``events`` chained after ``head``, the tree nodes they complete, the new head.
+
+    An event may name its patient by the identifier or by its stored (sealed) form: the leaf holds
+    the identifier, the row the sealed form."""
     frontier = head.frontier.copy()
     prev = head.entry_hash
     rows: list[dict[str, Any]] = []
     made: list[_NodeHash] = []
     ts = now_iso("microseconds")
     for seq, event in enumerate(events, start=head.seq + 1):
-        entry = {"seq": seq, "ts": ts, "actor": event.actor, "device_id": event.device_id, "action": event.action,
-                 "outcome": event.outcome, "patient_id": event.patient_id, "object": event.object,
-                 "detail": dict(event.detail), "address": event.address}
+        entry = open_entry({"seq": seq, "ts": ts, "actor": event.actor, "device_id": event.device_id,
+                            "action": event.action, "outcome": event.outcome, "patient_id": event.patient_id,
+                            "object": event.object, "detail": dict(event.detail), "address": event.address}, fields)
         leaf = jcs(entry)
         digest = hashlib.sha256(bytes.fromhex(prev) + leaf).hexdigest()
         made += frontier.append(leaf_hash(leaf))
-        rows.append({**entry, "detail": json.dumps(entry["detail"], sort_keys=True), "prev_hash": prev,
-                     "entry_hash": digest})
+        rows.append({**stored_row(entry, fields), "prev_hash": prev, "entry_hash": digest})
         prev = digest
     return rows, made, _Head(head.seq + len(events), prev, frontier)
 
@@ -338,5 +410,8 @@ async def chain_start(store: Db) -> tuple[int, str]:
 
 async def verify_chain(store: Db) -> ChainReport:
     head = await store.fetch_one("SELECT seq, entry_hash FROM audit_head WHERE id = 1")
-    rows = await store.fetch_all("SELECT * FROM audit_entry ORDER BY seq")
+    # up to the head read first: entries a running server appends meanwhile are the next check's (the head
+    # and its entries commit together, so what is at or below it is all there)
+    rows = [open_entry(r, store.field_keys) for r in await store.fetch_all(
+        "SELECT * FROM audit_entry WHERE seq <= :h ORDER BY seq", {"h": int(head["seq"]) if head else 0})]
     return verify_rows(rows, head, await chain_start(store))

@@ -20,9 +20,12 @@ import contextlib
 import dataclasses
 import logging
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from ..db import Db, Writer
+
+if TYPE_CHECKING:
+    from ..storage.fields import PatientFields
 from ..events import wait_event
 from .alerts import SEVERITIES, Detector, Hit, Rules, epoch
 from .log import SERIOUS_FAILURE, AuditEvent, record
@@ -34,10 +37,10 @@ SCAN_PAGE = 2000
 _COLUMNS = "seq, ts, actor, device_id, action, outcome, patient_id, object, detail, address"
 
 
-def alert_json(row: Mapping[str, Any]) -> dict[str, Any]:
-    """An ``audit_alert`` row as the API's Alert."""
+def alert_json(row: Mapping[str, Any], fields: "PatientFields") -> dict[str, Any]:
+    """An ``audit_alert`` row as the API's Alert (its patient kept sealed, as the log keeps it)."""
     return {"id": int(row["id"]), "kind": row["kind"], "severity": row["severity"], "raised_at": row["raised_at"],
-            "actor": row["actor"], "device_id": row["device_id"], "patient_id": row["patient_id"],
+            "actor": row["actor"], "device_id": row["device_id"], "patient_id": fields.open_pid(row["patient_id"]),
             "count": int(row["entry_count"]), "first_seq": int(row["first_seq"]), "last_seq": int(row["last_seq"]),
             "acknowledged_at": row["acknowledged_at"], "acknowledged_by": row["acknowledged_by"]}
 

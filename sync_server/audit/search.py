@@ -13,10 +13,14 @@ import base64
 import dataclasses
 import json
 from datetime import datetime, timezone
-from typing import Any, AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterable, Mapping
 
 from ..db import Db
 from ..errors import ApiError
+from .log import open_entry
+
+if TYPE_CHECKING:
+    from ..storage.fields import PatientFields
 from ..clock import iso
 
 MAX_PAGE = 1000
@@ -112,10 +116,13 @@ class Filters:
                 values[name] = _instant(name, values[name])
         return cls(**values)
 
-    def sql(self) -> tuple[str, dict[str, Any]]:
-        """``AND ...`` clauses over ``audit_entry e`` and their values, one per filter set (see ``_CLAUSES``)."""
+    def sql(self, fields: "PatientFields | None" = None) -> tuple[str, dict[str, Any]]:
+        """``AND ...`` clauses over ``audit_entry e`` and their values, one per filter set (see ``_CLAUSES``);
+        the patient is looked up by its stored (sealed) identifier."""
         where, values = "", {}
         for name, value in self.given().items():
+            if name == "patient" and fields is not None:
+                value = fields.pid(value)
             clause, bound = _CLAUSES[name](value)
             where += f" AND {clause}"
             values.update(bound)
@@ -175,7 +182,7 @@ def to_entry(row: Mapping[str, Any]) -> dict[str, Any]:
 
 async def page(store: Db, filters: Filters, paging: Paging) -> tuple[list[dict[str, Any]], int | None]:
     """One page of entries and the cursor of the next one (``after`` for asc, ``before`` for desc)."""
-    where, values = filters.sql()
+    where, values = filters.sql(store.field_keys)
     if paging.after is not None:
         where += " AND e.seq > :after"
         values["after"] = paging.after
@@ -186,11 +193,12 @@ async def page(store: Db, filters: Filters, paging: Paging) -> tuple[list[dict[s
     rows = await store.fetch_all(f"{_SELECT}{where} ORDER BY e.seq {paging.order.upper()} LIMIT :n", values)
     more = len(rows) > paging.limit
     rows = rows[:paging.limit]
-    return [to_entry(r) for r in rows], int(rows[-1]["seq"]) if more else None
+    return [to_entry(open_entry(r, store.field_keys)) for r in rows], int(rows[-1]["seq"]) if more else None
 
 
 async def entry_row(store: Db, seq: int) -> Mapping[str, Any] | None:
-    return await store.fetch_one(f"{_SELECT} AND e.seq = :seq", {"seq": seq})
+    row = await store.fetch_one(f"{_SELECT} AND e.seq = :seq", {"seq": seq})
+    return None if row is None else open_entry(row, store.field_keys)
 
 
 async def head_seq(store: Db) -> int:
@@ -200,12 +208,12 @@ async def head_seq(store: Db) -> int:
 async def rows_after(store: Db, after: int, filters: Filters = Filters(), upto: int | None = None,
                      size: int | None = None) -> list[dict[str, Any]]:
     """The next ``size`` matching rows after seq ``after`` (up to seq ``upto``), in seq order."""
-    where, values = filters.sql()
+    where, values = filters.sql(store.field_keys)
     if upto is not None:
         where += " AND e.seq <= :upto"
         values["upto"] = upto
-    return await store.fetch_all(f"{_SELECT}{where} AND e.seq > :after ORDER BY e.seq LIMIT :n",
-                                 {**values, "after": after, "n": size or EXPORT_PAGE})
+    return [open_entry(r, store.field_keys) for r in await store.fetch_all(
+        f"{_SELECT}{where} AND e.seq > :after ORDER BY e.seq LIMIT :n", {**values, "after": after, "n": size or EXPORT_PAGE})]
 
 
 async def iter_rows(store: Db, filters: Filters = Filters(), upto: int | None = None,

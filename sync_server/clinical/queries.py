@@ -1,15 +1,17 @@
-"""Patients, timelines and consent as clinicians read them; the database side of ``endpoints/clinical.py``."""
+"""Patients, timelines and consent as clinicians read them; the database side of ``endpoints/clinical.py``.
+
+Patient identifiers are stored sealed and the index's names and birth dates encrypted (``storage/fields.py``):
+the functions here take identifiers in clear (or as stored) and answer them in clear."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Iterable, Mapping, Sequence
 
 from crypto import KeyStore
 
 from ..audit.log import AuditEvent, append
 from ..db import Db
-from ..storage.fields import open_form
+from ..storage.fields import fold, name_words, open_form, open_patient
 from . import catalog
 from ..clock import now_iso
 
@@ -20,11 +22,6 @@ PHOTO_STATES = {"verified": "verified", "quarantined": "quarantined"}  # anythin
 
 
 
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form of a name, for prefix matching."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
-
-
 def _in(prefix: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
     params = {f"{prefix}{i}": v for i, v in enumerate(values)}
     return ", ".join(f":{k}" for k in params) or "NULL", params
@@ -32,15 +29,18 @@ def _in(prefix: str, values: Iterable[str]) -> tuple[str, dict[str, str]]:
 
 async def is_restricted(store: Db, patient_id: str) -> bool:
     return await store.fetch_one("SELECT 1 AS x FROM audit_restricted_patient WHERE patient_id = :p",
-                                 {"p": patient_id}) is not None
+                                 {"p": store.fields.pid(patient_id)}) is not None
 
 
 async def _patients(store: Db, ids: list[str]) -> list[dict[str, Any]]:
-    """Patient objects for these ids, in this order; ids neither indexed nor filed are left out."""
+    """Patient objects for these ids (in clear or as stored), in this order; ids neither indexed nor filed are
+    left out."""
     if not ids:
         return []
+    fields = store.fields
+    ids = fields.pids(ids)
     marks, params = _in("i", ids)
-    index = {r["id"]: r for r in await store.fetch_all(
+    index = {r["id"]: open_patient(fields, r) for r in await store.fetch_all(
         f"SELECT id, family, given, birth_date, sex FROM patient_index WHERE id IN ({marks})", params)}
     counts = {r["patient_id"]: r for r in await store.fetch_all(
         "SELECT s.patient_id, COUNT(DISTINCT s.id) AS sequences, COUNT(p.id) AS photos, MAX(p.captured_at) AS last "
@@ -53,7 +53,7 @@ async def _patients(store: Db, ids: list[str]) -> list[dict[str, Any]]:
         row, count = index.get(pid), counts.get(pid)
         if row is None and count is None:
             continue
-        out.append({"id": pid, "family": row["family"] if row else None, "given": row["given"] if row else None,
+        out.append({"id": fields.open_pid(pid), "family": row["family"] if row else None, "given": row["given"] if row else None,
                     "birth_date": row["birth_date"] if row else None, "sex": row["sex"] if row else None,
                     "restricted": pid in restricted, "sequences": int(count["sequences"]) if count else 0,
                     "photos": int(count["photos"]) if count else 0, "last_taken_at": count["last"] if count else None})
@@ -65,49 +65,32 @@ async def patient(store: Db, patient_id: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def _words(text: str) -> list[str]:
-    return [w for w in re.split(r"[\s\-']+", fold(text)) if w]
-
-
-def _pattern(word: str) -> str:
-    """A LIKE pattern a name holding ``word`` (folded) matches whatever its accents and case: the letters
-    that have accented forms, and anything not a plain letter, match any one character."""
-    return "%" + "".join(c if c in "bdfghjklmpqrstvwxz" else "_" for c in word) + "%"
-
-
 async def search(store: Db, q: str, birth_date: str | None) -> list[dict[str, Any]]:
     """Exact hospital identifier (indexed or only filed), or name words as prefixes of family/given names.
 
-    Names never hold digits, so a query with one is an identifier only. The database narrows the names
-    with accent-blind LIKE patterns; the exact prefix test on folded names is then made here, page by page."""
+    Names never hold digits, so a query with one is an identifier only. Names are encrypted: each query word
+    is looked up by its keyed token (every prefix of every folded name word has one, ``storage/fields.py``),
+    the patients holding all of them are opened and put in name order here."""
     q = q.strip()
-    ids: list[str] = [q] if ID_RE.match(q) else []
-    words = [] if any(c.isdigit() for c in q) else _words(q)
+    fields = store.fields
+    ids: list[str] = [fields.pid(q)] if ID_RE.match(q) else []
+    words = [] if any(c.isdigit() for c in q) else name_words(q)
     if words:
-        where = ["merged_into IS NULL"]
-        params: dict[str, Any] = {}
-        for i, word in enumerate(words):
-            where.append(f"(lower(family) LIKE :w{i} OR lower(given) LIKE :w{i})")
-            params[f"w{i}"] = _pattern(word)
-        if birth_date:
-            where.append("birth_date = :b")
-            params["b"] = birth_date
-        sql = f"SELECT id, family, given FROM patient_index WHERE {' AND '.join(where)} ORDER BY family, given, id"
-        offset = 0
-        while len(ids) < MAX_RESULTS:
-            page = await store.fetch_all(f"{sql} LIMIT 500 OFFSET {offset}", params)
-            for row in page:
-                names = _words(f"{row['family'] or ''} {row['given'] or ''}")
-                if all(any(n.startswith(w) for n in names) for w in words) and row["id"] not in ids:
-                    ids.append(row["id"])
-            if len(page) < 500:
-                break
-            offset += 500
+        tokens = [fields.token("name", w) for w in words] + ([fields.token("birth", birth_date)] if birth_date else [])
+        joins = " ".join(f"JOIN patient_search t{i} ON t{i}.patient_id = i.id AND t{i}.token = :t{i}"
+                         for i in range(len(tokens)))
+        rows = await store.fetch_all(
+            f"SELECT i.id, i.family, i.given FROM patient_index i {joins} WHERE i.merged_into IS NULL",
+            {f"t{i}": t for i, t in enumerate(tokens)})
+        named = sorted((open_patient(fields, r) for r in rows),
+                       key=lambda p: (fold(p["family"] or ""), fold(p["given"] or ""), p["id"]))
+        ids += [fields.pid(p["id"]) for p in named if fields.pid(p["id"]) not in ids]
     found = await _patients(store, ids[:MAX_RESULTS])
     return [p for p in found if not birth_date or p["birth_date"] == birth_date]
 
 
 async def remember(store: Db, person_id: str, patient_id: str) -> None:
+    patient_id = store.fields.pid(patient_id)
     async with store.write() as db:
         await db.execute("DELETE FROM patient_recent WHERE person_id = :u AND patient_id = :p",
                          {"u": person_id, "p": patient_id})
@@ -151,8 +134,9 @@ def _photo(row: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def sequence_view(seq: Mapping[str, Any], form: Mapping[str, Any], photos: Sequence[Mapping[str, Any]],
-                  changes: list[dict[str, Any]]) -> dict[str, Any]:
-    """The Sequence object of the contract (docs/clinical-api.md), from its row and its opened form."""
+                  changes: list[dict[str, Any]], patient_id: str) -> dict[str, Any]:
+    """The Sequence object of the contract (docs/clinical-api.md), from its row, its opened form and its
+    patient's identifier in clear."""
     timing = form.get("timing") or {}
     delay = timing.get("delay_days")
     # a sequence shows its photos by view, in its protocol's order (extra views after), then as taken
@@ -162,7 +146,7 @@ def sequence_view(seq: Mapping[str, Any], form: Mapping[str, Any], photos: Seque
         photos, key=lambda p: (rank.get(p["view"], len(expected)), p["captured_at"], p["id"]))]
     captured = sorted(p["captured_at"] for p in photos)
     return {
-        "id": seq["id"], "patient_id": seq["patient_id"],
+        "id": seq["id"], "patient_id": patient_id,
         "taken_at": captured[0] if captured else form.get("performed_on") or seq["created_at"],
         "performed_on": form.get("performed_on"), "filed_at": seq["created_at"],
         "procedure": catalog.coded("procedure", form.get("procedure")),
@@ -194,11 +178,12 @@ async def _photos_of(store: Db, sequence_ids: list[str]) -> dict[str, list[dict[
 async def timeline(store: Db, keys: KeyStore, patient_id: str) -> list[dict[str, Any]]:
     """The patient's sequences, newest first."""
     seqs = await store.fetch_all("SELECT id, patient_id, form, created_at FROM sequence WHERE patient_id = :p",
-                                 {"p": patient_id})
+                                 {"p": store.fields.pid(patient_id)})
     ids = [s["id"] for s in seqs]
     photos, changes = await _photos_of(store, ids), await consents(store, ids)
-    views = [sequence_view(s, open_form(keys, s["id"], s["form"]), photos.get(s["id"], []), changes.get(s["id"], []))
-             for s in seqs]
+    clear = store.fields.open_pid(patient_id)
+    views = [sequence_view(s, open_form(keys, s["id"], s["form"]), photos.get(s["id"], []), changes.get(s["id"], []),
+                           clear) for s in seqs]
     return sorted(views, key=lambda v: (v["taken_at"], v["id"]), reverse=True)
 
 
@@ -209,7 +194,7 @@ async def sequence(store: Db, keys: KeyStore, sequence_id: str) -> dict[str, Any
         return None
     photos, changes = await _photos_of(store, [sequence_id]), await consents(store, [sequence_id])
     return sequence_view(seq, open_form(keys, sequence_id, seq["form"]), photos.get(sequence_id, []),
-                         changes.get(sequence_id, []))
+                         changes.get(sequence_id, []), store.fields.open_pid(seq["patient_id"]))
 
 
 async def change_consent(store: Db, keys: KeyStore, sequence_id: str, level: str, reason: str, actor: str,
@@ -240,6 +225,7 @@ async def photos_for_export(store: Db, keys: KeyStore, photo_ids: list[str]) -> 
         f"FROM photo p JOIN sequence s ON s.id = p.sequence_id WHERE p.id IN ({marks})", params)]
     changes = await consents(store, sorted({r["sequence_id"] for r in rows}))
     for r in rows:
+        r["patient_id"] = store.fields.open_pid(r["patient_id"])
         r["form"] = open_form(keys, r["sequence_id"], r["form"])
         r["consent"] = consent_level(r["form"], changes.get(r["sequence_id"], []))
     order = {pid: i for i, pid in enumerate(photo_ids)}

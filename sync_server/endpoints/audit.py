@@ -27,6 +27,7 @@ from ..audit.merkle import ProofError
 from ..audit.service import log_origin, runtime
 from ..auth.permissions import OFFICER
 from ..errors import ApiError
+from ..db import Db
 from ..interop.patients import ID_RE
 from ..types import Principal
 from .common import client_address, json, json_body, services
@@ -135,13 +136,19 @@ async def consistency_proof(request: Request) -> Response:
 # -- the officer's journal ---------------------------------------------------------------------
 
 
+def _logged(filters: search.Filters) -> dict[str, str]:
+    """The filters as the entry recording the search keeps them: the patient is its ``patient_id``
+    (sealed in the database like every patient identifier), never a detail in clear."""
+    return {k: v for k, v in filters.given().items() if k != "patient"}
+
+
 async def entries(request: Request) -> Response:
     """A page of audit entries matching the filters, with names, labels and hashes; ``next`` pages on."""
     who = await _reader(request)
     query = _query(request, *search.FILTERS, *search.PAGING)
     filters, paging = search.Filters.parse(query), search.Paging.parse(query)
     rows, cursor = await search.page(services(request).store, filters, paging)
-    await _log(request, who, {"filters": filters.given(), "order": paging.order, "results": len(rows),
+    await _log(request, who, {"filters": _logged(filters), "order": paging.order, "results": len(rows),
                               **({"first_seq": rows[0]["seq"], "last_seq": rows[-1]["seq"]} if rows else {})},
                patient_id=filters.patient)
     return json({"entries": rows, "next": cursor})
@@ -195,7 +202,7 @@ async def _export(request: Request, kind: str, media_type: str,
     filters = search.Filters.parse(_query(request, *search.FILTERS))
     s = services(request)
     upto = await search.head_seq(s.store)  # a fixed end: the export terminates while the log grows
-    await _log(request, who, {"filters": filters.given(), "format": kind, "upto": upto}, action="audit.export",
+    await _log(request, who, {"filters": _logged(filters), "format": kind, "upto": upto}, action="audit.export",
                patient_id=filters.patient)
 
     async def body() -> AsyncIterator[bytes]:
@@ -256,7 +263,7 @@ async def alerts(request: Request) -> Response:
     rows = await services(request).store.fetch_all(
         f"SELECT * FROM audit_alert {where}ORDER BY id DESC LIMIT :n", {"n": MAX_ALERTS})
     await _log(request, who, {"status": status, "results": len(rows)})
-    return json({"alerts": [alert_json(r) for r in rows]})
+    return json({"alerts": [alert_json(r, services(request).store.fields) for r in rows]})
 
 
 async def acknowledge(request: Request) -> Response:
@@ -280,11 +287,13 @@ async def acknowledge(request: Request) -> Response:
         await append(db, AuditEvent(action="audit.alert.acknowledge", actor=who.actor, address=client_address(request),
                                     object=f"alert:{alert_id}", patient_id=row["patient_id"],
                                     detail={"kind": row["kind"], "already_acknowledged": already}))
-    return json({"alert": alert_json(row)})
+    return json({"alert": alert_json(row, services(request).store.fields)})
 
 
-async def _restricted(store: Any) -> list[dict[str, Any]]:
-    return await store.fetch_all("SELECT patient_id, reason, since FROM audit_restricted_patient ORDER BY since, patient_id")
+async def _restricted(store: Db) -> list[dict[str, Any]]:
+    rows = [{**r, "patient_id": store.fields.open_pid(r["patient_id"])} for r in await store.fetch_all(
+        "SELECT patient_id, reason, since FROM audit_restricted_patient")]
+    return sorted(rows, key=lambda r: (r["since"], r["patient_id"]))
 
 
 async def restricted_patients(request: Request) -> Response:
@@ -318,15 +327,16 @@ async def set_restricted(request: Request) -> Response:
     now = now_iso("microseconds")
     s = services(request)
     async with s.store.write() as db:
+        stored = db.fields.pid(patient_id)
         before = await db.fetch_one("SELECT reason FROM audit_restricted_patient WHERE patient_id = :p",
-                                    {"p": patient_id})
+                                    {"p": stored})
         if restricted:
             await db.execute(
                 "INSERT INTO audit_restricted_patient (patient_id, reason, since, marked_by) VALUES (:p, :r, :t, :by) "
                 "ON CONFLICT (patient_id) DO UPDATE SET reason = excluded.reason, marked_by = excluded.marked_by",
-                {"p": patient_id, "r": reason, "t": now, "by": who.actor})
+                {"p": stored, "r": reason, "t": now, "by": who.actor})
         else:
-            await db.execute("DELETE FROM audit_restricted_patient WHERE patient_id = :p", {"p": patient_id})
+            await db.execute("DELETE FROM audit_restricted_patient WHERE patient_id = :p", {"p": stored})
         await append(db, AuditEvent(action="audit.restricted_patient.update", actor=who.actor,
                                     address=client_address(request), object="restricted-patients",
                                     patient_id=patient_id,

@@ -31,7 +31,7 @@ from ..errors import ApiError
 from ..interop import fhir, paging, patients
 from ..interop.fhir import R4, R5
 from ..interop.service import Interop
-from ..storage.fields import open_form
+from ..storage.fields import ID_PREFIX, open_form, open_patient
 from ..types import Principal, is_uuid
 from .common import client_address, json, json_body, services
 
@@ -167,7 +167,7 @@ def _photo_filters(request: Request, version: str) -> tuple[str, dict[str, Any],
     for i, (name, value) in enumerate(request.query_params.multi_items()):
         key = f"v{i}"
         if name in ("subject", "patient"):
-            values[key] = _patient_ref(value)
+            values[key] = services(request).store.fields.pid(_patient_ref(value))  # stored sealed
             searched.add(values[key])
             where += f" AND si.patient_id = :{key}"
         elif name == "_id":
@@ -194,14 +194,15 @@ def _photo_filters(request: Request, version: str) -> tuple[str, dict[str, Any],
 def _patient_filters(request: Request) -> tuple[str, dict[str, Any], set[str], list[str]]:
     where, values, used = "", {}, []
     system_of_ids = services(request).settings.patient_id_system
+    fields = services(request).store.fields  # identifiers are stored sealed: the search seals its values
     for i, (name, value) in enumerate(request.query_params.multi_items()):
         if name == "_id":
-            values[f"v{i}"] = value
+            values[f"v{i}"] = fields.pid(value)
             where += f" AND id = :v{i}"
         elif name == "identifier":
             system, code = fhir.token(value)
             if system in (None, system_of_ids):
-                values[f"v{i}"] = code
+                values[f"v{i}"] = fields.pid(code)
                 where += f" AND id = :v{i}"
             else:  # the index publishes its identifiers under one system: another names no patient here
                 where += f" AND {_NEVER}"
@@ -259,7 +260,7 @@ async def _page(request: Request, select: str, source: str, values: dict[str, An
 def _photo_resource(request: Request, row: Mapping[str, Any], version: str) -> dict[str, Any]:
     settings = services(request).settings
     return fhir.photo_resource(version, row, open_form(services(request).keys, row["sequence_id"], row["form"]),
-                               row["index_patient_id"],
+                               services(request).store.fields.open_pid(row["index_patient_id"]),
                                system=settings.patient_id_system, wado_base=settings.dicomweb_url)
 
 
@@ -294,19 +295,21 @@ async def _patient_search(request: Request, version: str) -> Response:
     rows, total, links = await _page(request, "SELECT *", " FROM patient_index WHERE 1 = 1" + where, values,
                                      ("id",), lambda r: (r["id"],), base, used)
     await _audit_read(request, who, "fhir.search", "Patient", {r["id"] for r in rows} | searched, len(rows))
-    system = services(request).settings.patient_id_system
-    return _fhir_response(fhir.searchset([fhir.patient(r, system, version) for r in rows], base, links,
+    system, fields = services(request).settings.patient_id_system, services(request).store.fields
+    return _fhir_response(fhir.searchset([fhir.patient(open_patient(fields, r), system, version) for r in rows], base, links,
                                          total=total, version=version))
 
 
 async def _patient_read(request: Request, version: str) -> Response:
     who = _fhir_caller(request, version)
     patient_id = request.path_params["patient_id"]
-    row = await services(request).store.fetch_one("SELECT * FROM patient_index WHERE id = :id", {"id": patient_id})
+    fields = services(request).store.fields
+    row = None if patient_id.startswith(ID_PREFIX) else await services(request).store.fetch_one(
+        "SELECT * FROM patient_index WHERE id = :id", {"id": fields.pid(patient_id)})
     if row is None:
         raise ApiError("not_found")
     await _audit_read(request, who, "fhir.read", f"Patient/{patient_id}", {patient_id}, 1)
-    return _fhir_response(fhir.patient(row, services(request).settings.patient_id_system, version))
+    return _fhir_response(fhir.patient(open_patient(fields, row), services(request).settings.patient_id_system, version))
 
 
 def _metadata(request: Request, version: str) -> Response:

@@ -36,7 +36,8 @@ async def latest_per_view(store: Db, keys: KeyStore, patient_id: str) -> list[di
         "SELECT p.id, p.view, p.captured_at, p.sequence_id, q.form, r.storage_key, r.width, r.height "
         "FROM photo p JOIN sequence q ON q.id = p.sequence_id "
         "JOIN rendition r ON r.photo_id = p.id AND r.kind = 'preview' "
-        "WHERE q.patient_id = :p AND p.state = 'verified' ORDER BY p.captured_at DESC, p.id DESC", {"p": patient_id})
+        "WHERE q.patient_id = :p AND p.state = 'verified' ORDER BY p.captured_at DESC, p.id DESC",
+        {"p": store.fields.pid(patient_id)})
     changes = await queries.consents(store, sorted({r["sequence_id"] for r in rows}))
     chosen: dict[str, dict[str, Any]] = {}
     for r in rows:

@@ -115,13 +115,14 @@ class SyncService:
     async def _record_manifest(self, db: Writer, who: Principal, manifest: Manifest) -> None:
         now = iso(utc_now())
         for sequence in manifest.sequences:
+            patient = db.fields.pid(sequence.patient_id)  # stored sealed (storage/fields.py)
             row = await db.fetch_one("SELECT patient_id, form_sha256 FROM sequence WHERE id = :id",
                                      {"id": sequence.sequence_id})
             if row is None:
                 await db.execute(
                     "INSERT INTO sequence (id, patient_id, device_id, form_sha256, form, created_at, person_id) "
                     "VALUES (:id, :patient, :device, :fs, :form, :t, :person)",
-                    {"id": sequence.sequence_id, "patient": sequence.patient_id, "device": who.device_id,
+                    {"id": sequence.sequence_id, "patient": patient, "device": who.device_id,
                      "fs": sequence.form_sha256, "form": seal_form(self.keys, sequence.sequence_id, sequence.form), "t": now,
                      "person": sequence.person_id},
                 )
@@ -131,7 +132,7 @@ class SyncService:
                                             detail={"batch_id": manifest.batch_id, **detail,
                                                     **({"patient_verified": False}
                                                        if sequence.form.get("patient_verified") is False else {})}))
-            elif row["patient_id"] != sequence.patient_id or row["form_sha256"] != sequence.form_sha256:
+            elif row["patient_id"] != patient or row["form_sha256"] != sequence.form_sha256:
                 raise ApiError("sequence_conflict", details={"sequence_id": sequence.sequence_id})
         known: dict[str, tuple[Any, ...]] = {}
         ids = [p.photo_id for p in manifest.photos]

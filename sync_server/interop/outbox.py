@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import httpx
 
 from ..db import Writer
-from ..storage.fields import open_form
+from ..storage.fields import open_form, open_patient
 from ..audit.log import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEvent, append
 from ..events import wait_event
 from . import dicom, fhir, orthanc, push, stow
@@ -195,25 +195,28 @@ class Outbox:
     async def _push(self, row: Mapping[str, Any]) -> stow.Delivery:
         system = self.settings.patient_id_system
         version = fhir.R5 if self.settings.fhir_r5 else fhir.R4
+        patient_id = self.store.fields.open_pid(row["index_patient_id"])  # stored sealed; the record names it
         resource = fhir.photo_resource(version, row, open_form(self.services.keys, row["sequence_id"], row["form"]),
-                                       row["index_patient_id"], system=system,
-                                       wado_base=self.settings.dicomweb_url)
-        bundle = fhir.transaction(resource, row["index_patient_id"], system, version)
+                                       patient_id, system=system, wado_base=self.settings.dicomweb_url)
+        bundle = fhir.transaction(resource, patient_id, system, version)
         assert self._client is not None
         return await push.post_transaction(self._client, self.settings.fhir_push_url, bundle,
                                            self.settings.fhir_push_token)
 
     async def _stow(self, row: Mapping[str, Any], photo_id: str) -> stow.Delivery | str:
         """The PACS delivery, or why the photo cannot go there (a string)."""
-        patient = await self.store.fetch_one("SELECT * FROM patient_index WHERE id = :id",
+        fields = self.store.fields
+        patient_id = fields.open_pid(row["index_patient_id"])  # stored sealed; the PACS gets the identifier
+        indexed = await self.store.fetch_one("SELECT * FROM patient_index WHERE id = :id",
                                              {"id": row["index_patient_id"]})
+        patient = open_patient(fields, indexed) if indexed is not None else {"id": patient_id}
         form = open_form(self.services.keys, row["sequence_id"], row["form"])
         number = 1 + int(await self.store.fetch_val(
             "SELECT COUNT(*) FROM photo WHERE sequence_id = :s AND (captured_at < :c OR (captured_at = :c AND id < :id))",
             {"s": row["sequence_id"], "c": row["captured_at"], "id": photo_id}))
         try:
             original = await asyncio.to_thread(self.services.objects.get, row["storage_key"], self.services.keys.keks)
-            instance = dicom.build(original, photo=row, form=form, patient=patient or {"id": row["index_patient_id"]},
+            instance = dicom.build(original, photo=row, form=form, patient=patient,
                                    instance_number=number, issuer=self.settings.patient_id_system)
         except dicom.NotEncapsulable as exc:
             return str(exc)
@@ -231,7 +234,7 @@ class Outbox:
         if not stored.ok or not moved or not self.settings.orthanc_url:
             return stored
         return await orthanc.withdraw_others(self._client, self.settings.orthanc_url, instance_uid(photo_id),
-                                             row["index_patient_id"], self.settings.dicomweb_token)
+                                             patient_id, self.settings.dicomweb_token)
 
     async def _finish(self, photo_id: str, target: str, patient_id: str | None, state: str, reason: str,
                       outcome: str) -> str:

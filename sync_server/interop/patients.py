@@ -17,6 +17,10 @@ exactly one patient, active, not merged away. Otherwise it waits in quarantine, 
 Sequences already filed follow a merge to the survivor; a quarantined one is released as soon as
 the index makes its identifier resolve cleanly; an authorised user decides the rest. Every
 decision is audited with the patient id; nothing here logs identities.
+
+Every identifier is stored sealed (``storage/fields.py``): the functions here take an identifier
+in clear or as stored (sealing is idempotent) and work on the stored form; what they return names
+patients by their stored form (``Resolution``, ``reconcile``), which callers open to show.
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from typing import Any, Iterable, Mapping
 from ..audit.log import MINOR_FAILURE, SUCCESS, AuditEvent, append
 from ..db import Db, Writer
 from ..clock import now_iso
+from ..storage.fields import open_patient, seal_patient
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,31}$")  # sequence.schema.json patient_id; a valid FHIR id
 AUTHORITY_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,64}$")
@@ -109,20 +114,22 @@ async def _identifier_values(db: Writer, patient_id: str) -> set[str]:
 
 async def _set_identifiers(db: Writer, patient: Patient, authority: str) -> None:
     """The patient's identifiers: its index identifier, and the other ones when the source lists them."""
+    stored = db.fields.pid(patient.id)
     if patient.other_ids is None:
         await db.execute("DELETE FROM patient_identifier WHERE patient_id = :p AND value = :v",
-                         {"p": patient.id, "v": patient.id})
-        wanted = {(patient.id, authority)}
+                         {"p": stored, "v": stored})
+        wanted = {(stored, authority)}
     else:
-        await db.execute("DELETE FROM patient_identifier WHERE patient_id = :p", {"p": patient.id})
-        wanted = {(patient.id, authority), *((v, a or "") for v, a in patient.other_ids)}
+        await db.execute("DELETE FROM patient_identifier WHERE patient_id = :p", {"p": stored})
+        wanted = {(stored, authority), *((db.fields.pid(v), a or "") for v, a in patient.other_ids)}
     for value, auth in sorted(wanted):
         await db.execute("INSERT INTO patient_identifier (value, authority, patient_id) VALUES (:v, :a, :p)",
-                         {"v": value, "a": auth, "p": patient.id})
+                         {"v": value, "a": auth, "p": stored})
 
 
 async def record_visit(db: Writer, patient_id: str, visit: Any, trigger: str, actor: str) -> None:
     """Keep the patient's current stay (``hl7v2.Visit``): where, since when, or that it ended; audited."""
+    patient_id = db.fields.pid(patient_id)
     now = now_iso()
     if visit.ended:
         await db.execute("UPDATE patient_visit SET ended_at = :t, updated_at = :t WHERE patient_id = :p "
@@ -144,21 +151,25 @@ async def today(store: Db, department: str, day: str) -> list[dict[str, Any]]:
     rows = await store.fetch_all(
         "SELECT i.id, i.family, i.given, i.birth_date, i.sex FROM patient_visit v "
         "JOIN patient_index i ON i.id = v.patient_id WHERE v.department = :d AND i.merged_into IS NULL AND i.active = 1 "
-        "AND (v.admitted_on IS NULL OR v.admitted_on <= :day) AND (v.ended_at IS NULL OR v.ended_at >= :day) "
-        "ORDER BY i.family, i.given, i.id", {"d": department, "day": day})
-    return [dict(r) for r in rows]
+        "AND (v.admitted_on IS NULL OR v.admitted_on <= :day) AND (v.ended_at IS NULL OR v.ended_at >= :day)",
+        {"d": department, "day": day})
+    patients = [open_patient(store.fields, r) for r in rows]
+    return sorted(patients, key=lambda p: (p["family"] or "", p["given"] or "", p["id"]))
 
 
 async def upsert(db: Writer, patient: Patient, *, source: str, actor: str) -> list[str]:
     """Add or update one identity (inside a write); returns sequences this releases from quarantine."""
-    existing = await db.fetch_one("SELECT id, authority, active FROM patient_index WHERE id = :id", {"id": patient.id})
+    fields = db.fields
+    stored = fields.pid(patient.id)
+    existing = await db.fetch_one("SELECT id, authority, active FROM patient_index WHERE id = :id", {"id": stored})
     if existing is not None and existing["authority"] and patient.authority \
             and existing["authority"] != patient.authority:
         # the same identifier from another authority is another patient: never overwrite this one
         raise IdentityError("this identifier is already indexed under another assigning authority")
-    before = await _identifier_values(db, patient.id)
+    before = await _identifier_values(db, stored)
     values = {**dataclasses.asdict(patient), "active": 1 if patient.active else 0, "source": source, "t": now_iso()}
     del values["other_ids"]
+    values.update(seal_patient(fields, stored, values), id=stored)
     if existing is None:
         await db.execute(
             "INSERT INTO patient_index (id, family, given, birth_date, sex, merged_into, source, updated_at, "
@@ -171,12 +182,15 @@ async def upsert(db: Writer, patient: Patient, *, source: str, actor: str) -> li
             "WHERE id = :id", values)
     authority = patient.authority or (existing["authority"] if existing is not None else None) or ""
     await _set_identifiers(db, patient, authority)
+    await db.execute("DELETE FROM patient_search WHERE patient_id = :p", {"p": stored})
+    for token in sorted(fields.search_tokens(patient.family, patient.given, patient.birth_date)):
+        await db.execute("INSERT INTO patient_search (token, patient_id) VALUES (:k, :p)", {"k": token, "p": stored})
     was_active = existing is None or bool(existing["active"])
     action = ("patient.index.deactivate" if was_active and not patient.active
               else "patient.index.update" if existing is not None else "patient.index.add")
     await append(db, AuditEvent(action=action, actor=actor, patient_id=patient.id,
                                 detail={"source": source, "active": patient.active}))
-    return await _recheck(db, before | await _identifier_values(db, patient.id), actor)
+    return await _recheck(db, before | await _identifier_values(db, stored), actor)
 
 
 async def merge(db: Writer, prior_id: str, survivor: Patient, *, source: str, actor: str) -> tuple[list[str], list[str]]:
@@ -188,31 +202,32 @@ async def merge(db: Writer, prior_id: str, survivor: Patient, *, source: str, ac
         raise IdentityError("a patient cannot be merged into itself")
     Patient(prior_id)  # validates the identifier
     released = await upsert(db, survivor, source=source, actor=actor)
+    prior_id, survivor_id = db.fields.pid(prior_id), db.fields.pid(survivor.id)
     t = now_iso()
     if await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": prior_id}) is None:
         await db.execute(
             "INSERT INTO patient_index (id, merged_into, source, updated_at, active) VALUES (:id, :s, :src, :t, 1)",
-            {"id": prior_id, "s": survivor.id, "src": source, "t": t})
+            {"id": prior_id, "s": survivor_id, "src": source, "t": t})
         await db.execute("INSERT INTO patient_identifier (value, authority, patient_id) VALUES (:v, '', :v)",
                          {"v": prior_id})
     else:
         await db.execute("UPDATE patient_index SET merged_into = :s, updated_at = :t WHERE id = :id",
-                         {"s": survivor.id, "t": t, "id": prior_id})
+                         {"s": survivor_id, "t": t, "id": prior_id})
     # identities merged earlier into the prior one follow it to the survivor
     await db.execute("UPDATE patient_index SET merged_into = :s, updated_at = :t WHERE merged_into = :p",
-                     {"s": survivor.id, "t": t, "p": prior_id})
+                     {"s": survivor_id, "t": t, "p": prior_id})
     moved = [r["sequence_id"] for r in await db.fetch_all(
         "SELECT sequence_id FROM sequence_identity WHERE patient_id = :p AND state = :r ORDER BY sequence_id",
         {"p": prior_id, "r": RECONCILED})]
     await db.execute(
         "UPDATE sequence_identity SET patient_id = :s, decided_by = :a, decided_at = :t, reason = :why "
         "WHERE patient_id = :p AND state = :r",
-        {"s": survivor.id, "a": actor, "t": t, "p": prior_id, "r": RECONCILED, "why": "merged"})
-    await append(db, AuditEvent(action="patient.index.merge", actor=actor, patient_id=survivor.id,
+        {"s": survivor_id, "a": actor, "t": t, "p": prior_id, "r": RECONCILED, "why": "merged"})
+    await append(db, AuditEvent(action="patient.index.merge", actor=actor, patient_id=survivor_id,
                                 detail={"prior_patient_id": prior_id, "sequences_moved": len(moved),
                                         "source": source}))
     for sequence_id in moved:
-        await append(db, AuditEvent(action="sequence.identity.move", actor=actor, patient_id=survivor.id,
+        await append(db, AuditEvent(action="sequence.identity.move", actor=actor, patient_id=survivor_id,
                                     object=f"sequence/{sequence_id}", detail={"from_patient_id": prior_id}))
     # sequences waiting on the prior identifier now wait as "merged": a person confirms the survivor
     released += await _recheck(db, await _identifier_values(db, prior_id) | {prior_id}, actor)
@@ -221,7 +236,7 @@ async def merge(db: Writer, prior_id: str, survivor: Patient, *, source: str, ac
 
 async def _recheck(db: Writer, claimed_ids: Iterable[str], actor: str) -> list[str]:
     """Resolve again the quarantined sequences claiming these identifiers; returns those released."""
-    marks, values = _in("c", sorted(set(claimed_ids)))
+    marks, values = _in("c", sorted(set(db.fields.pids(claimed_ids))))
     rows = await db.fetch_all(
         f"SELECT sequence_id, claimed_id, reason FROM sequence_identity WHERE state = :q AND claimed_id IN ({marks}) "
         "ORDER BY sequence_id", {"q": QUARANTINED, **values})
@@ -243,8 +258,8 @@ async def _decide(db: Writer, sequence_id: str, claimed_id: str, patient_id: str
     await db.execute(
         "INSERT INTO sequence_identity (sequence_id, claimed_id, patient_id, state, reason, decided_by, decided_at) "
         "VALUES (:s, :c, :p, :state, :reason, :a, :t)",
-        {"s": sequence_id, "c": claimed_id, "p": patient_id, "state": state, "reason": reason, "a": actor,
-         "t": now_iso()})
+        {"s": sequence_id, "c": db.fields.pid(claimed_id), "p": db.fields.pid(patient_id), "state": state,
+         "reason": reason, "a": actor, "t": now_iso()})
     action = {RECONCILED: "sequence.identity.reconcile", QUARANTINED: "sequence.identity.quarantine",
               REJECTED: "sequence.identity.reject"}[state]
     await append(db, AuditEvent(action=action, outcome=SUCCESS if state == RECONCILED else MINOR_FAILURE,
@@ -254,6 +269,7 @@ async def _decide(db: Writer, sequence_id: str, claimed_id: str, patient_id: str
 
 async def survivor_of(db: Db | Writer, patient_id: str) -> tuple[str | None, str | None]:
     """(the identity ``patient_id`` ends at after following merges, None) or (None, what is broken)."""
+    patient_id = db.fields.pid(patient_id)
     seen: set[str] = set()
     current = patient_id
     while True:
@@ -270,6 +286,7 @@ async def survivor_of(db: Db | Writer, patient_id: str) -> tuple[str | None, str
 
 async def resolve_identity(db: Db | Writer, claimed_id: str) -> Resolution:
     """The index identity a claimed identifier files under, or why a person must decide (see module doc)."""
+    claimed_id = db.fields.pid(claimed_id)
     holders = {r["id"] for r in await db.fetch_all("SELECT id FROM patient_index WHERE id = :c", {"c": claimed_id})}
     holders |= {r["patient_id"] for r in await db.fetch_all(
         "SELECT patient_id FROM patient_identifier WHERE value = :c", {"c": claimed_id})}
@@ -294,7 +311,15 @@ async def resolve_identity(db: Db | Writer, claimed_id: str) -> Resolution:
 
 
 async def reconcile(store: Db, sequence_id: str, actor: str = "system:reconcile") -> Mapping[str, Any] | None:
-    """The sequence's identity row, deciding it first if this sequence was never reconciled."""
+    """The sequence's identity row (its identifiers opened), deciding it first if this sequence was never
+    reconciled."""
+    row = await _reconcile(store, sequence_id, actor)
+    if row is None:
+        return None
+    return {**row, "claimed_id": store.fields.open_pid(row["claimed_id"]), "patient_id": store.fields.open_pid(row["patient_id"])}
+
+
+async def _reconcile(store: Db, sequence_id: str, actor: str) -> Mapping[str, Any] | None:
     row = await store.fetch_one("SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
     if row is not None:
         return row
@@ -323,7 +348,9 @@ async def quarantine(store: Db, limit: int = 500) -> list[dict[str, Any]]:
         "ORDER BY si.decided_at, si.sequence_id LIMIT :n", {"q": QUARANTINED, "n": limit})
     for row in rows:
         row["photos"] = int(row["photos"])
-        row["candidates"] = list((await resolve_identity(store, row["claimed_id"])).candidates)
+        row["candidates"] = sorted(store.fields.open_pid(c)
+                                   for c in (await resolve_identity(store, row["claimed_id"])).candidates)
+        row["claimed_id"] = store.fields.open_pid(row["claimed_id"])
     return rows
 
 
@@ -337,7 +364,7 @@ async def decide(store: Db, sequence_id: str, *, patient_id: str | None, actor: 
         if patient_id is None:
             await _decide(db, sequence_id, row["claimed_id"], None, REJECTED, "rejected by a user", actor)
             return REJECTED
-        resolved, _ = await survivor_of(db, patient_id)
+        resolved, _ = await survivor_of(db, db.fields.pid(patient_id))
         if resolved is None:
             raise IdentityError("this patient is not in the index")
         if not (await db.fetch_one("SELECT active FROM patient_index WHERE id = :id", {"id": resolved}))["active"]:

@@ -10,6 +10,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..events import BATCH_COMMITTED, PHOTO_VERIFIED
+from ..storage.fields import open_patient
 from . import hl7v2, patients
 from .outbox import Outbox
 
@@ -104,7 +105,8 @@ class Interop:
                 await patients.record_visit(db, event.patient.id, event.visit, event.trigger, actor)
             if event.trigger in hl7v2.CHANGES and event.prior_id is not None:
                 # A47: the prior identifier was wrong; the new one must not be another patient's
-                taken = await db.fetch_one("SELECT id FROM patient_index WHERE id = :id", {"id": event.patient.id})
+                taken = await db.fetch_one("SELECT id FROM patient_index WHERE id = :id",
+                                           {"id": db.fields.pid(event.patient.id)})
                 if taken is not None:
                     raise patients.IdentityError("the new identifier already belongs to a patient of the index")
             if event.prior_id is not None:
@@ -112,14 +114,16 @@ class Interop:
                                                       source=f"hl7:{event.trigger}", actor=actor)
                 await self.outbox.follow(db, moved)  # same transaction: the copies cannot miss the move
             else:
-                before = await db.fetch_one("SELECT family, given, birth_date, sex FROM patient_index WHERE id = :id",
-                                            {"id": event.patient.id})
+                stored = db.fields.pid(event.patient.id)
+                row = await db.fetch_one("SELECT id, family, given, birth_date, sex FROM patient_index WHERE id = :id",
+                                         {"id": stored})
+                before = None if row is None else {k: v for k, v in open_patient(db.fields, row).items() if k != "id"}
                 changed = await patients.upsert(db, event.patient, source=f"hl7:{event.trigger}", actor=actor)
-                if before is not None and dict(before) != {k: getattr(event.patient, k) for k in before}:
+                if before is not None and before != {k: getattr(event.patient, k) for k in before}:
                     # new demographics (a name change after delivery): the copies already sent go again
                     filed = [r["sequence_id"] for r in await db.fetch_all(
                         "SELECT sequence_id FROM sequence_identity WHERE patient_id = :p AND state = 'reconciled'",
-                        {"p": event.patient.id})]
+                        {"p": stored})]
                     await self.outbox.follow(db, filed)
         await self.queue_sequences(moved + changed)
         self.outbox.wake()

@@ -54,7 +54,8 @@ def scan(services: Any, call: Callable[..., Any]) -> Callable[[], int]:
 def stored_alerts(services: Any, call: Callable[..., Any]) -> Callable[..., list[dict[str, Any]]]:
     def rows(kind: str | None = None) -> list[dict[str, Any]]:
         found = call(services.store.fetch_all, "SELECT * FROM audit_alert ORDER BY id")
-        return [r for r in found if kind is None or r["kind"] == kind]
+        return [{**r, "patient_id": services.store.fields.open_pid(r["patient_id"])}  # stored sealed
+                for r in found if kind is None or r["kind"] == kind]
     return rows
 
 

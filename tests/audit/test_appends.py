@@ -12,9 +12,12 @@ from pathlib import Path
 import pytest
 
 from sync_server.audit import merkle
-from sync_server.audit.log import AuditEvent, append, leaf_bytes, record, record_many, verify_chain
+from crypto import KeyStore
+
+from sync_server.audit.log import AuditEvent, append, leaf_bytes, open_entry, record, record_many, verify_chain
 from sync_server.audit.tree import root_at, tree_size
 from sync_server.db import Db, GroupCommitError
+from sync_server.storage.fields import PatientFields
 from tests.conftest import both_backends
 
 pytestmark = pytest.mark.asyncio
@@ -23,6 +26,12 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return both_backends(request) or f"sqlite:///{tmp_path / 'audit.db'}"
+
+
+@pytest.fixture
+def fields(tmp_path: Path) -> PatientFields:
+    """The install's keys for the patients the entries name (sealed in the rows, in clear in the leaves)."""
+    return PatientFields(KeyStore.open(tmp_path / "keys"))
 
 
 def _event(i: int) -> AuditEvent:
@@ -36,11 +45,12 @@ async def _assert_whole(store: Db, entries: int) -> None:
     assert report.ok and report.entries == entries, report
     rows = await store.fetch_all("SELECT * FROM audit_entry ORDER BY seq")
     assert await tree_size(store) == entries
-    assert await root_at(store, entries) == merkle.root_of(merkle.leaf_hash(leaf_bytes(r)) for r in rows)
+    assert await root_at(store, entries) == merkle.root_of(
+        merkle.leaf_hash(leaf_bytes(open_entry(r, store.field_keys))) for r in rows)
 
 
-async def test_appends_chain_on_after_another_process_appended(db_url: str) -> None:
-    server, cli = Db(db_url), Db(db_url)
+async def test_appends_chain_on_after_another_process_appended(db_url: str, fields: PatientFields) -> None:
+    server, cli = Db(db_url, fields), Db(db_url, fields)
     await server.connect()
     await cli.connect()
     try:
@@ -54,8 +64,8 @@ async def test_appends_chain_on_after_another_process_appended(db_url: str) -> N
         await server.disconnect()
 
 
-async def test_an_append_rolled_back_with_its_transaction_leaves_no_trace(db_url: str) -> None:
-    store = Db(db_url)
+async def test_an_append_rolled_back_with_its_transaction_leaves_no_trace(db_url: str, fields: PatientFields) -> None:
+    store = Db(db_url, fields)
     await store.connect()
     try:
         await record(store, _event(0))
@@ -70,8 +80,9 @@ async def test_an_append_rolled_back_with_its_transaction_leaves_no_trace(db_url
         await store.disconnect()
 
 
-async def test_a_stopped_flush_fails_its_entries_instead_of_leaving_them_waiting(db_url: str) -> None:
-    store = Db(db_url)
+async def test_a_stopped_flush_fails_its_entries_instead_of_leaving_them_waiting(db_url: str,
+                                                                                 fields: PatientFields) -> None:
+    store = Db(db_url, fields)
     await store.connect()
     try:
         waiting = asyncio.create_task(record(store, _event(0)))

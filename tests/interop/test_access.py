@@ -132,7 +132,8 @@ def test_a_bad_value_stored_before_the_feed_checked_it_never_fails_a_patient_rea
     from fhir.resources.R4B.patient import Patient
 
     call(services.store.execute, "INSERT INTO patient_index (id, family, given, birth_date, sex, source, updated_at, "
-         "active) VALUES ('IPP-0990', 'Bad', 'Date', '1980-13-02', 'Q', 'hl7:A04', '2026-01-01T00:00:00Z', 1)")
+         "active) VALUES (:id, 'Bad', 'Date', '1980-13-02', 'Q', 'hl7:A04', '2026-01-01T00:00:00Z', 1)",
+         {"id": services.store.fields.pid("IPP-0990")})  # the identifier sealed, as every version since 0014 keeps it
     read = http.get("/fhir/r4/Patient/IPP-0990", headers=FHIR)
     assert read.status_code == 200
     resource = Patient.model_validate(read.json())

@@ -16,6 +16,7 @@ from fhir.resources.bundle import Bundle as BundleR5
 from fhir.resources.R4B.bundle import Bundle
 
 from tests.interop.conftest import ack_codes, adt, send_mllp, sync
+from tests.support.patients import rows as opened_rows
 from tests.support.waiting import wait_for
 from tests.support.server import free_port
 
@@ -99,7 +100,7 @@ def test_photos_are_pushed_as_transaction_bundles_and_retried_until_the_emr_is_b
         assert entry.resource.subject.reference == "Patient?identifier=urn:clinphoto:patient-id|IPP-0042"
     assert sorted(r["bundle"]["entry"][0]["resource"]["id"] for r in emr.received) == \
         sorted(p.photo_id for p in batch.photos)
-    failures = call(services.store.fetch_all,
+    failures = opened_rows(call, services.store,
                     "SELECT patient_id FROM audit_entry WHERE action = 'interop.fhir.store' AND outcome = '8'")
     assert failures and {f["patient_id"] for f in failures} == {"IPP-0042"}
 

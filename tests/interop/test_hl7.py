@@ -11,6 +11,7 @@ import pytest
 
 from sync_server.interop import patients
 from sync_server.interop.hl7v2 import Hl7Error, handle_frame, parse_adt
+from tests.support.patients import patient_row, rows as opened_rows
 from tests.conftest import both_backends
 from tests.interop.conftest import ack_codes, error_code, adt, send_frames, send_mllp, valid_ack
 from tests.support.photos import sequence_form
@@ -45,7 +46,8 @@ def _add_sequence(call: Callable[..., Any], services: Any, claimed: str) -> str:
 
 
 def _identity(call: Callable[..., Any], services: Any, sequence_id: str) -> dict[str, Any]:
-    return call(services.store.fetch_one, "SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
+    found = opened_rows(call, services.store, "SELECT * FROM sequence_identity WHERE sequence_id = :s", {"s": sequence_id})
+    return found[0] if found else None  # type: ignore[return-value]
 
 
 def _queue(http: Any) -> dict[str, dict[str, Any]]:
@@ -84,11 +86,11 @@ def test_mllp_adt_feed_fills_the_index_and_acknowledges(http, services, call):
                 adt("A01", "!!", control="C3"))
     assert ack_codes(acks) == ["AA", "AA", "AE"]  # a bad identifier is a content error (table 0008)
     assert [str(a.segment("MSA")[2]) for a in acks] == ["C1", "C2", "C3"]
-    row = call(services.store.fetch_one, "SELECT * FROM patient_index WHERE id = 'IPP-0100'")
+    row = patient_row(call, services, "IPP-0100")
     assert row["family"] == "Dupont-Durand" and row["birth_date"] == "1980-01-02" and row["source"] == "hl7:A08"
     assert row["authority"] == "HOSP" and row["active"] == 1
-    actions = [r["action"] for r in call(services.store.fetch_all,
-                                         "SELECT action FROM audit_entry WHERE patient_id = 'IPP-0100' ORDER BY seq")]
+    actions = [r["action"] for r in call(services.store.fetch_all, "SELECT action FROM audit_entry "
+                                         "WHERE patient_id = :p ORDER BY seq", {"p": services.store.fields.pid("IPP-0100")})]
     assert actions == ["patient.index.add", "patient.index.update"]
 
 
@@ -121,8 +123,8 @@ def test_a40_moves_filed_sequences_and_quarantines_later_claims_of_the_merged_aw
     queue = _queue(http)
     assert queue[late]["candidates"] == ["IPP-0302"]
     assert queue[waiting]["reason"] == "merged" and queue[waiting]["candidates"] == ["IPP-0302"]
-    audit = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action IN "
-                 "('patient.index.merge', 'sequence.identity.move') ORDER BY seq")
+    audit = opened_rows(call, services.store, "SELECT * FROM audit_entry WHERE action IN "
+                        "('patient.index.merge', 'sequence.identity.move') ORDER BY seq")
     assert [(a["action"], a["patient_id"]) for a in audit] == [
         ("patient.index.merge", "IPP-0302"), ("sequence.identity.move", "IPP-0302"),
         ("patient.index.merge", "IPP-0302")]
@@ -140,7 +142,7 @@ def test_a29_withdraws_an_identity_so_new_claims_wait_until_the_hospital_restore
     filed = _add_sequence(call, services, "IPP-0350")
     assert call(patients.reconcile, services.store, filed)["state"] == "reconciled"
     assert ack_codes(send(adt("A29", "IPP-0350^^^HOSP^PI"))) == ["AA"]
-    assert call(services.store.fetch_val, "SELECT active FROM patient_index WHERE id = 'IPP-0350'") == 0
+    assert patient_row(call, services, "IPP-0350")["active"] == 0
     assert _identity(call, services, filed)["state"] == "reconciled"  # what was filed stays filed
     later = _add_sequence(call, services, "IPP-0350")
     assert _identity(call, services, later) is None
@@ -150,8 +152,8 @@ def test_a29_withdraws_an_identity_so_new_claims_wait_until_the_hospital_restore
     assert ack_codes(send(adt("A08", "IPP-0350^^^HOSP^PI"))) == ["AA"]  # the hospital restates the identity
     assert (_identity(call, services, later)["state"], _identity(call, services, later)["patient_id"]) == \
         ("reconciled", "IPP-0350")
-    actions = [r["action"] for r in call(services.store.fetch_all,
-                                         "SELECT action FROM audit_entry WHERE patient_id = 'IPP-0350' ORDER BY seq")]
+    actions = [r["action"] for r in call(services.store.fetch_all, "SELECT action FROM audit_entry "
+                                         "WHERE patient_id = :p ORDER BY seq", {"p": services.store.fields.pid("IPP-0350")})]
     assert "patient.index.deactivate" in actions
 
 
@@ -159,8 +161,9 @@ def test_an_identifier_two_patients_hold_under_two_authorities_is_ambiguous(http
     # IPP-0500 is one patient's identifier at site A, and another patient's at site C
     assert ack_codes(send(adt("A01", "IPP-0500^^^SITE-A^PI", name="Durand^Anne"),
                           adt("A01", "IPP-0600^^^SITE-B^PI~IPP-0500^^^SITE-C^PN", name="Petit^Marc"))) == ["AA", "AA"]
-    assert call(services.store.fetch_all, "SELECT value, authority, patient_id FROM patient_identifier "
-                "WHERE value = 'IPP-0500' ORDER BY patient_id") == [
+    assert sorted(opened_rows(call, services.store, "SELECT value, authority, patient_id FROM patient_identifier "
+                              "WHERE value = :v", {"v": services.store.fields.pid("IPP-0500")}),
+                  key=lambda r: r["patient_id"]) == [
         {"value": "IPP-0500", "authority": "SITE-A", "patient_id": "IPP-0500"},
         {"value": "IPP-0500", "authority": "SITE-C", "patient_id": "IPP-0600"}]
     sequence_id = _add_sequence(call, services, "IPP-0500")
@@ -173,22 +176,22 @@ def test_an_identifier_two_patients_hold_under_two_authorities_is_ambiguous(http
     assert (identity["state"], identity["patient_id"]) == ("reconciled", "IPP-0600")
     # the same identifier as another authority's index identifier is refused, never overwrites the patient
     assert ack_codes(send(adt("A01", "IPP-0500^^^SITE-B^PI", name="Autre^Jean"))) == ["AE"]
-    assert call(services.store.fetch_val, "SELECT family FROM patient_index WHERE id = 'IPP-0500'") == "Durand"
+    assert patient_row(call, services, "IPP-0500")["family"] == "Durand"
     decided = http.post(f"/api/v1/interop/quarantine/{sequence_id}", json={"patient_id": "IPP-0600"},
                         headers=ADMIN_TOKEN)
     assert decided.json()["state"] == "reconciled"
-    entry = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.reconcile' "
-                 "AND object = :o", {"o": f"sequence/{sequence_id}"})[-1]
+    entry = opened_rows(call, services.store, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.reconcile' "
+                        "AND object = :o", {"o": f"sequence/{sequence_id}"})[-1]
     assert entry["actor"] == "token:interop-admin" and entry["patient_id"] == "IPP-0600"
-    assert json.loads(entry["detail"]) == {"claimed_patient_id": "IPP-0500", "reason": "resolved by a user"}
+    assert entry["detail"] == {"claimed_patient_id": "IPP-0500", "reason": "resolved by a user"}
 
 
 def test_csv_import_carries_authority_and_inactive_identities(http, services, call):
     imported, _ = call(patients.import_csv, services.store,
                        "id,family,authority,active\nIPP-0700,Blanc,HOSP,1\nIPP-0701,Noir,HOSP,0\n")
     assert imported == 2
-    rows = call(services.store.fetch_all, "SELECT id, authority, active FROM patient_index "
-                "WHERE id IN ('IPP-0700', 'IPP-0701') ORDER BY id")
+    rows = [{k: patient_row(call, services, i)[k] for k in ("id", "authority", "active")}  # type: ignore[index]
+            for i in ("IPP-0700", "IPP-0701")]
     assert rows == [{"id": "IPP-0700", "authority": "HOSP", "active": 1},
                     {"id": "IPP-0701", "authority": "HOSP", "active": 0}]
     sequence_id = _add_sequence(call, services, "IPP-0701")
@@ -208,7 +211,7 @@ def test_quarantine_decisions_need_the_admin_token_and_a_known_patient(http, ser
     assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "patient_unknown"
     rejected = http.post(url, json={"decision": "reject"}, headers=ADMIN_TOKEN)
     assert rejected.json()["state"] == "rejected"
-    entry = call(services.store.fetch_one, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.reject'")
+    [entry] = opened_rows(call, services.store, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.reject'")
     assert entry["actor"] == "token:interop-admin" and entry["patient_id"] == "IPP-0400"
 
 
@@ -255,13 +258,13 @@ def test_character_set_follows_msh18_and_the_ack_echoes_it(http, services, call)
     latin = latin.replace("|P|2.5\r", "|P|2.5||||||8859/1\r", 1)
     [ack] = send_frames(MLLP_PORT, latin.encode("iso-8859-1"), encoding="iso-8859-1")
     assert ack_codes([ack]) == ["AA"] and str(ack.segment("MSH")[18]) == "8859/1"
-    row = call(services.store.fetch_one, "SELECT family, given FROM patient_index WHERE id = 'IPP-0810'")
+    row = patient_row(call, services, "IPP-0810")
     assert (row["family"], row["given"]) == ("Lefèvre", "Zoé")
     # ISO-8859-1 bytes with no MSH-18 under the UTF-8 fallback: an answer the sender can act on, not silence
     undeclared = adt("A04", "IPP-0811^^^HOSP^PI", name="Lefèvre^Zoé", control="L2").encode("iso-8859-1")
     [refused] = send_frames(MLLP_PORT, undeclared)
     assert _err(refused) == ("AE", "MSH^1^18", "102", "E") and str(refused.segment("MSA")[2]) == "L2"
-    assert call(services.store.fetch_one, "SELECT id FROM patient_index WHERE id = 'IPP-0811'") is None
+    assert patient_row(call, services, "IPP-0811") is None
     # the configured fallback (CLINPHOTO_HL7_ENCODING) reads it
     reply = asyncio.run(handle_frame(undeclared, _apply_nothing, "iso-8859-1"))
     assert ack_codes([valid_ack(reply, "iso-8859-1")]) == ["AA"]
@@ -284,7 +287,7 @@ def test_ack_codes_follow_table_0008_content_errors_ae_and_rejections_ar(http, s
         ("AE", "PID^1^7", "102", "E"), ("AE", "PID^1^7", "102", "E")]
     assert "unsupported event" in str(acks[2].segment("ERR")[8])
     assert str(acks[0].segment("MSA")[2]) == "D1"
-    assert call(services.store.fetch_val, "SELECT COUNT(*) FROM patient_index WHERE id LIKE :p", {"p": "IPP-082%"}) == 0
+    assert not [i for i in range(820, 830) if patient_row(call, services, f"IPP-0{i}")]
 
     async def broken(event: Any) -> None:
         raise RuntimeError("database gone")
@@ -295,8 +298,8 @@ def test_ack_codes_follow_table_0008_content_errors_ae_and_rejections_ar(http, s
 def test_dates_sexes_and_partial_precision_are_stored_as_given(http, services, call):
     assert ack_codes(send(adt("A04", "IPP-0830^^^HOSP^PI", birth="198001021230+0100", sex="A"),
                           adt("A04", "IPP-0831^^^HOSP^PI", birth="1980", sex=""))) == ["AA", "AA"]
-    rows = call(services.store.fetch_all, "SELECT id, birth_date, sex FROM patient_index "
-                "WHERE id IN ('IPP-0830', 'IPP-0831') ORDER BY id")
+    rows = [{k: patient_row(call, services, i)[k] for k in ("id", "birth_date", "sex")}  # type: ignore[index]
+            for i in ("IPP-0830", "IPP-0831")]
     assert rows == [{"id": "IPP-0830", "birth_date": "1980-01-02", "sex": "A"},
                     {"id": "IPP-0831", "birth_date": "1980", "sex": None}]
 
@@ -312,16 +315,16 @@ def test_a28_a31_and_a47_are_applied_and_an_a47_onto_another_patient_is_refused(
     assert ack_codes(send(adt("A28", "IPP-0850^^^HOSP^PI", name="Roux^Léa"),
                           adt("A31", "IPP-0850^^^HOSP^PI", name="Roux-Blanc^Léa"),
                           adt("A05", "IPP-0852^^^HOSP^PI", name="Vert^Ana"))) == ["AA", "AA", "AA"]
-    assert call(services.store.fetch_val, "SELECT family FROM patient_index WHERE id = 'IPP-0850'") == "Roux-Blanc"
+    assert patient_row(call, services, "IPP-0850")["family"] == "Roux-Blanc"
     filed = _add_sequence(call, services, "IPP-0850")
     assert call(patients.reconcile, services.store, filed)["patient_id"] == "IPP-0850"
     changed = send(adt("A47", "IPP-0851^^^HOSP^PI", name="Roux-Blanc^Léa", mrg="IPP-0850^^^HOSP^PI"))
     assert ack_codes(changed) == ["AA"]
     assert _identity(call, services, filed)["patient_id"] == "IPP-0851"
-    assert call(services.store.fetch_val, "SELECT merged_into FROM patient_index WHERE id = 'IPP-0850'") == "IPP-0851"
+    assert patient_row(call, services, "IPP-0850")["merged_into"] == "IPP-0851"
     clash = send(adt("A47", "IPP-0852^^^HOSP^PI", mrg="IPP-0851^^^HOSP^PI"))
     assert _err(clash[0])[::2] == ("AE", "205")
-    assert call(services.store.fetch_val, "SELECT merged_into FROM patient_index WHERE id = 'IPP-0851'") is None
+    assert patient_row(call, services, "IPP-0851")["merged_into"] is None
 
 
 def test_a_frame_over_the_size_limit_and_a_bad_message_time_are_answered(http, services, call):

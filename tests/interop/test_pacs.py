@@ -1,6 +1,8 @@
 """Photos reach a real Orthanc by STOW-RS through the outbox; found by QIDO-RS, bytes equal by WADO-RS."""
 from __future__ import annotations
 
+import json
+
 import io
 import re
 from typing import Any, Callable
@@ -18,6 +20,7 @@ from tests.interop.conftest import ADMIN, ack_codes, adt, send_mllp, sync
 from tests.support.waiting import wait_for
 from tests.interop.dciodvfy import errors
 from tests.interop.orthanc import Orthanc
+from tests.support.patients import rows as opened_rows
 from tests.conftest import both_backends
 from tests.support.server import free_port
 
@@ -36,7 +39,7 @@ def interop_settings(orthanc: Orthanc) -> dict[str, Any]:
 
 
 def _outbox(call: Callable[..., Any], services: Any) -> dict[str, dict[str, Any]]:
-    rows = call(services.store.fetch_all, "SELECT * FROM interop_outbox")
+    rows = opened_rows(call, services.store, "SELECT * FROM interop_outbox")
     return {r["photo_id"]: r for r in rows}
 
 
@@ -114,7 +117,7 @@ def test_pacs_outage_waits_and_delivers_exactly_once_when_back(orthanc, index, d
     sync(device, batch)
     wait_for(lambda: all(r["attempts"] >= 2 and r["state"] == "pending" for r in _outbox(call, services).values())
              and len(_outbox(call, services)) == 2, what="failed attempts while the PACS is down")
-    failures = call(services.store.fetch_all,
+    failures = opened_rows(call, services.store,
                     "SELECT * FROM audit_entry WHERE action = 'interop.pacs.store' AND outcome = '8'")
     assert failures and all(f["patient_id"] == "IPP-0042" for f in failures)
 
@@ -143,7 +146,7 @@ def test_unknown_patient_is_quarantined_and_sent_only_once_resolved(orthanc, ind
     assert response.status_code == 200 and response.json()["state"] == "reconciled"
     wait_for(lambda: _all_sent(call, services, batch.photos), what="delivery after resolution")
     assert _qido(orthanc, "/studies", PatientID="IPP-0077")
-    decisions = call(services.store.fetch_all,
+    decisions = opened_rows(call, services.store,
                      "SELECT * FROM audit_entry WHERE action IN ('sequence.identity.quarantine', 'sequence.identity.reconcile', "
                      "'sequence.identity.reject') ORDER BY seq")
     assert [d["action"] for d in decisions] == ["sequence.identity.quarantine", "sequence.identity.reconcile"]
@@ -192,11 +195,11 @@ def test_after_an_a40_merge_the_pacs_copies_follow_the_surviving_identity(
         assert ds.PatientID == "IPP-0077" and str(ds.PatientName) == "Martin^Paul" and ds.PatientSex == "M"
         sent = strip_jpeg_metadata(photo.plaintext)  # camera metadata never leaves (sync_server/strip.py)
         assert next(generate_frames(ds.PixelData, number_of_frames=1))[:len(sent)] == sent
-    stored = call(services.store.fetch_all, "SELECT patient_id, detail FROM audit_entry "
+    stored = opened_rows(call, services.store, "SELECT patient_id, detail FROM audit_entry "
                   "WHERE action = 'interop.pacs.store' AND outcome = '0' ORDER BY seq")
     assert [s["patient_id"] for s in stored] == ["IPP-0042"] * 2 + ["IPP-0077"] * 2
-    assert all("copies under other Patient IDs removed: 1" in s["detail"] for s in stored[2:])
-    moved = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.move'")
+    assert all("copies under other Patient IDs removed: 1" in json.dumps(s["detail"]) for s in stored[2:])
+    moved = opened_rows(call, services.store, "SELECT * FROM audit_entry WHERE action = 'sequence.identity.move'")
     assert [(m["patient_id"], m["object"]) for m in moved] == [("IPP-0077", f"sequence/{batch.sequence_id}")]
 
 

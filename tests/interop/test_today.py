@@ -13,6 +13,7 @@ from sync_server.auth import devices
 from sync_server.clock import utc_now
 from sync_server.interop.hl7v2 import Hl7Error, parse_adt
 from tests.conftest import both_backends
+from tests.support.patients import patient_row
 from tests.interop.conftest import ack_codes, adt, send_mllp
 from tests.people.conftest import audit  # noqa: F401  (fixture)
 from tests.support.server import free_port
@@ -96,8 +97,8 @@ def test_a_phone_gets_the_patients_of_its_department_today(device, services, cal
     assert [p["id"] for p in _today(device)["patients"]] == ["IPP-7003"]
     assert audit("patient.visit")[-1]["detail"] == {"trigger": "A11", "department": None, "ended": True}
     # a transfer changes the stay, never the identity the index holds
-    names = call(services.store.fetch_one, "SELECT family, given FROM patient_index WHERE id = 'IPP-7003'")
-    assert dict(names) == {"family": "Petit", "given": "Anne"}
+    names = patient_row(call, services, "IPP-7003")
+    assert names is not None and (names["family"], names["given"]) == ("Petit", "Anne")
 
 
 def test_a_revoked_or_unknown_phone_gets_nothing(device, http, services, call: Callable[..., Any]):

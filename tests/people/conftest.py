@@ -1,12 +1,12 @@
 """People in tests: software passkeys, registered through the real endpoints, each with their own session."""
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import pytest
 from starlette.testclient import TestClient
 
+from sync_server.audit.log import open_entry
 from sync_server.auth import people
 from tests.conftest import both_backends
 from tests.people.authenticator import SoftAuthenticator
@@ -101,5 +101,5 @@ def audit(services: Any, call: Callable[..., Any]) -> Callable[..., list[dict[st
     """Audit entries with this action (newest last), details parsed."""
     def entries(action: str) -> list[dict[str, Any]]:
         rows = call(services.store.fetch_all, "SELECT * FROM audit_entry WHERE action = :a ORDER BY seq", {"a": action})
-        return [{**r, "detail": json.loads(r["detail"])} for r in rows]
+        return [open_entry(r, services.store.fields) for r in rows]  # patients stored sealed, read in clear
     return entries
