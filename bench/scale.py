@@ -37,6 +37,16 @@ def _form(keys: KeyStore, sequence_id: str, patient: str, rng: random.Random) ->
                        "view_protocol": "rhinoplasty", "surgeon": f"Dr {rng.randrange(40)}"})
 
 
+def _letters(n: int) -> str:
+    """``n`` in base 26 with letters (names hold no digits)."""
+    out = ""
+    while True:
+        n, r = divmod(n, 26)
+        out = "abcdefghijklmnopqrstuvwxyz"[r] + out
+        if not n:
+            return out
+
+
 def fill(path: Path, keys: KeyStore, patients: int, photos: int, audit_per_photo: int, seed: int) -> list[str]:
     """Write the rows in a few large transactions; returns the patient ids."""
     rng = random.Random(seed)
@@ -47,14 +57,19 @@ def fill(path: Path, keys: KeyStore, patients: int, photos: int, audit_per_photo
     db = sqlite3.connect(path)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")  # generation only; the server's own pragmas apply when it reads
+    def demographics(n: int) -> dict[str, str]:
+        return {"family": f"Fam{_letters(n % 5000)}", "given": f"Giv{_letters(n % 700)}",
+                "birth_date": f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}", "sex": "F" if n % 2 else "M"}
+
     def index_rows() -> Any:
         for n, p in enumerate(ids):
-            values = seal_patient(fields, sealed[p], {"family": f"Family{n % 5000}", "given": f"Given{n % 700}",
-                                                      "birth_date": f"19{50 + n % 50}-0{1 + n % 9}-1{n % 9}",
-                                                      "sex": "F" if n % 2 else "M"})
+            values = seal_patient(fields, sealed[p], demographics(n))
             yield (sealed[p], values["family"], values["given"], values["birth_date"], values["sex"])
     db.executemany("INSERT INTO patient_index (id, family, given, birth_date, sex, source, updated_at) "
                    "VALUES (?, ?, ?, ?, ?, 'bench', '2026-01-01T00:00:00Z')", index_rows())
+    db.executemany("INSERT INTO patient_search (token, patient_id) VALUES (?, ?)",
+                   ((token, sealed[p]) for n, p in enumerate(ids)
+                    for token in fields.search_tokens(**{k: v for k, v in demographics(n).items() if k != "sex"})))
     seq_rows = []
     for n in range(sequences):
         patient = ids[n] if n < patients else rng.choice(ids)
@@ -115,10 +130,14 @@ async def measure(url: str, keys: KeyStore, ids: list[str], seed: int) -> list[s
     try:
         timeline = await _time(lambda: queries.timeline(store, keys, rng.choice(ids)), 200, 30)
         audit = await _time(lambda: page(store, Filters(patient=rng.choice(ids)), Paging(limit=50)), 200, 30)
+        # a family name and a given-name prefix, as a clinician types them (each family holds ~20 patients)
+        families = min(len(ids), 5000)
+        names = await _time(lambda: queries.search(store, f"fam{_letters(rng.randrange(families))} giv", None), 200, 30)
         figures = await _time(lambda: stats.compute(store, keys), 10, 60)
     finally:
         await store.disconnect()
     return [_line("patient timeline", timeline), _line("audit search by patient (50 a page)", audit),
+            _line("patient search by name (keyed tokens)", names),
             _line("activity figures (all months)", figures)]
 
 
