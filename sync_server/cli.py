@@ -234,8 +234,10 @@ def cmd_import_patients(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
     from .clinical import stats
 
-    figures = asyncio.run(with_db(settings, lambda store: stats.compute(store, KeyStore.open(settings.resolved_keys_dir),
-                                                                     args.start, args.end)))
+    async def work(store: Db) -> dict[str, Any]:
+        await stats.ensure_built(store, store.fields.keys)  # a database no server of this version opened yet
+        return await stats.compute(store, args.start, args.end)
+    figures = asyncio.run(with_db(settings, work))
     if args.format == "json":
         print(json.dumps(figures, ensure_ascii=False, indent=2))
     elif args.format == "csv":

@@ -17,6 +17,7 @@ from .ingest.service import SyncService
 from .settings import Settings
 from .storage.fields import PatientFields
 from .storage.upgrade import seal_clear_forms, seal_clear_patients
+from .clinical import stats
 from .storage.files import make_dir_durably, sweep_temp_files
 from .storage.objects import ObjectStore
 from .storage.private import check_keys_private, make_private
@@ -60,6 +61,9 @@ class Services:
         sealed = await seal_clear_patients(store)  # identifiers and names an earlier version stored in clear
         if sealed:
             log.warning("sealed %d patient identifiers and index fields stored in clear by an earlier version", sealed)
+        counted = await stats.ensure_built(store, keys)  # the activity figures, kept from now on as work is filed
+        if counted:
+            log.warning("activity figures built from %d sequences filed by an earlier version", counted)
         objects = ObjectStore(settings.objects_dir)
         removed = sweep_temp_files(settings.objects_dir)
         if removed:

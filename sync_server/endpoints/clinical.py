@@ -260,7 +260,7 @@ async def _figures(request: Request) -> dict[str, Any]:
     for key in ("from", "to"):
         if key in params and not MONTH_RE.match(params[key]):
             raise ApiError("clinical_query_invalid", details={"parameter": key})
-    figures = await stats.compute(services(request).store, services(request).keys, params.get("from"), params.get("to"))
+    figures = await stats.compute(services(request).store, params.get("from"), params.get("to"))
     await audit_answer(request, "stats.read", detail={"from": params.get("from"), "to": params.get("to")})
     return figures
 

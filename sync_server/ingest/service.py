@@ -23,6 +23,7 @@ from crypto import KeyStore
 
 from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..auth import capture
+from ..clinical import stats
 from ..db import Db, Writer
 from ..errors import ApiError
 from ..refusals import audit_refusal
@@ -126,6 +127,7 @@ class SyncService:
                      "fs": sequence.form_sha256, "form": seal_form(self.keys, sequence.sequence_id, sequence.form), "t": now,
                      "person": sequence.person_id},
                 )
+                await stats.add_sequence(db, sequence.sequence_id, patient, sequence.form, now)
                 actor, detail = await _attributed(db, who, sequence.person_id)
                 await append(db, AuditEvent(action="sequence.create", actor=actor, device_id=who.device_id,
                                             patient_id=sequence.patient_id, object=f"sequence/{sequence.sequence_id}",
@@ -474,13 +476,15 @@ class SyncService:
                 # who took it is judged now, at filing: a person revoked since the photo was taken is caught
                 person, held = (None, None) if expected.person_id is None else \
                     await capture.check(db, upload["device_id"], expected.person_id)
-                await db.run(
+                left_expected = await db.run(
                     "UPDATE photo SET state = :state, size = :size, width = :w, height = :h, storage_key = :key, "
                     "kek_id = :kek, stored_size = :stored, filed_at = :t, quarantine_reason = :reason "
-                    "WHERE id = :id AND state = 'expected'",
+                    "WHERE id = :id AND state = 'expected' RETURNING sequence_id",
                     {"state": "quarantined" if held else "filed", "reason": held,
                      "size": filed.size, "w": filed.width, "h": filed.height, "key": filed.storage_key,
                      "kek": filed.kek_id, "stored": filed.stored_size, "t": iso(utc_now()), "id": filed.photo_id})
+                for (sequence_id,) in left_expected:  # counted in the activity figures once, as it is filed
+                    await stats.add_photo(db, sequence_id)
                 await db.run("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
                              {"id": upload["id"]})
                 taken_by = _taken_by(expected.person_id, person)

@@ -94,6 +94,19 @@ class PatientFields:
             self._opened[stored] = found
         return found
 
+    def seal_key(self, kind: str, value: str) -> str:
+        """A value figures group by (a surgeon's name, a procedure), sealed like an identifier: AES-SIV,
+        deterministic, so equal values group together; ``kind`` is bound in (``open_key`` needs it)."""
+        return "sv1:" + b64url_encode(self._siv.encrypt(value.encode("utf-8"), [b"clinphoto/value/v1", kind.encode()]))
+
+    def open_key(self, kind: str, stored: str) -> str:
+        if not stored.startswith("sv1:"):
+            return stored
+        try:
+            return self._siv.decrypt(b64url_decode(stored[4:]), [b"clinphoto/value/v1", kind.encode()]).decode("utf-8")
+        except (InvalidTag, ValueError) as exc:
+            raise CryptoError("decrypt_failed", f"a stored {kind} does not open") from exc
+
     def seal_text(self, value: str | None, object_id: str) -> str | None:
         """A short text (a name, a date) as stored: CPR1 under the current KEK, bound to ``object_id``."""
         if value is None or value.startswith(PREFIX):
