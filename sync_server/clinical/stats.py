@@ -139,16 +139,14 @@ async def _counts(store: Db, start: str | None, end: str | None) -> dict[tuple[s
     if start is None and end is None:
         return {(r["dim"], r["key"]): (int(r["sequences"]), int(r["photos"]), int(r["patients"]))
                 for r in await store.fetch_all("SELECT dim, key, sequences, photos, patients FROM stats_total")}
-    totals: dict[tuple[str, str], list[Any]] = {}
-    for r in await store.fetch_all(
-            "SELECT patient_id, month, surgeon, procedure, photos FROM stats_sequence "
-            "WHERE month >= :a AND month <= :b", {"a": start or "", "b": end or "9999-99"}):
-        for key in _keys(r["month"], r["surgeon"], r["procedure"]):
-            total = totals.setdefault(key, [0, 0, set()])
-            total[0] += 1
-            total[1] += int(r["photos"])
-            total[2].add(r["patient_id"])
-    return {key: (t[0], t[1], len(t[2])) for key, t in totals.items()}
+    where, values = "WHERE month >= :a AND month <= :b", {"a": start or "", "b": end or "9999-99"}
+    figures = "COUNT(*) AS s, COALESCE(SUM(photos), 0) AS p, COUNT(DISTINCT patient_id) AS n FROM stats_sequence"
+    r = await store.fetch_one(f"SELECT {figures} {where}", values)
+    counts = {(TOTAL, ""): (int(r["s"]), int(r["p"]), int(r["n"]))} if r else {}
+    for dim, column in (("by_month", "month"), ("by_surgeon", "surgeon"), ("by_procedure", "procedure")):
+        for r in await store.fetch_all(f"SELECT {column} AS k, {figures} {where} GROUP BY {column}", values):
+            counts[(dim, r["k"])] = (int(r["s"]), int(r["p"]), int(r["n"]))
+    return counts
 
 
 async def compute(store: Db, start: str | None = None, end: str | None = None) -> dict[str, Any]:
