@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.clinical.test_stats import ABDOMEN, VIEWS, data_set  # noqa: F401  (fixture)
+from tests.clinical.test_stats import data_set  # noqa: F401  (fixture)
 from tests.conftest import both_backends
 
 
