@@ -1,9 +1,11 @@
 """Metadata at scale (issue 14, point 4): 100,000 patients, 1,000,000 photos and 3,000,000 audit entries
-generated straight into a migrated SQLite database (the rows the sync would have written; no image
-bytes), then the patient timeline, the audit search by patient and the activity figures, each timed
-over random patients. Prints p50/p95 per query against the 50 ms target.
+generated straight into a migrated SQLite database (the rows the sync would have written, stored as the
+server stores them; no image bytes), then the patient timeline, the audit search by patient, the name
+search and the activity figures, each timed over random patients. Prints p50/p95 per query against the
+50 ms target. With ``--postgresql`` the same rows are copied into a throwaway PostgreSQL cluster (Debian's
+binaries, as the tests use) and the same queries are timed there too.
 
-    make bench          # or: .venv/bin/python -m bench.scale [--patients 100000 --photos 1000000]
+    make bench          # or: .venv/bin/python -m bench.scale [--patients 100000 --photos 1000000] [--postgresql]
 """
 from __future__ import annotations
 
@@ -147,12 +149,44 @@ async def measure(url: str, keys: KeyStore, ids: list[str], seed: int) -> list[s
             f"  (figures built from {counted} sequences' forms in {built:.1f} s, once; kept as work is filed after)"]
 
 
+_COPIED = {  # the tables fill() writes, and their columns
+    "patient_index": ("id", "family", "given", "birth_date", "sex", "source", "updated_at"),
+    "patient_search": ("token", "patient_id"),
+    "sequence": ("id", "patient_id", "device_id", "form_sha256", "form", "created_at"),
+    "photo": ("id", "sequence_id", "view", "captured_at", "mime", "sha256", "sealed_sha256", "sealed_size", "state",
+              "size", "width", "height"),
+    "audit_entry": ("seq", "ts", "actor", "device_id", "action", "outcome", "patient_id", "object", "detail",
+                    "address", "prev_hash", "entry_hash"),
+}
+
+
+async def copy_to_postgresql(path: Path, url: str) -> None:
+    """The generated rows, streamed from the SQLite file into the migrated PostgreSQL database (COPY)."""
+    import asyncpg
+
+    store = Db(url)
+    await store.connect()  # migrates
+    await store.disconnect()
+    source = sqlite3.connect(path)
+    target = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        for table, columns in _COPIED.items():
+            cursor = source.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            while rows := cursor.fetchmany(50_000):
+                await target.copy_records_to_table(table, records=rows, columns=list(columns))
+        await target.execute("ANALYZE")
+    finally:
+        await target.close()
+        source.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--photos", type=int, default=1_000_000)
     parser.add_argument("--audit-per-photo", type=int, default=3)
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--postgresql", action="store_true", help="time the same queries on PostgreSQL too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="clinphoto-scale-") as tmp:
         path = Path(tmp) / "clinphoto.db"
@@ -169,9 +203,24 @@ def main() -> int:
         made = time.perf_counter() - started
         lines = asyncio.run(measure(url, keys, ids, args.seed))
         size_mb = sum(f.stat().st_size for f in Path(tmp).iterdir() if f.is_file()) / 1e6
-    print(f"metadata at scale (SQLite): {args.patients} patients, {args.photos} photos, "
-          f"{args.photos * args.audit_per_photo} audit entries generated in {made:.0f} s ({size_mb:.0f} MB)")
-    print("\n".join(lines))
+        print(f"metadata at scale (SQLite): {args.patients} patients, {args.photos} photos, "
+              f"{args.photos * args.audit_per_photo} audit entries generated in {made:.0f} s ({size_mb:.0f} MB)")
+        print("\n".join(lines), flush=True)
+        if args.postgresql:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+            from tests.support.postgres import PostgresCluster
+
+            cluster = PostgresCluster().start()
+            try:
+                pg_url = cluster.create_database("scale")
+                copied = time.perf_counter()
+                asyncio.run(copy_to_postgresql(path, pg_url))
+                copied = time.perf_counter() - copied
+                print(f"metadata at scale (PostgreSQL {cluster.bindir.parent.name}): the same rows, copied in "
+                      f"{copied:.0f} s")
+                print("\n".join(asyncio.run(measure(pg_url, keys, ids, args.seed))))
+            finally:
+                cluster.stop()
     return 0
 
 
