@@ -9,7 +9,8 @@ CREATE TABLE stats_sequence (
     procedure TEXT NOT NULL,
     photos BIGINT NOT NULL
 );
-CREATE INDEX stats_sequence_month ON stats_sequence (month);
+-- a range of months is read from this index alone (its figures are one GROUP BY a dimension over it)
+CREATE INDEX stats_sequence_range ON stats_sequence (month, surgeon, procedure, patient_id, photos);
 -- The all-time figures of each dimension and key (dim 'total', key ''), and the patients counted in each,
 -- so that distinct patients stay exact as sequences arrive.
 CREATE TABLE stats_total (
