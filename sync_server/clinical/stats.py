@@ -53,12 +53,18 @@ async def add_sequence(db: Writer, sequence_id: str, patient_id: str, form: Mapp
             "VALUES (:s, :p, :m, :su, :pr, 0) ON CONFLICT (sequence_id) DO NOTHING RETURNING sequence_id",
             {"s": sequence_id, "p": patient, "m": month, "su": surgeon, "pr": procedure}):
         return
-    for dim, key in _keys(month, surgeon, procedure):
-        new = await db.run("INSERT INTO stats_member (dim, key, patient_id) VALUES (:d, :k, :p) "
-                           "ON CONFLICT DO NOTHING RETURNING dim", {"d": dim, "k": key, "p": patient})
-        await db.run("INSERT INTO stats_total (dim, key, sequences, photos, patients) VALUES (:d, :k, 1, 0, :n) "
-                     "ON CONFLICT (dim, key) DO UPDATE SET sequences = stats_total.sequences + 1, "
-                     "patients = stats_total.patients + :n", {"d": dim, "k": key, "n": 1 if new else 0})
+    keys = _keys(month, surgeon, procedure)
+    values: dict[str, Any] = {"p": patient, **{f"d{i}": d for i, (d, _) in enumerate(keys)},
+                              **{f"k{i}": k for i, (_, k) in enumerate(keys)}}
+    rows = ", ".join(f"(:d{i}, :k{i}, :p)" for i in range(len(keys)))
+    new = {(d, k) for d, k in await db.run(  # the keys this patient is new in
+        f"INSERT INTO stats_member (dim, key, patient_id) VALUES {rows} ON CONFLICT DO NOTHING RETURNING dim, key",
+        values)}
+    values.update({f"n{i}": 1 if key in new else 0 for i, key in enumerate(keys)})
+    rows = ", ".join(f"(:d{i}, :k{i}, 1, 0, :n{i})" for i in range(len(keys)))
+    await db.run(f"INSERT INTO stats_total (dim, key, sequences, photos, patients) VALUES {rows} "
+                 "ON CONFLICT (dim, key) DO UPDATE SET sequences = stats_total.sequences + 1, "
+                 "patients = stats_total.patients + excluded.patients", values)
 
 
 async def add_photo(db: Writer, sequence_id: str) -> None:
@@ -68,8 +74,10 @@ async def add_photo(db: Writer, sequence_id: str) -> None:
     if not counted:
         return
     (month, surgeon, procedure), = counted
-    for dim, key in _keys(month, surgeon, procedure):
-        await db.run("UPDATE stats_total SET photos = photos + 1 WHERE dim = :d AND key = :k", {"d": dim, "k": key})
+    keys = _keys(month, surgeon, procedure)
+    await db.run("UPDATE stats_total SET photos = photos + 1 WHERE "
+                 + " OR ".join(f"(dim = :d{i} AND key = :k{i})" for i in range(len(keys))),
+                 {**{f"d{i}": d for i, (d, _) in enumerate(keys)}, **{f"k{i}": k for i, (_, k) in enumerate(keys)}})
 
 
 async def rebuild(store: Db, keys: KeyStore) -> int:
