@@ -7,8 +7,8 @@ sequence with what it counts under; ``stats_total`` the all-time figures of each
 ``stats_member`` the patients counted in each, so distinct patients stay exact. Surgeons and procedures
 are stored sealed (``PatientFields.seal_key``, deterministic), patients by their sealed identifier.
 
-All-time figures are read from ``stats_total``; figures over a range of months from the rows of those
-months in ``stats_sequence``. ``rebuild`` makes the tables again from the sequences and their forms: at
+All-time figures (and those of a range holding every month there is) are read from ``stats_total``; figures
+over a narrower range of months from the rows of those months in ``stats_sequence``. ``rebuild`` makes the tables again from the sequences and their forms: at
 the first start of this version (``storage/upgrade.py``) and for data written behind the server's back.
 """
 from __future__ import annotations
@@ -144,7 +144,11 @@ def _shown(fields: PatientFields, dim: str, stored: str) -> tuple[str, str | Non
 
 async def _counts(store: Db, start: str | None, end: str | None) -> dict[tuple[str, str], tuple[int, int, int]]:
     """(sequences, photos, patients) of each (dimension, stored key), all time or over [start, end]."""
-    if start is None and end is None:
+    covers = start is None and end is None
+    if not covers:
+        span = await store.fetch_one("SELECT MIN(month) AS a, MAX(month) AS b FROM stats_sequence")
+        covers = span is not None and span["a"] is not None and (start or "") <= span["a"] and span["b"] <= (end or "9999-99")
+    if covers:  # every sequence counted: the all-time figures are these
         return {(r["dim"], r["key"]): (int(r["sequences"]), int(r["photos"]), int(r["patients"]))
                 for r in await store.fetch_all("SELECT dim, key, sequences, photos, patients FROM stats_total")}
     where, values = "WHERE month >= :a AND month <= :b", {"a": start or "", "b": end or "9999-99"}

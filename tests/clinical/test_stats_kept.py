@@ -21,6 +21,8 @@ def test_figures_kept_as_work_is_filed_are_those_a_rebuild_from_the_forms_gives(
     kept = call(stats.compute, services.store)
     window = call(stats.compute, services.store, "2026-02", "2026-03")
     assert (kept["sequences"], kept["photos"], window["sequences"]) == (5, 9, 4)
+    whole = call(stats.compute, services.store, "2025-12", "2026-03")  # every month there is: the all-time figures
+    assert {**whole, "from": None, "to": None} == kept
     assert call(stats.rebuild, services.store, services.keys) == 5
     assert call(stats.compute, services.store) == kept
     assert call(stats.compute, services.store, "2026-02", "2026-03") == window
