@@ -6,7 +6,9 @@ import io
 
 from PIL import Image
 
+from sync_server.clock import now_iso
 from tests.clinical.conftest import PATIENT, restrict
+from tests.support.waiting import wait_for
 
 URL = "/api/v1/devices/me/priors"
 
@@ -17,6 +19,8 @@ def _priors(device, patient_id=PATIENT["id"]):
 
 def test_a_device_gets_the_newest_verified_photo_of_each_view_without_metadata(file_sequence, device, audit):
     old = file_sequence(views=["frontal", "right_lateral"], seed=1)
+    taken = now_iso()  # photos carry their capture time to the second: the newer one is taken a second later
+    wait_for(lambda: now_iso() > taken, timeout=5, what="the next second")
     new = file_sequence(views=["frontal"], seed=2)
     file_sequence(patient_id="IPP-9999", views=["left_lateral"], seed=3)
     response = _priors(device)
