@@ -18,10 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 CLINPHOTO = [sys.executable, "-m", "sync_server.cli"]
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, never one this process handed out before: the kernel may offer the same
+    free port twice in a row (Orthanc once got it for both its HTTP and DICOM listeners)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 class _NamedTransport(httpx.HTTPTransport):
