@@ -14,11 +14,13 @@ Layout (directory 0700, every file 0600, each written atomically)::
 
 keyring.json is written last, so a crash during creation or rotation leaves
 either the old keyring or the new one, never a keyring naming a missing file.
-One process owns a key directory; rotation is not safe across processes.
+A first start of several processes at once makes one set of keys. A running server keeps the
+keys it loaded at start: after a rotation, restart every server process of the install.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -107,14 +109,23 @@ class KeyStore:
         if not directory.is_dir():
             directory.mkdir(mode=0o700, parents=True)
             _fsync_dir(directory.parent)  # the folder's own name must survive a power cut too
-        if not (directory / KEYRING).exists():
+        if (directory / KEYRING).exists():
+            return cls._load(directory)
+        # several server processes may start at once on an empty folder: one makes the keys, the
+        # others wait for it and load them (an exclusive lock on the folder itself: no file added)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if (directory / KEYRING).exists():
+                return cls._load(directory)
             store = cls(directory, {}, {}, {}, {})
             store._add_seal_key()
             store._add_sign_key()
             store._add_kek()
             store._write_keyring()
             return store
-        return cls._load(directory)
+        finally:
+            os.close(fd)
 
     @classmethod
     def _load(cls, directory: Path) -> KeyStore:

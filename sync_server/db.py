@@ -46,6 +46,7 @@ import databases.core
 if TYPE_CHECKING:
     from .settings import Settings
     from .storage.fields import PatientFields
+from .cluster import WRITE_KEY
 from .storage.files import fsync_dir, make_dir_durably
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -245,6 +246,9 @@ class Db:
             await raw.execute("ROLLBACK")
         await raw.execute("BEGIN")
         try:
+            # one write transaction at a time across every server process of the install, as within
+            # one (cluster.py): the audit chain and every check-then-write see the last commit
+            await raw.execute(f"SELECT pg_advisory_xact_lock({WRITE_KEY})")
             yield
         except BaseException:
             with contextlib.suppress(Exception):  # if this fails too, the next writer rolls back
@@ -358,6 +362,8 @@ class Db:
             if version in done:
                 continue
             async with self.write() as db:
+                if await db.fetch_one("SELECT 1 FROM schema_migration WHERE version = :v", {"v": version}):
+                    continue  # another process applied it meanwhile
                 for statement in _statements(path.read_text(), self.is_sqlite):
                     await db.execute(statement)
                 await db.execute(

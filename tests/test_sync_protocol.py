@@ -1,20 +1,56 @@
-"""The sync protocol end to end, in process: propose, upload over tus, commit, receipt."""
+"""The sync protocol end to end: propose, upload over tus, commit, receipt.
+
+Every test runs three ways: in process on the embedded SQLite, in process on a real PostgreSQL, and
+on a ward of three ``clinphoto serve`` processes sharing one PostgreSQL and one data folder behind a
+real nginx (deploy/nginx.conf, TLS by host name), whose round robin sends each request of a phone to
+the next process: an upload is created on one, continued on another, committed on a third. The
+in-process server of that last case is a fourth member of the ward that answers no phone; the test
+reads the database and the storage through it."""
 from __future__ import annotations
 
 import pytest
 
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from crypto import CryptoError, verify_document
 from sync_server.audit.log import verify_chain
-from tests.conftest import both_backends
+from sync_server.settings import Settings
 from tests.support.client import SyncClient
+from tests.support.waiting import wait_for
+from tests.support.ward import Ward
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "ward"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
-    """Every test here runs on the embedded SQLite and on a real PostgreSQL."""
-    return both_backends(request)
+    return None if request.param == "sqlite" else request.getfixturevalue("pg_database_url")
+
+
+@pytest.fixture
+def wire(request: pytest.FixtureRequest, http: Any, settings: Settings) -> Iterator[Any]:
+    """What the phones talk to: the in-process server, or nginx in front of the ward's three processes."""
+    if request.node.callspec.params["database_url"] != "ward":
+        yield http
+        return
+    ward = Ward(Path(settings.data_dir), settings.resolved_database_url, CLINPHOTO_MAX_PIXELS=str(settings.max_pixels),
+                CLINPHOTO_MAX_BLOB_BYTES=str(settings.max_blob_bytes),
+                CLINPHOTO_MAX_JSON_BYTES=str(settings.max_json_bytes))
+    try:
+        with ward.client(timeout=30) as client:
+            yield client
+        assert ward.nginx is not None
+        answered = ward.nginx.upstreams_used()  # round robin: any three requests in a row reach all three
+        if sum(answered.values()) >= 3:
+            assert len(answered) == 3, f"nginx did not spread the work: {answered}"
+    finally:
+        ward.stop()
+
+
+@pytest.fixture
+def device(wire: Any, new_code: Callable[..., str]) -> SyncClient:
+    client = SyncClient(wire)
+    assert client.enroll(new_code()).status_code == 201
+    return client
 
 
 def _photo_rows(call: Callable[..., Any], services: Any) -> dict[str, dict[str, Any]]:
@@ -92,8 +128,8 @@ def test_an_interrupted_upload_resumes_at_the_offset_the_server_reports(device, 
     assert device.commit(batch.batch_id).status_code == 200
 
 
-def test_tus_discovery_advertises_version_extensions_and_checksum(http):
-    answer = http.options("/api/v1/uploads")
+def test_tus_discovery_advertises_version_extensions_and_checksum(wire):
+    answer = wire.options("/api/v1/uploads")
     assert answer.status_code == 204
     assert answer.headers["tus-version"] == "1.0.0"
     assert set(answer.headers["tus-extension"].split(",")) == {"creation", "checksum", "termination", "expiration"}
@@ -118,9 +154,9 @@ def test_the_decode_worker_verifies_sound_photos_and_makes_metadata_free_renditi
     batch = batch_of(1)
     device.propose(batch.manifest)
     device.upload(batch.batch_id, batch.photos[0].photo_id, batch.photos[0].sealed)
-    call(services.decoder.wait_idle)
-    row = _photo_rows(call, services)[batch.photos[0].photo_id]
-    assert row["state"] == "verified"
+    call(services.decoder.wait_idle)  # on the ward, the process that filed it decodes it
+    wait_for(lambda: _photo_rows(call, services)[batch.photos[0].photo_id]["state"] == "verified", 30,
+             "the photo to be checked")
     renditions = call(services.store.fetch_all, "SELECT * FROM rendition WHERE photo_id = :p",
                       {"p": batch.photos[0].photo_id})
     assert {r["kind"] for r in renditions} == {"thumbnail", "preview"}
@@ -133,9 +169,9 @@ def test_the_decode_worker_verifies_sound_photos_and_makes_metadata_free_renditi
             assert not image.getexif() and "icc_profile" not in image.info and "exif" not in image.info
 
 
-def test_two_devices_sync_at_once_without_mixing_their_batches(http, new_code):
+def test_two_devices_sync_at_once_without_mixing_their_batches(wire, new_code):
     from tests.conftest import Batch
-    a, b = SyncClient(http), SyncClient(http)
+    a, b = SyncClient(wire), SyncClient(wire)
     a.enroll(new_code("a"))
     b.enroll(new_code("b"))
     batch_a, batch_b = Batch(a, 2), Batch(b, 2, patient_id="IPP-0043")

@@ -113,10 +113,14 @@ export async function serviceWorkerReady(page: Page): Promise<void> {
     if (navigator.serviceWorker.controller) return true;
     return new Promise<boolean>((r) => {
       navigator.serviceWorker.addEventListener("controllerchange", () => r(true), { once: true });
-      setTimeout(() => r(!!navigator.serviceWorker.controller), 15_000);
+      // Installing precaches the shell and the barcode decoder (about 1 MB of WebAssembly): on a
+      // loaded 2-core CI machine that once took longer than 15 s. A reload is the last resort, since
+      // it locks the app again.
+      setTimeout(() => r(!!navigator.serviceWorker.controller), 90_000);
     });
   });
   if (await controlled()) return;
+  console.warn("serviceWorkerReady: the worker did not claim the page in 90 s; reloading it");
   await page.reload();
   await page.waitForLoadState("load");
   if (!(await controlled())) throw new Error("the service worker does not control the page after a reload");

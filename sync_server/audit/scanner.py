@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import logging
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from ..db import Db, Writer
 
@@ -200,12 +200,14 @@ class AlertScanner:
                           type(exc).__name__)
                 await _report(self.store, {"error": type(exc).__name__, "stage": "scan"})
 
-    async def run(self, every_seconds: float) -> None:
-        """Scan on a timer and whenever woken (the server scans once at start, before serving)."""
+    async def run(self, every_seconds: float, leads: Callable[[], bool] = lambda: True) -> None:
+        """Scan on a timer while this process ``leads`` (cluster.py), and whenever woken (an entry that
+        surely raises an alert, in any process: the cursor makes each entry scanned once)."""
         while True:
-            await wait_event(self._wake, every_seconds)
+            woken = await wait_event(self._wake, every_seconds)
             self._wake.clear()
-            await self.scan_or_report()
+            if woken or leads():
+                await self.scan_or_report()
 
 
 async def _report(store: Db, detail: dict[str, Any]) -> None:

@@ -92,22 +92,28 @@ async def start(services: Services) -> AuditRuntime:
 
     services.events.subscribe(BATCH_COMMITTED, on_commit)
     await ensure_tree(services.store)
-    await issue_checkpoint(services.store, services.keys, origin, reason="start")
+    leader = services.leader
+    alerts = AlertScanner(services.store, Rules.from_settings(settings))
+
+    async def elected() -> None:  # once per install, by the process that leads (cluster.py)
+        await issue_checkpoint(services.store, services.keys, origin, reason="start")
+        await alerts.scan_or_report()  # what was appended while no server scanned (the CLI writes too)
+
+    leader.on_elected(elected)
 
     async def loop() -> None:
         last_prune = 0.0
         while True:
             try:
-                if time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
-                    last_prune = time.monotonic()
-                    await prune(services.store, services.keys, origin, settings.audit_retention_days)
-                await issue_checkpoint(services.store, services.keys, origin, reason="interval")
+                if leader.is_leader:  # the leading process checkpoints and prunes
+                    if time.monotonic() - last_prune >= PRUNE_EVERY_SECONDS:
+                        last_prune = time.monotonic()
+                        await prune(services.store, services.keys, origin, settings.audit_retention_days)
+                    await issue_checkpoint(services.store, services.keys, origin, reason="interval")
             except Exception:
                 log.exception("audit checkpoint or retention failed; retrying at the next interval")
             await asyncio.sleep(settings.audit_checkpoint_seconds)
 
-    alerts = AlertScanner(services.store, Rules.from_settings(settings))
-    await alerts.scan_or_report()  # what was appended while the server was down (the CLI writes too)
     repeats = RepeatTally(services.store, REPEAT_WINDOW_SECONDS)
 
     async def flush_repeats() -> None:
@@ -119,7 +125,8 @@ async def start(services: Services) -> AuditRuntime:
                 log.exception("writing repeated-request counts failed; retrying")
 
     run = asyncio.get_running_loop().create_task
-    return AuditRuntime(alerts, [run(loop()), run(alerts.run(settings.audit_alert_scan_seconds)), run(flush_repeats())],
+    scan = alerts.run(settings.audit_alert_scan_seconds, lambda: leader.is_leader)
+    return AuditRuntime(alerts, [run(loop()), run(scan), run(flush_repeats())],
                         repeats)
 
 

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..audit.log import AuditEvent, record
+from ..cluster import INSTANCE_ID
 from .common import json, services
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ async def healthz(request: Request) -> Response:
     waiting, oldest = s.decoder.backlog()
     # photos filed (durable, receipted) and not yet fully decoded: informative, never a failure
     checks["decode"] = {"ok": True, "backlog": waiting, "oldest_seconds": round(oldest, 1)}
+    # several server processes on one database (cluster.py): the one that does the once-only work
+    checks["cluster"] = {"ok": True, "leader": s.leader.is_leader, "instance": INSTANCE_ID}
     ok = all(bool(c["ok"]) for c in checks.values())
     low = bool(checks["storage"].get("low_space"))  # degraded but serving: 200, so nothing fails over
     return json({"status": "ok" if ok and not low else "degraded", "checks": checks, "version": s.version},

@@ -84,8 +84,15 @@ class Decoder:
     async def start(self) -> None:
         self._pool = self._new_pool()
         self._tasks = [asyncio.create_task(self._run()) for _ in range(self.workers)]
-        for row in await self.store.fetch_all("SELECT id FROM photo WHERE state = 'filed' ORDER BY filed_at"):
+
+    async def sweep(self) -> int:
+        """Queue every photo filed but not yet checked (a restart, another process gone): done by the
+        leader (cluster.py). A photo another process is checking now may be checked twice: the first
+        to record its outcome wins, the other's is dropped."""
+        rows = await self.store.fetch_all("SELECT id FROM photo WHERE state = 'filed' ORDER BY filed_at")
+        for row in rows:
             await self.enqueue(row["id"])
+        return len(rows)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -195,8 +202,10 @@ class Decoder:
         event = dict(actor="system:decoder", patient_id=row["patient_id"], object=f"photo/{photo_id}")
         if status == "defect":
             async with self.store.write() as db:
-                await db.execute("UPDATE photo SET state = 'quarantined', quarantine_reason = :r, checked_at = :t "
-                                 "WHERE id = :id", {"r": result, "t": now, "id": photo_id})
+                if not await db.run("UPDATE photo SET state = 'quarantined', quarantine_reason = :r, checked_at = :t "
+                                    "WHERE id = :id AND state = 'filed' RETURNING id",
+                                    {"r": result, "t": now, "id": photo_id}):
+                    return  # another process recorded its check first
                 await append(db, AuditEvent(action="photo.quarantine", outcome=SERIOUS_FAILURE,
                                             detail={"reason": str(result)}, **event))
             return
@@ -208,13 +217,14 @@ class Decoder:
             stored.append({"photo_id": photo_id, "kind": kind, "key": key, "kek": self.keys.kek_id,
                            "w": width, "h": height, "size": size})
         async with self.store.write() as db:
+            if not await db.run("UPDATE photo SET state = 'verified', checked_at = :t "
+                                "WHERE id = :id AND state = 'filed' RETURNING id", {"t": now, "id": photo_id}):
+                return  # another process recorded its check first (its renditions are the same images)
             for r in stored:
                 await db.execute("DELETE FROM rendition WHERE photo_id = :photo_id AND kind = :kind",
                                  {"photo_id": r["photo_id"], "kind": r["kind"]})
                 await db.execute(
                     "INSERT INTO rendition (photo_id, kind, storage_key, kek_id, width, height, stored_size) "
                     "VALUES (:photo_id, :kind, :key, :kek, :w, :h, :size)", r)
-            await db.execute("UPDATE photo SET state = 'verified', checked_at = :t WHERE id = :id",
-                             {"t": now, "id": photo_id})
             await append(db, AuditEvent(action="photo.verify", detail={"renditions": sorted(renditions)}, **event))
         await self.events.publish(PHOTO_VERIFIED, photo_id=photo_id)

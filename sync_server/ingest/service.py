@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,13 +18,14 @@ import secrets
 import weakref
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 from crypto import KeyStore
 
 from ..audit.log import MINOR_FAILURE, AuditEvent, append, record
 from ..auth import capture
 from ..clinical import stats
+from ..cluster import FileLock
 from ..db import Db, Writer
 from ..errors import ApiError
 from ..refusals import audit_refusal
@@ -267,7 +269,6 @@ class SyncService:
                 await self.decode_room()  # bounded wait: the photo is then taken whatever the backlog
             upload_id = secrets.token_hex(16)
             expires = utc_now() + timedelta(seconds=self.settings.upload_expiry_seconds)
-            self._part_path(upload_id).touch(mode=0o600, exist_ok=False)
             async with self.store.write() as db:
                 await db.run(
                     'INSERT INTO upload (id, device_id, batch_id, photo_id, length, "offset", state, created_at, expires_at) '
@@ -277,6 +278,9 @@ class SyncService:
                 await append(db, AuditEvent(action=event.action, actor=event.actor, device_id=event.device_id,
                                             patient_id=photo["patient_id"], object=event.object, address=address,
                                             detail={**event.detail, "upload_id": upload_id}))
+            # made after the upload is recorded: a part file with no open upload is an orphan (sweep_orphan_parts)
+            with contextlib.suppress(OSError):  # else the first PATCH makes it
+                self._part_path(upload_id).touch(mode=0o600, exist_ok=False)
             return {"id": upload_id, "expires": expires}
         except ApiError as error:
             raise error.audited_as(event) from None
@@ -312,37 +316,59 @@ class SyncService:
         if lock.locked():
             raise ApiError("upload_busy")
         async with lock:
-            row = await self._upload_row(who, upload_id)
-            current = self._offset(upload_id)
-            event = AuditEvent(action="upload.patch", actor=who.actor, device_id=who.device_id, address=address,
-                               object=f"photo/{row['photo_id']}", detail={"upload_id": upload_id, "offset": offset})
-            if offset != current:
-                raise ApiError("upload_offset_mismatch", details={"offset": current}).audited_as(event)
-            await self._count_streaming(+1)
+            await self._upload_row(who, upload_id)
+            with self._holding_part(upload_id):
+                return await self._write_chunk(who, upload_id, offset, checksum, body, address)
+
+    @contextlib.contextmanager
+    def _holding_part(self, upload_id: str) -> Iterator[None]:
+        """Hold the upload's part file against every other process (one volume, several servers): the
+        tus client may resume on any of them, or send a PATCH again to another while the first runs."""
+        part = FileLock(self._part_path(upload_id))
+        if not part.try_acquire():
+            raise ApiError("upload_busy")
+        try:
+            yield
+        finally:
+            part.release()
+
+    async def _write_chunk(self, who: Principal, upload_id: str, offset: int, checksum: bytes | None,
+                           body: AsyncIterator[bytes], address: str | None) -> int:
+        try:
+            row = await self._upload_row(who, upload_id)  # again, under the lock: another process may have filed it
+        except ApiError:
+            self._part_path(upload_id).unlink(missing_ok=True)  # taking the lock made it again: it is not the upload's
+            raise
+        current = self._offset(upload_id)
+        event = AuditEvent(action="upload.patch", actor=who.actor, device_id=who.device_id, address=address,
+                           object=f"photo/{row['photo_id']}", detail={"upload_id": upload_id, "offset": offset})
+        if offset != current:
+            raise ApiError("upload_offset_mismatch", details={"offset": current}).audited_as(event)
+        await self._count_streaming(+1)
+        try:
+            stream = await self._stream_at(row, current)
             try:
-                stream = await self._stream_at(row, current)
-                try:
-                    written = await self._append_body(stream, upload_id, current, row["length"], checksum, body, event)
-                except BaseException as exc:
-                    stream.discard()
-                    if isinstance(exc, ApiError) and exc.code in STORAGE_ERRORS:
-                        raise await self._storage_refused(exc, upload_id, current, event) from None
-                    raise
-                new_offset = current + written
-                if stream.offset != new_offset:  # the part file was cut back: the stream took bytes it no longer has
-                    stream.discard()
-                elif new_offset == row["length"]:
-                    await self._finalize(row, address, stream)
-                    self.storage_fault = None
-                else:
-                    self.storage_fault = None
-                    self._suspend(upload_id, stream)
-                    await record(self.store, AuditEvent(  # a chunk short of the whole: filing audits the last one
-                        action=event.action, actor=event.actor, device_id=event.device_id, address=address,
-                        object=event.object, detail={**event.detail, "written": written}))
-                return new_offset
-            finally:
-                await self._count_streaming(-1)
+                written = await self._append_body(stream, upload_id, current, row["length"], checksum, body, event)
+            except BaseException as exc:
+                stream.discard()
+                if isinstance(exc, ApiError) and exc.code in STORAGE_ERRORS:
+                    raise await self._storage_refused(exc, upload_id, current, event) from None
+                raise
+            new_offset = current + written
+            if stream.offset != new_offset:  # the part file was cut back: the stream took bytes it no longer has
+                stream.discard()
+            elif new_offset == row["length"]:
+                await self._finalize(row, address, stream)
+                self.storage_fault = None
+            else:
+                self.storage_fault = None
+                self._suspend(upload_id, stream)
+                await record(self.store, AuditEvent(  # a chunk short of the whole: filing audits the last one
+                    action=event.action, actor=event.actor, device_id=event.device_id, address=address,
+                    object=event.object, detail={**event.detail, "written": written}))
+            return new_offset
+        finally:
+            await self._count_streaming(-1)
 
     async def _storage_refused(self, error: ApiError, upload_id: str, cut_to: int | None,
                                event: AuditEvent) -> ApiError:
@@ -487,6 +513,9 @@ class SyncService:
                     await stats.add_photo(db, sequence_id)
                 await db.run("UPDATE upload SET state = 'done', \"offset\" = length WHERE id = :id",
                              {"id": upload["id"]})
+                if not left_expected:  # another process filed another upload of this photo first: that one stands
+                    self._part_path(upload["id"]).unlink(missing_ok=True)
+                    return
                 taken_by = _taken_by(expected.person_id, person)
                 await append(db, AuditEvent(action=event.action, actor=device_actor if held or person is None
                                             else f"user:{person['id']}", device_id=event.device_id,
@@ -513,8 +542,10 @@ class SyncService:
 
     async def terminate(self, who: Principal, upload_id: str, address: str | None) -> None:
         async with self._upload_locks.get(upload_id):
-            row = await self._upload_row(who, upload_id)
-            await self._close_upload(upload_id, "terminated", None)
+            await self._upload_row(who, upload_id)
+            with self._holding_part(upload_id):  # busy while another process takes a PATCH of it
+                row = await self._upload_row(who, upload_id)
+                await self._close_upload(upload_id, "terminated", None)
             async with self.store.write() as db:
                 await append(db, AuditEvent(action="upload.terminate", actor=who.actor, device_id=who.device_id,
                                             object=f"photo/{row['photo_id']}", address=address,
@@ -532,9 +563,15 @@ class SyncService:
                     continue
                 async with lock:
                     try:
-                        await self._finalize(dict(row), None)
+                        with self._holding_part(row["id"]):  # busy: another process is filing it now
+                            if await self.store.fetch_val("SELECT state FROM upload WHERE id = :id",
+                                                          {"id": row["id"]}) != "open":
+                                continue  # another process filed it since
+                            await self._finalize(dict(row), None)
                         done += 1
                     except ApiError as error:
+                        if error.code == "upload_busy":
+                            continue
                         await audit_refusal(self.store, error)  # no request answers it; the device uploads again
         return done
 
@@ -545,10 +582,19 @@ class SyncService:
             await self._close_upload(row["id"], "expired", None)
         return len(rows)
 
-    def sweep_orphan_parts(self, known: set[str]) -> None:
-        for part in self.uploads_dir.glob("*.part"):
-            if part.stem not in known:
+    async def sweep_orphan_parts(self) -> int:
+        """Remove part files whose upload is not open (closed before a crash removed its file).
+
+        The folder is listed before the open uploads are read: a part file another process is
+        creating now belongs to an upload it committed before making the file, so it is read too."""
+        parts = list(self.uploads_dir.glob("*.part"))
+        open_ids = {r["id"] for r in await self.store.fetch_all("SELECT id FROM upload WHERE state = 'open'")}
+        removed = 0
+        for part in parts:
+            if part.stem not in open_ids:
                 part.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
 
 def _photo_entry(upload: dict[str, Any]) -> PhotoEntry:

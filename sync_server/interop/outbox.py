@@ -42,6 +42,9 @@ log = logging.getLogger("clinphoto.interop.outbox")
 
 PACS = "pacs"
 FHIR = "fhir"
+# With nothing due, the leader looks again this often: rows another server process queued are
+# delivered within it (that process cannot wake the leader's loop).
+IDLE_SECONDS = 5.0
 
 
 
@@ -117,7 +120,8 @@ class Outbox:
     async def _run(self) -> None:
         while True:
             try:
-                await self.deliver_due()
+                if self.services.leader.is_leader:  # one process delivers (cluster.py)
+                    await self.deliver_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -130,9 +134,9 @@ class Outbox:
         nxt = await self.store.fetch_val(
             "SELECT MIN(next_attempt_at) FROM interop_outbox WHERE state = 'pending'")
         if not nxt:
-            return 30.0
+            return IDLE_SECONDS
         due = datetime.strptime(nxt, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        return min(30.0, max(0.05, (due - utc_now()).total_seconds()))
+        return min(IDLE_SECONDS, max(0.05, (due - utc_now()).total_seconds()))
 
     async def deliver_due(self) -> int:
         """Deliver every due row, oldest first; a target that is down is left until its backoff ends."""

@@ -34,19 +34,28 @@ class Interop:
         events = self.services.events
         events.subscribe(PHOTO_VERIFIED, self.on_photo_verified)
         events.subscribe(BATCH_COMMITTED, self.on_batch_committed)
+        await self.outbox.start()  # it delivers while this process leads
+        # once per install, by the process that leads (cluster.py): one HL7 listener, one catch-up
+        self.services.leader.on_elected(self.elected)
+        self.services.leader.on_deposed(self.close_listener)
+        return self
+
+    async def elected(self) -> None:
         await self.catch_up()
-        await self.outbox.start()
-        if self.settings.hl7_mllp_port:
+        self.outbox.wake()
+        if self.settings.hl7_mllp_port and self.mllp is None:
             self.mllp = await hl7v2.serve_mllp(self.settings.hl7_mllp_host, self.settings.hl7_mllp_port,
                                                self.apply_adt, self.settings.hl7_encoding)
             log.info("HL7 MLLP listener on %s:%d", self.settings.hl7_mllp_host, self.settings.hl7_mllp_port)
-        return self
 
-    async def stop(self) -> None:
+    async def close_listener(self) -> None:
         if self.mllp is not None:
             self.mllp.close()
             await self.mllp.wait_closed()
             self.mllp = None
+
+    async def stop(self) -> None:
+        await self.close_listener()
         await self.outbox.stop()
 
     async def catch_up(self) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from pathlib import Path
 from typing import Iterator
 
+from ..cluster import temp_name, writer_of
 from ..errors import ApiError
 
 # what a full or failing disk answers; anything else is a bug, not the disk
@@ -49,7 +49,7 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 def write_durably(path: Path, data: bytes) -> None:
     created = _make_dirs(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = path.with_name(temp_name(path.name))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         write_all(fd, data)
@@ -103,11 +103,13 @@ def _make_dirs(directory: Path, mode: int = 0o700) -> list[Path]:
     return [directory, *created]
 
 
-def sweep_temp_files(root: Path) -> int:
-    """Remove temp files left by a crash mid-write; they were never recorded as stored."""
+def sweep_temp_files(root: Path, live: set[str]) -> int:
+    """Remove temp files left by a crash mid-write; they were never recorded as stored. Only those of
+    processes that are gone: ``live`` names the server processes running on this volume (cluster.py)."""
     removed = 0
     if root.exists():
         for tmp in root.rglob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
-            removed += 1
+            if writer_of(tmp) not in live:
+                tmp.unlink(missing_ok=True)
+                removed += 1
     return removed

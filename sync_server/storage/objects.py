@@ -13,6 +13,7 @@ from typing import Mapping
 
 from crypto import decrypt_at_rest, encrypt_at_rest
 
+from ..cluster import staging_name
 from ..types import is_uuid
 from .files import rename_durably, write_durably
 
@@ -42,7 +43,7 @@ class ObjectStore:
         """Where an object is written before it is filed: never taken as stored, swept at start."""
         directory = self.root / _STAGING
         directory.mkdir(mode=0o700, exist_ok=True)
-        return directory / f".{name}.tmp"
+        return directory / staging_name(name)  # this process's own (cluster.py)
 
     def adopt(self, key: str, staged: Path) -> None:
         """File an object written (and fsynced) at ``staging_path``: atomic rename, directory fsync."""

@@ -1,6 +1,9 @@
 import json
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +122,24 @@ def test_keyring_lists_every_generation_and_the_current_one(tmp_path):
     ring = json.loads((tmp_path / "keyring.json").read_text())
     assert ring["kek"]["current"] == store.kek_id and len(ring["kek"]["keys"]) == 2
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def _open_and_report(directory: str, start: "multiprocessing.synchronize.Barrier", out: "multiprocessing.Queue[str]") -> None:
+    start.wait()
+    store = KeyStore.open(Path(directory))
+    out.put(f"{store.kek_id} {store.seal_key_id} {store.sign_key_id}")
+
+
+def test_servers_starting_at_once_on_an_empty_folder_make_one_set_of_keys(tmp_path):
+    """Three server processes of a ward started together (after a power cut): one makes the keys, the
+    others load them; none seals with keys the others do not have."""
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Barrier(4), context.Queue()
+    workers = [context.Process(target=_open_and_report, args=(str(tmp_path / "keys"), start, out)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    seen = [out.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+    assert len(set(seen)) == 1, seen
+    assert json.loads((tmp_path / "keys" / "keyring.json").read_text())["kek"]["keys"] == [seen[0].split()[0]]

@@ -109,10 +109,21 @@ class ServerProcess:
         return self.cli("enroll-device", "--label", label).strip().splitlines()[-1]
 
     def start(self, timeout: float = 30.0) -> None:
+        self.spawn()
+        self.wait_healthy(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it (several servers started at once)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")
         self.process = subprocess.Popen([*CLINPHOTO, "serve"], env=self.env, cwd=REPO, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def health(self) -> dict[str, object]:
+        with self.client(timeout=5) as http:
+            return http.get("/healthz").json()  # type: ignore[no-any-return]
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
         def healthy() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
