@@ -82,7 +82,7 @@ class Services:
         sync.decode_room = lambda: decoder.wait_room(settings.decode_backlog_max, DECODE_ROOM_WAIT_SECONDS)
         leader = Leader(settings.resolved_database_url, settings.data_dir)
         services = cls(settings=settings, store=store, keys=keys, objects=objects, sync=sync, decoder=decoder,
-                       enroll_throttle=Throttle(attempts=10, window_seconds=60), version=_version(), events=events,
+                       enroll_throttle=Throttle(store, "enroll.address", attempts=10, window_seconds=60), version=_version(), events=events,
                        leader=leader, instance=instance)
         await sync.expire_uploads()
         await decoder.start()

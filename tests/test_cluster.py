@@ -215,3 +215,14 @@ def test_the_audit_chain_is_one_chain_whoever_appends_and_the_once_only_work_is_
     seqs = [r["seq"] for r in fetch(ward, "SELECT seq FROM audit_entry ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
     assert "verified" in follower.cli("audit", "verify")
+
+
+def test_guessing_enrolment_codes_gets_one_budget_across_the_processes(ward: Ward) -> None:
+    """Ten attempts a minute from one address, whichever process nginx sends each to (not ten per process)."""
+    with ward.client(timeout=30) as http:
+        codes = [http.post("/api/v1/devices/enroll", json={"code": f"GUESS-{i:04d}-0000", "label": "x"}).status_code
+                 for i in range(14)]
+    assert ward.nginx is not None and len(ward.nginx.upstreams_used()) == 3
+    assert 429 not in codes[:10] and codes[10:] == [429] * 4, codes
+    refused = fetch(ward, "SELECT detail FROM audit_entry WHERE detail LIKE '%enrollment_throttled%'")
+    assert len(refused) == 4

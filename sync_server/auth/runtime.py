@@ -29,7 +29,7 @@ def runtime(services: Services) -> PeopleRuntime:
 async def start(services: Services) -> PeopleRuntime:
     settings = services.settings
     return PeopleRuntime(sessions=Sessions(settings, load_keys(settings.resolved_keys_dir)),
-                         signin_throttle=SigninThrottle(settings.signin_failures_per_account,
+                         signin_throttle=SigninThrottle(services.store, settings.signin_failures_per_account,
                                                         settings.signin_failures_per_address),
                          origins=web_origins(settings), rp_id=rp_id(settings))
 

@@ -1,39 +1,63 @@
-"""Slow down guessing: at most N attempts per key (client address, account) in a sliding window."""
+"""Slow down guessing: at most N attempts per key (client address, account) in a sliding window.
+
+The attempts are counted in the database, so every server process of an install (cluster.py) shares
+one budget: a guesser whose requests a proxy spreads over three processes gets no more tries than
+against one. Keys are client addresses and account ids (never a patient's); rows past the window
+are removed as new ones come.
+"""
 from __future__ import annotations
 
-import collections
 import time
-from typing import Callable, Deque
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..db import Db, Writer
+
+KEEP_MS = 24 * 3600 * 1000  # what no window reaches is removed
 
 
 class Throttle:
-    def __init__(self, attempts: int, window_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: "Db", scope: str, attempts: int, window_seconds: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.scope = scope
         self.attempts = attempts
         self.window = window_seconds
-        self.clock = clock
-        self._seen: dict[str, Deque[float]] = collections.defaultdict(collections.deque)
+        self.clock = clock  # wall clock: shared by the processes, unlike a monotonic one
 
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        seen = self._seen[key]
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) >= self.attempts:
-            return False
-        seen.append(now)
+    def _since(self, now_ms: int) -> int:
+        return now_ms - int(self.window * 1000)
+
+    async def allow(self, key: str) -> bool:
+        """Count one attempt against ``key``, unless it is over its budget (then False)."""
+        now = int(self.clock() * 1000)
+        async with self.store.write() as db:  # one write at a time across processes: the count is exact
+            seen = await db.fetch_val(
+                "SELECT COUNT(*) FROM throttle_hit WHERE scope = :s AND key = :k AND at_ms > :since",
+                {"s": self.scope, "k": key, "since": self._since(now)})
+            if int(seen) >= self.attempts:
+                return False
+            await self._add(db, key, now)
         return True
 
-    def blocked(self, key: str) -> bool:
+    async def blocked(self, key: str) -> bool:
         """Without counting an attempt: is ``key`` over its budget right now?"""
-        now = self.clock()
-        seen = self._seen[key]
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        return len(seen) >= self.attempts
+        now = int(self.clock() * 1000)
+        seen = await self.store.fetch_val(
+            "SELECT COUNT(*) FROM throttle_hit WHERE scope = :s AND key = :k AND at_ms > :since",
+            {"s": self.scope, "k": key, "since": self._since(now)})
+        return int(seen) >= self.attempts
 
-    def fail(self, key: str) -> None:
+    async def fail(self, key: str) -> None:
         """Count one failure against ``key`` (for budgets spent only by failures, e.g. sign-ins)."""
-        self._seen[key].append(self.clock())
+        now = int(self.clock() * 1000)
+        async with self.store.write() as db:
+            await self._add(db, key, now)
+
+    async def _add(self, db: "Writer", key: str, now: int) -> None:
+        await db.execute("DELETE FROM throttle_hit WHERE at_ms < :old", {"old": now - KEEP_MS})
+        await db.execute("INSERT INTO throttle_hit (scope, key, at_ms) VALUES (:s, :k, :t)",
+                         {"s": self.scope, "k": key, "t": now})
 
 
 class SigninThrottle:
@@ -44,18 +68,18 @@ class SigninThrottle:
     hospital shares one NAT address, and one person's failures must not lock out the next colleague.
     """
 
-    def __init__(self, per_account: int, per_address: int, window_seconds: float = 60,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.accounts = Throttle(per_account, window_seconds, clock)
-        self.addresses = Throttle(per_address, window_seconds, clock)
+    def __init__(self, store: "Db", per_account: int, per_address: int, window_seconds: float = 60,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.accounts = Throttle(store, "signin.account", per_account, window_seconds, clock)
+        self.addresses = Throttle(store, "signin.address", per_address, window_seconds, clock)
 
-    def account_blocked(self, person_id: str) -> bool:
-        return self.accounts.blocked(person_id)
+    async def account_blocked(self, person_id: str) -> bool:
+        return await self.accounts.blocked(person_id)
 
-    def address_blocked(self, address: str) -> bool:
-        return self.addresses.blocked(address)
+    async def address_blocked(self, address: str) -> bool:
+        return await self.addresses.blocked(address)
 
-    def fail(self, address: str, person_id: str | None = None) -> None:
-        self.addresses.fail(address)
+    async def fail(self, address: str, person_id: str | None = None) -> None:
+        await self.addresses.fail(address)
         if person_id is not None:
-            self.accounts.fail(person_id)
+            await self.accounts.fail(person_id)

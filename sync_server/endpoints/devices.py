@@ -22,7 +22,7 @@ async def enroll_device(request: Request) -> Response:
     """
     s = services(request)
     address = client_address(request)
-    if not s.enroll_throttle.allow(address or "?"):
+    if not await s.enroll_throttle.allow(address or "?"):
         raise ApiError("enrollment_throttled", headers={"Retry-After": "60"})
     body = await json_body(request)
     violations = validate("enrollment", body)
@@ -74,7 +74,7 @@ async def people_add(request: Request) -> Response:
                                         body.get("credential"), client_address(request))
     if problem is not None:
         if problem["code"] != "person_cannot_capture":
-            people_endpoints._failed(request, problem.get("person"))
+            await people_endpoints._failed(request, problem.get("person"))
         raise ApiError(problem["code"]).audited_as(AuditEvent(
             action="device.person.add", actor=who.actor, device_id=who.device_id, address=client_address(request),
             detail=problem))

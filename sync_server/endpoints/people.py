@@ -37,9 +37,9 @@ async def _throttled(request: Request, action: str, person_id: str | None = None
     a ceremony carrying an open invitation (``invited``) is never refused for the address's failures.
     """
     throttle, address = runtime(services(request)).signin_throttle, client_address(request) or "?"
-    if person_id is not None and throttle.account_blocked(person_id):
+    if person_id is not None and await throttle.account_blocked(person_id):
         detail: dict[str, Any] = {"code": "signin_throttled", "scope": "account", "person": person_id}
-    elif not invited and throttle.address_blocked(address):
+    elif not invited and await throttle.address_blocked(address):
         detail = {"code": "signin_throttled", "scope": "address"}
     else:
         return
@@ -47,8 +47,8 @@ async def _throttled(request: Request, action: str, person_id: str | None = None
         AuditEvent(action=action, actor="anonymous", address=address, detail=detail))
 
 
-def _failed(request: Request, person_id: str | None = None) -> None:
-    runtime(services(request)).signin_throttle.fail(client_address(request) or "?", person_id)
+async def _failed(request: Request, person_id: str | None = None) -> None:
+    await runtime(services(request)).signin_throttle.fail(client_address(request) or "?", person_id)
 
 
 async def _session_response(request: Request, person: dict[str, Any], status_code: int = 200) -> Response:
@@ -81,7 +81,7 @@ async def signin_finish(request: Request) -> Response:
         person, problem = await people.signin_finish(db, s.settings, body.get("challenge_id"), body.get("credential"),
                                                      client_address(request))
     if problem is not None:
-        _failed(request, problem.get("person"))
+        await _failed(request, problem.get("person"))
         raise ApiError(problem["code"]).audited_as(AuditEvent(action="person.signin", actor="anonymous",
                                                               address=client_address(request), detail=problem))
     assert person is not None
@@ -97,7 +97,7 @@ async def register_begin(request: Request) -> Response:
         options = await people.registration_begin(services(request).store, services(request).settings,
                                                   token=body.get("token") or "", address=client_address(request))
     except ApiError:
-        _failed(request)
+        await _failed(request)
         raise
     await audit_answer(request, "passkey.register.begin", object=f"person:{options['person']['id']}",
                        detail={"challenge_id": options["challenge_id"], "via": "invitation"})
@@ -114,7 +114,7 @@ async def register_finish(request: Request) -> Response:
         person_id = await people.registration_finish(s.store, s.settings, body.get("challenge_id"),
                                                      body.get("credential"), body.get("label"), client_address(request))
     except ApiError:
-        _failed(request, invited)
+        await _failed(request, invited)
         raise
     person = await s.store.fetch_one("SELECT * FROM person WHERE id = :id", {"id": person_id})
     return await _session_response(request, dict(person or {}), status_code=201)
