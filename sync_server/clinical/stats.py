@@ -8,7 +8,9 @@ sequence with what it counts under; ``stats_total`` the all-time figures of each
 are stored sealed (``PatientFields.seal_key``, deterministic), patients by their sealed identifier.
 
 All-time figures (and those of a range holding every month there is) are read from ``stats_total``; figures
-over a narrower range of months from the rows of those months in ``stats_sequence``. ``rebuild`` makes the tables again from the sequences and their forms: at
+over a narrower range of months from ``stats_month`` (sequences and photos of each key and month) and
+``stats_first``: distinct patients over [a, b] without reading them, as each patient counts once, at its
+first month in the range, the month whose previous one under the key (``stats_visit``) is before a. ``rebuild`` makes the tables again from the sequences and their forms: at
 the first start of this version (``storage/upgrade.py``) and for data written behind the server's back.
 """
 from __future__ import annotations
@@ -65,6 +67,36 @@ async def add_sequence(db: Writer, sequence_id: str, patient_id: str, form: Mapp
     await db.run(f"INSERT INTO stats_total (dim, key, sequences, photos, patients) VALUES {rows} "
                  "ON CONFLICT (dim, key) DO UPDATE SET sequences = stats_total.sequences + 1, "
                  "patients = stats_total.patients + excluded.patients", values)
+    await _add_month(db, keys, patient, month)
+
+
+async def _add_month(db: Writer, keys: list[tuple[str, str]], patient: str, month: str) -> None:
+    """Count a new sequence of ``patient`` in ``month`` under each key: its month's figures, and the patient's
+    place among its months under the key (``stats_first``: what counts distinct patients over a range)."""
+    values: dict[str, Any] = {"p": patient, "m": month, **{f"d{i}": d for i, (d, _) in enumerate(keys)},
+                              **{f"k{i}": k for i, (_, k) in enumerate(keys)}}
+    await db.run("INSERT INTO stats_month (dim, key, month, sequences, photos) VALUES "
+                 + ", ".join(f"(:d{i}, :k{i}, :m, 1, 0)" for i in range(len(keys)))
+                 + " ON CONFLICT (dim, key, month) DO UPDATE SET sequences = stats_month.sequences + 1", values)
+    new = await db.run("INSERT INTO stats_visit (dim, key, patient_id, month) VALUES "
+                       + ", ".join(f"(:d{i}, :k{i}, :p, :m)" for i in range(len(keys)))
+                       + " ON CONFLICT DO NOTHING RETURNING dim, key", values)
+    for dim, key in new:  # a month new for this patient under this key
+        (before, after), = await db.run(
+            "SELECT MAX(CASE WHEN month < :m THEN month END), MIN(CASE WHEN month > :m THEN month END) "
+            "FROM stats_visit WHERE dim = :d AND key = :k AND patient_id = :p",
+            {"d": dim, "k": key, "p": patient, "m": month})
+        before = before or ""
+        moves = [(month, before, 1)]
+        if after:  # the next month's previous one is now this month
+            moves += [(after, before, -1), (after, month, 1)]
+        for at, prev, change in moves:
+            await db.run("INSERT INTO stats_first (dim, key, month, prev, patients) VALUES (:d, :k, :m, :v, :n) "
+                         "ON CONFLICT (dim, key, month, prev) DO UPDATE SET patients = stats_first.patients + :n",
+                         {"d": dim, "k": key, "m": at, "v": prev, "n": change})
+        if after:
+            await db.run("DELETE FROM stats_first WHERE dim = :d AND key = :k AND month = :m AND prev = :v "
+                         "AND patients = 0", {"d": dim, "k": key, "m": after, "v": before})
 
 
 async def add_photo(db: Writer, sequence_id: str) -> None:
@@ -75,9 +107,10 @@ async def add_photo(db: Writer, sequence_id: str) -> None:
         return
     (month, surgeon, procedure), = counted
     keys = _keys(month, surgeon, procedure)
-    await db.run("UPDATE stats_total SET photos = photos + 1 WHERE "
-                 + " OR ".join(f"(dim = :d{i} AND key = :k{i})" for i in range(len(keys))),
-                 {**{f"d{i}": d for i, (d, _) in enumerate(keys)}, **{f"k{i}": k for i, (_, k) in enumerate(keys)}})
+    values = {"m": month, **{f"d{i}": d for i, (d, _) in enumerate(keys)}, **{f"k{i}": k for i, (_, k) in enumerate(keys)}}
+    where = " OR ".join(f"(dim = :d{i} AND key = :k{i})" for i in range(len(keys)))
+    await db.run(f"UPDATE stats_total SET photos = photos + 1 WHERE {where}", values)
+    await db.run(f"UPDATE stats_month SET photos = photos + 1 WHERE month = :m AND ({where})", values)
 
 
 async def rebuild(store: Db, keys: KeyStore) -> int:
@@ -87,6 +120,8 @@ async def rebuild(store: Db, keys: KeyStore) -> int:
         "SELECT sequence_id, COUNT(*) AS n FROM photo WHERE state <> 'expected' GROUP BY sequence_id")}
     rows: list[dict[str, Any]] = []
     totals: dict[tuple[str, str], list[Any]] = {}
+    months: dict[tuple[str, str, str], list[int]] = {}  # (dim, key, month): [sequences, photos]
+    visits: dict[tuple[str, str, str], set[str]] = {}  # (dim, key, patient): its months
     after = ""
     while True:
         page = await store.fetch_all("SELECT id, patient_id, form, created_at FROM sequence WHERE id > :a "
@@ -104,8 +139,19 @@ async def rebuild(store: Db, keys: KeyStore) -> int:
                 total[0] += 1
                 total[1] += n
                 total[2].add(patient)
+                figures = months.setdefault((*key, month), [0, 0])
+                figures[0] += 1
+                figures[1] += n
+                visits.setdefault((*key, patient), set()).add(month)
+    first: dict[tuple[str, str, str, str], int] = {}  # (dim, key, month, previous month or ''): patients
+    for (dim, name, _), seen in visits.items():
+        before = ""
+        for at in sorted(seen):
+            first[(dim, name, at, before)] = first.get((dim, name, at, before), 0) + 1
+            before = at
     async with store.write() as db:
-        for table in ("stats_sequence", "stats_total", "stats_member", "stats_built"):
+        for table in ("stats_sequence", "stats_total", "stats_member", "stats_month", "stats_visit", "stats_first",
+                      "stats_built"):
             await db.execute(f"DELETE FROM {table}")
         await db.run_many("INSERT INTO stats_sequence (sequence_id, patient_id, month, surgeon, procedure, photos) "
                           "VALUES (:s, :p, :m, :su, :pr, :n)", rows)
@@ -113,6 +159,12 @@ async def rebuild(store: Db, keys: KeyStore) -> int:
                           [{"d": d, "k": k, "s": t[0], "n": t[1], "p": len(t[2])} for (d, k), t in totals.items()])
         await db.run_many("INSERT INTO stats_member (dim, key, patient_id) VALUES (:d, :k, :p)",
                           [{"d": d, "k": k, "p": p} for (d, k), t in totals.items() for p in t[2]])
+        await db.run_many("INSERT INTO stats_month (dim, key, month, sequences, photos) VALUES (:d, :k, :m, :s, :n)",
+                          [{"d": d, "k": k, "m": m, "s": f[0], "n": f[1]} for (d, k, m), f in months.items()])
+        await db.run_many("INSERT INTO stats_visit (dim, key, patient_id, month) VALUES (:d, :k, :p, :m)",
+                          [{"d": d, "k": k, "p": p, "m": m} for (d, k, p), seen in visits.items() for m in seen])
+        await db.run_many("INSERT INTO stats_first (dim, key, month, prev, patients) VALUES (:d, :k, :m, :v, :n)",
+                          [{"d": d, "k": k, "m": m, "v": v, "n": n} for (d, k, m, v), n in first.items()])
         await db.execute("INSERT INTO stats_built (id, built_at) VALUES (1, :t)", {"t": now_iso()})
     return len(rows)
 
@@ -151,14 +203,17 @@ async def _counts(store: Db, start: str | None, end: str | None) -> dict[tuple[s
     if covers:  # every sequence counted: the all-time figures are these
         return {(r["dim"], r["key"]): (int(r["sequences"]), int(r["photos"]), int(r["patients"]))
                 for r in await store.fetch_all("SELECT dim, key, sequences, photos, patients FROM stats_total")}
-    where, values = "WHERE month >= :a AND month <= :b", {"a": start or "", "b": end or "9999-99"}
-    figures = "COUNT(*) AS s, COALESCE(SUM(photos), 0) AS p, COUNT(DISTINCT patient_id) AS n FROM stats_sequence"
-    r = await store.fetch_one(f"SELECT {figures} {where}", values)
-    counts = {(TOTAL, ""): (int(r["s"]), int(r["p"]), int(r["n"]))} if r else {}
-    for dim, column in (("by_month", "month"), ("by_surgeon", "surgeon"), ("by_procedure", "procedure")):
-        for r in await store.fetch_all(f"SELECT {column} AS k, {figures} {where} GROUP BY {column}", values):
-            counts[(dim, r["k"])] = (int(r["s"]), int(r["p"]), int(r["n"]))
-    return counts
+    # a patient counts once in [a, b]: at its first month there, the one whose previous month is before a
+    values = {"a": start or "0000-00", "b": end or "9999-99"}
+    counts: dict[tuple[str, str], list[int]] = {}
+    for r in await store.fetch_all("SELECT dim, key, SUM(sequences) AS s, SUM(photos) AS p FROM stats_month "
+                                   "WHERE month >= :a AND month <= :b GROUP BY dim, key", values):
+        counts[(r["dim"], r["key"])] = [int(r["s"]), int(r["p"]), 0]
+    for r in await store.fetch_all("SELECT dim, key, SUM(patients) AS n FROM stats_first "
+                                   "WHERE month >= :a AND month <= :b AND prev < :a GROUP BY dim, key", values):
+        if (r["dim"], r["key"]) in counts:
+            counts[(r["dim"], r["key"])][2] = int(r["n"])
+    return {key: (s, p, n) for key, (s, p, n) in counts.items()}
 
 
 async def compute(store: Db, start: str | None = None, end: str | None = None) -> dict[str, Any]:
