@@ -198,7 +198,8 @@ async def _counts(store: Db, start: str | None, end: str | None) -> dict[tuple[s
     """(sequences, photos, patients) of each (dimension, stored key), all time or over [start, end]."""
     covers = start is None and end is None
     if not covers:
-        span = await store.fetch_one("SELECT MIN(month) AS a, MAX(month) AS b FROM stats_sequence")
+        span = await store.fetch_one(  # from the small per-month table (a few rows a month)
+            "SELECT MIN(month) AS a, MAX(month) AS b FROM stats_month WHERE dim = 'total' AND key = ''")
         covers = span is not None and span["a"] is not None and (start or "") <= span["a"] and span["b"] <= (end or "9999-99")
     if covers:  # every sequence counted: the all-time figures are these
         return {(r["dim"], r["key"]): (int(r["sequences"]), int(r["photos"]), int(r["patients"]))
