@@ -32,6 +32,8 @@ import secrets
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
+from .events import stop_task
+
 log = logging.getLogger("clinphoto")
 
 FOLLOW_SECONDS = 5.0  # how often a follower tries to take the lead, and a leader checks it still holds it
@@ -246,11 +248,8 @@ class Leader:
                 await self._try()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self.is_leader:
             self.is_leader = False
             for callback in self._deposed:

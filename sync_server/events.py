@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -49,3 +50,12 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+async def stop_task(task: "asyncio.Task[Any] | None") -> None:
+    """Cancel a background loop and wait until it has stopped (its cancellation is not an error)."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -19,20 +19,13 @@ from sync_server.audit.log import verify_chain
 from sync_server.db import Db, with_db
 from sync_server.settings import Settings
 from tests.conftest import Batch
-from tests.interop.test_fhir_push import Emr
+from tests.interop.test_fhir_push import Emr, emr  # noqa: F401  (fixture)
 from tests.support.client import SyncClient
 from tests.support.server import ServerProcess
 from tests.support.waiting import wait_for
 from tests.support.ward import Ward
 
 PATIENTS_CSV = "id,family,given,birth_date,sex\nIPP-0042,Dupont,Zoé,1980-01-02,F\n"
-
-
-@pytest.fixture
-def emr() -> Iterator[Emr]:
-    server = Emr()
-    yield server
-    server.server.shutdown()
 
 
 @pytest.fixture

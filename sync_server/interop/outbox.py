@@ -20,7 +20,6 @@ marked sent: it goes again under the survivor.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Mapping
@@ -30,7 +29,7 @@ import httpx
 from ..db import Writer
 from ..storage.fields import open_form, open_patient
 from ..audit.log import MINOR_FAILURE, SERIOUS_FAILURE, SUCCESS, AuditEvent, append
-from ..events import wait_event
+from ..events import stop_task, wait_event
 from . import dicom, fhir, orthanc, push, stow
 from .uids import instance_uid
 from ..clock import iso, now_iso, utc_now
@@ -72,11 +71,8 @@ class Outbox:
         self._task = asyncio.create_task(self._run(), name="clinphoto-interop-outbox")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None

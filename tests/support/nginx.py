@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import REPO, free_port
+from tests.support.server import REPO, NamedTransport, free_port
 from tests.support.waiting import wait_for
 
 NGINX = os.environ.get("CLINPHOTO_NGINX", "/usr/sbin/nginx")
@@ -39,17 +39,12 @@ def render_site(name: str, port: int, http_port: int, upstreams: list[int], cert
     return site
 
 
-class _Resolve(httpx.HTTPTransport):
-    """Reaches ``name`` on 127.0.0.1 (no DNS here) and checks the certificate against ``name`` (SNI)."""
-
-    def __init__(self, name: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.name = name
+class _Resolve(NamedTransport):
+    """Reaches the server's name on 127.0.0.1 (no DNS here); the Host header keeps the name."""
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == self.name:  # the Host header keeps the name
+        if request.url.host == self.name:
             request.url = request.url.copy_with(host="127.0.0.1")
-            request.extensions = {**request.extensions, "sni_hostname": self.name}
         return super().handle_request(request)
 
 

@@ -33,7 +33,7 @@ def free_port() -> int:
             return port
 
 
-class _NamedTransport(httpx.HTTPTransport):
+class NamedTransport(httpx.HTTPTransport):
     """Connects to 127.0.0.1 but checks the certificate against the server's public name (SNI)."""
 
     def __init__(self, name: str, **kwargs: object) -> None:
@@ -96,7 +96,7 @@ class ServerProcess:
         assert self.public_name is not None
         headers = {"Host": f"{self.public_name}:{self.port}", **kwargs.pop("headers", {})}  # type: ignore[dict-item]
         return httpx.Client(base_url=self.url, headers=headers,
-                            transport=_NamedTransport(self.public_name, verify=self.ssl_context()),
+                            transport=NamedTransport(self.public_name, verify=self.ssl_context()),
                             **kwargs)  # type: ignore[arg-type]
 
     def cli(self, *args: str) -> str:
