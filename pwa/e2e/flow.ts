@@ -121,9 +121,19 @@ export async function serviceWorkerReady(page: Page): Promise<void> {
   });
   if (await controlled()) return;
   console.warn("serviceWorkerReady: the worker did not claim the page in 90 s; reloading it");
+  const wasHome = await page.$('[data-screen="home"]');
   await page.reload();
   await page.waitForLoadState("load");
   if (!(await controlled())) throw new Error("the service worker does not control the page after a reload");
+  if (wasHome) {
+    // reopening locks the app, as on a phone: its one person unlocks it again with their passkey
+    await screen(page, "home");
+    const people = await page.$$('[data-testid="person"][data-method="prf"]');
+    if (people.length === 1 && !(await page.$('[data-testid="new-sequence"]'))) {
+      await people[0]!.click();
+      await page.waitForSelector('[data-testid="new-sequence"]', { timeout: 30_000 });
+    }
+  }
 }
 
 export interface SequenceAnswers {
