@@ -285,18 +285,19 @@ def _lock_own_file(own: Path) -> FileLock:
 class Instance:
     """This process's lock on ``<data>/instances/<id>``, held until it ends (a kill ends it too).
 
-    One per process, whatever the number of ``Services`` started in it (tests start several)."""
+    One per process and data folder, whatever the number of ``Services`` started on it (tests start
+    several)."""
 
-    _lock: FileLock | None = None
-    _users = 0
+    _held: dict[Path, list[Any]] = {}  # the lock file: [its FileLock, how many Services use it]
 
     def __init__(self, data_dir: Path) -> None:
         self.directory = data_dir / "instances"
         self.directory.mkdir(mode=0o700, exist_ok=True)
-        own = self.directory / INSTANCE_ID
-        if Instance._lock is None or Instance._lock.path != own:
-            Instance._lock, Instance._users = _lock_own_file(own), 0
-        Instance._users += 1
+        self.own = self.directory / INSTANCE_ID
+        held = Instance._held.get(self.own)
+        if held is None:
+            held = Instance._held[self.own] = [_lock_own_file(self.own), 0]
+        held[1] += 1
 
     def live(self) -> set[str]:
         """The instances whose process still runs (their lock held); the lock files of the others go."""
@@ -319,8 +320,11 @@ class Instance:
         return alive
 
     def close(self) -> None:
-        Instance._users -= 1
-        if Instance._users <= 0 and Instance._lock is not None:
-            Instance._lock.path.unlink(missing_ok=True)
-            Instance._lock.release()
-            Instance._lock = None
+        held = Instance._held.get(self.own)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] <= 0:
+            del Instance._held[self.own]
+            self.own.unlink(missing_ok=True)
+            held[0].release()

@@ -219,3 +219,43 @@ def test_guessing_enrolment_codes_gets_one_budget_across_the_processes(ward: War
     assert 429 not in codes[:10] and codes[10:] == [429] * 4, codes
     refused = fetch(ward, "SELECT detail FROM audit_entry WHERE detail LIKE '%enrollment_throttled%'")
     assert len(refused) == 4
+
+
+def test_a_start_removes_the_temp_files_of_processes_gone_never_those_of_a_live_one(tmp_path: Path) -> None:
+    """Temp files carry their writer's instance id; each process holds a lock on its instance file."""
+    import subprocess
+    import sys
+
+    from sync_server.cluster import INSTANCE_ID, Instance, staging_name, temp_name, writer_of
+    from sync_server.storage.files import sweep_temp_files
+
+    data, objects = tmp_path / "data", tmp_path / "data" / "objects" / ".staging"
+    objects.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c",  # another server process of the install, alive
+                              "import sys, time; from pathlib import Path; from sync_server.cluster import Instance, "
+                              "INSTANCE_ID; Instance(Path(sys.argv[1])); print(INSTANCE_ID, flush=True); time.sleep(60)",
+                              str(data)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout is not None
+        theirs = other.stdout.readline().strip()
+        mine = Instance(data)
+        try:
+            (data / "instances" / "0123456789abcdef").write_text("")  # a process killed long ago
+            own = [staging_name("upload-4"), temp_name("photo.preview")]  # this process's own
+            live = [f".upload-1.{theirs}.tmp", f".photo.original.{theirs}-a1b2c3.tmp"]  # the live one's
+            gone = [".upload-2.0123456789abcdef.tmp", ".upload-3.tmp"]  # the dead one's; an earlier version's
+            for name in own + live + gone:
+                (objects / name).write_bytes(b"x")
+            assert writer_of(objects / own[0]) == writer_of(objects / own[1]) == INSTANCE_ID
+            assert mine.live() == {INSTANCE_ID, theirs}
+            assert not (data / "instances" / "0123456789abcdef").exists()
+            assert sweep_temp_files(data / "objects", mine.live()) == 2
+            assert sorted(p.name for p in objects.iterdir()) == sorted(own + live)
+            other.kill()  # kill -9: its lock goes with it
+            other.wait(10)
+            assert mine.live() == {INSTANCE_ID}
+            assert sweep_temp_files(data / "objects", mine.live()) == 2
+        finally:
+            mine.close()
+    finally:
+        other.kill()
