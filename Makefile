@@ -48,6 +48,7 @@ bench: venv pwa
 	$(BIN)/python -m bench.audit
 	$(BIN)/python -m bench.backlog
 	$(BIN)/python -m bench.year
+	$(BIN)/python -m bench.year --ward 3
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.powerloss --cuts 200
 	@if [ -f pwa/package.json ]; then cd pwa && npm run bench; fi

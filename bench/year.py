@@ -8,7 +8,7 @@ Prints wall time, photos/s, the latency of each photo's upload and of each batch
 peak memory of the server's process tree, then checks that ``clinphoto stats`` gives exactly the
 year's 979 patients, 2,345 sequences and 8,112 photos (exit status 1 if not).
 
-    make bench          # or: .venv/bin/python -m bench.year [--devices 20] [--size 640x480]
+    make bench          # or: .venv/bin/python -m bench.year [--devices 20] [--size 640x480] [--ward 3]
 """
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ from bench.backlog import _Ward
 from bench.ingest import tree_cpu_seconds
 from tests.support.client import SyncClient
 from tests.support.photos import make_jpeg, manifest, seal, sequence_form
+from tests.support.postgres import PostgresCluster
 from tests.support.server import ServerProcess
 
 PATIENTS, SEQUENCES, PHOTOS, MONTHS = 979, 2345, 8112, 11
@@ -172,6 +173,9 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=20)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--size", default="640x480", help="photo size, scaled down from a phone's 12 MP")
+    parser.add_argument("--ward", type=int, default=0, metavar="N",
+                        help="N server processes on one PostgreSQL and one data folder (docs/deploy.md, section 10); "
+                             "phone i syncs to process i mod N. Default: one process on the embedded SQLite")
     args = parser.parse_args()
     year = generate(args.seed)
     assert (len({s.patient_id for s in year}), len(year), sum(s.photos for s in year)) == (PATIENTS, SEQUENCES,
@@ -179,37 +183,51 @@ def main() -> int:
     width, height = (int(v) for v in args.size.split("x"))
     plain = _photos(width, height)
     with tempfile.TemporaryDirectory(prefix="clinphoto-year-") as tmp:
-        server = ServerProcess(Path(tmp) / "data", CLINPHOTO_ACCESS_LOG="off", CLINPHOTO_FORWARDED_ALLOW_IPS="127.0.0.1")
-        server.start()
+        cluster = PostgresCluster().start() if args.ward else None
+        env = {"CLINPHOTO_ACCESS_LOG": "off", "CLINPHOTO_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+        if cluster is not None:
+            env["CLINPHOTO_DATABASE_URL"] = cluster.create_database("year")
+        servers = [ServerProcess(Path(tmp) / "data", **env) for _ in range(max(1, args.ward))]
         try:
-            codes = [server.enrollment_code(f"year phone {i}") for i in range(args.devices)]
+            for server in servers:
+                server.spawn()
+            for server in servers:
+                server.wait_healthy(60)
+            codes = [servers[0].enrollment_code(f"year phone {i}") for i in range(args.devices)]
             work: queue.Queue[Sequence | None] = queue.Queue()
             for item in year:
                 work.put(item)
             for _ in codes:
                 work.put(None)
             tally = Tally()
-            pid = server.process.pid  # type: ignore[union-attr]
-            cpu = tree_cpu_seconds(pid)
+            pids = [server.process.pid for server in servers]  # type: ignore[union-attr]
+            cpu = sum(tree_cpu_seconds(pid) for pid in pids)
             start = time.monotonic()
-            phones = [threading.Thread(target=_phone, args=(server, code, f"10.1.{i // 250}.{i % 250 + 1}", work, plain,
-                                                            tally)) for i, code in enumerate(codes)]
+            phones = [threading.Thread(target=_phone, args=(servers[i % len(servers)], code,
+                                                            f"10.1.{i // 250}.{i % 250 + 1}", work, plain, tally))
+                      for i, code in enumerate(codes)]
             for phone in phones:
                 phone.start()
             for phone in phones:
                 phone.join()
             wall = time.monotonic() - start
-            peak = _peak_mb(pid)
-            cpu = tree_cpu_seconds(pid) - cpu
-            print(f"published year replayed: {args.devices} phones, {len(year)} sequences, {tally.photos} photos of "
-                  f"{width}x{height} ({sum(map(len, plain)) // len(plain) // 1024} KB) in {wall:.0f} s: "
-                  f"{tally.photos / wall:.1f} photos/s, server CPU {cpu:.0f} s, peak memory {peak:.0f} MB, "
+            peak = sum(_peak_mb(pid) for pid in pids)
+            cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu
+            where = (f"{len(servers)} server processes on one PostgreSQL" if cluster is not None
+                     else "one server process on SQLite")
+            print(f"published year replayed on {where}: {args.devices} phones, {len(year)} sequences, {tally.photos} "
+                  f"photos of {width}x{height} ({sum(map(len, plain)) // len(plain) // 1024} KB) in {wall:.0f} s: "
+                  f"{tally.photos / wall:.1f} photos/s, server CPU {cpu:.0f} s, peak memory {peak:.0f} MB"
+                  f"{' (the processes together)' if len(servers) > 1 else ''}, "
                   f"{len(tally.errors)} errors {sorted(set(tally.errors))[:5]}")
             print(f"  photo upload latency: {_percentiles(tally.photo_seconds)}")
             print(f"  batch latency (propose to receipt): {_percentiles(tally.batch_seconds)}")
-            figures = json.loads(server.cli("stats", "--format", "json"))["totals"]
+            figures = json.loads(servers[0].cli("stats", "--format", "json"))["totals"]
         finally:
-            server.stop()
+            for server in servers:
+                server.stop()
+            if cluster is not None:
+                cluster.stop()
     got = (figures["patients"], figures["sequences"], figures["photos"])
     exact = got == (PATIENTS, SEQUENCES, PHOTOS)
     print(f"  clinphoto stats: {got[0]} patients, {got[1]} sequences, {got[2]} photos "
