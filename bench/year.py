@@ -213,7 +213,8 @@ def main() -> int:
             wall = time.monotonic() - start
             peak = sum(_peak_mb(pid) for pid in pids)
             cpu = sum(tree_cpu_seconds(pid) for pid in pids) - cpu
-            where = (f"{len(servers)} server processes on one PostgreSQL" if cluster is not None
+            where = (f"{len(servers)} server process{'es' if len(servers) > 1 else ''} on one PostgreSQL"
+                     if cluster is not None
                      else "one server process on SQLite")
             print(f"published year replayed on {where}: {args.devices} phones, {len(year)} sequences, {tally.photos} "
                   f"photos of {width}x{height} ({sum(map(len, plain)) // len(plain) // 1024} KB) in {wall:.0f} s: "

@@ -202,6 +202,7 @@ class Leader:
                                          else PgLock(database_url, LEADER_KEY))
         self._elected: list[Callback] = []
         self._deposed: list[Callback] = []
+        self._periodic: list[list[Any]] = []  # [seconds, callback, when it is next due (monotonic)]
         self._task: asyncio.Task[None] | None = None
         self.is_leader = False
 
@@ -211,6 +212,10 @@ class Leader:
 
     def on_deposed(self, callback: Callback) -> None:
         self._deposed.append(callback)
+
+    def every(self, seconds: float, callback: Callback) -> None:
+        """Run ``callback`` about every ``seconds`` while this process leads (first after ``seconds``)."""
+        self._periodic.append([seconds, callback, 0.0])
 
     async def start(self) -> None:
         await self._try()
@@ -232,6 +237,9 @@ class Leader:
         if taken and not self.is_leader:
             self.is_leader = True
             log.info("this process leads: alert scanning, outbox delivery and checkpoints run here")
+            now = asyncio.get_running_loop().time()
+            for periodic in self._periodic:
+                periodic[2] = now + periodic[0]
             for callback in self._elected:
                 await _guarded(callback, "taking the lead")
 
@@ -244,6 +252,12 @@ class Leader:
                     log.warning("this process lost the lead (its database connection closed)")
                     for callback in self._deposed:
                         await _guarded(callback, "giving up the lead")
+                    continue
+                now = asyncio.get_running_loop().time()
+                for periodic in self._periodic:
+                    if now >= periodic[2]:
+                        periodic[2] = now + periodic[0]
+                        await _guarded(periodic[1], "doing the leader's periodic work")
             else:
                 await self._try()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -19,6 +20,7 @@ from .settings import Settings
 from .storage.fields import PatientFields
 from .storage.upgrade import seal_clear_forms, seal_clear_patients
 from .clinical import stats
+from .clock import iso, utc_now
 from .storage.files import make_dir_durably, sweep_temp_files
 from .storage.objects import ObjectStore
 from .storage.private import check_keys_private, make_private
@@ -92,7 +94,14 @@ class Services:
             await sync.finalize_complete_uploads()
             await decoder.sweep()
 
+        async def recover_others() -> None:  # what another process, gone since, left while this one led
+            await sync.sweep_orphan_parts()
+            await sync.finalize_complete_uploads()
+            # a process only slow loses nothing: the first to record a check wins
+            await decoder.sweep(filed_before=iso(utc_now() - timedelta(seconds=settings.left_behind_seconds)))
+
         leader.on_elected(recover)
+        leader.every(settings.left_behind_seconds, recover_others)
         for name, start, _ in EXTENSIONS:  # each registers its once-only work with the leader
             services.handles[name] = await start(services)
         await leader.start()  # the lead taken now if free, else followed

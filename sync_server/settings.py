@@ -240,6 +240,11 @@ class Settings:
         "stays bounded (about 20 s of decode work with the default) instead of growing with the load.",
         _positive_int
     )
+    left_behind_seconds: int = _setting(
+        300, "With several server processes (docs/deploy.md, section 10): a photo filed this many seconds ago and "
+        "still not checked, or an upload whole but not filed, was left by a process that stopped; the leading "
+        "process takes it over, and looks for such work this often.", _positive_int
+    )
     log_level: str = _setting("info", "Server log level (debug, info, warning, error).")
     signin_failures_per_account: int = _setting(
         5, "Failed passkey sign-ins against one account in a minute before that account is refused for a minute "

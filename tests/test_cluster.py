@@ -31,7 +31,8 @@ PATIENTS_CSV = "id,family,given,birth_date,sex\nIPP-0042,Dupont,Zoé,1980-01-02,
 @pytest.fixture
 def ward(tmp_path: Path, pg_database_url: str, emr: Emr) -> Iterator[Ward]:
     ward = Ward(tmp_path / "data", pg_database_url, CLINPHOTO_FHIR_PUSH_URL=emr.url,
-                CLINPHOTO_OUTBOX_RETRY_SECONDS="1", CLINPHOTO_OUTBOX_RETRY_MAX_SECONDS="1")
+                CLINPHOTO_OUTBOX_RETRY_SECONDS="1", CLINPHOTO_OUTBOX_RETRY_MAX_SECONDS="1",
+                CLINPHOTO_LEFT_BEHIND_SECONDS="2")
     yield ward
     ward.stop()
 
@@ -208,6 +209,23 @@ def test_the_audit_chain_is_one_chain_whoever_appends_and_the_once_only_work_is_
     seqs = [r["seq"] for r in fetch(ward, "SELECT seq FROM audit_entry ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1))
     assert "verified" in follower.cli("audit", "verify")
+
+
+def test_a_photo_a_stopped_process_left_unchecked_is_checked_by_the_leader(ward: Ward) -> None:
+    phone = device_on(ward, ward.client(timeout=30))
+    batch = Batch(phone, 1)
+    photo_id = batch.photos[0].photo_id
+    assert phone.propose(batch.manifest).status_code == 201
+    assert phone.upload(batch.batch_id, photo_id, batch.photos[0].sealed).status_code == 204
+    assert phone.commit(batch.batch_id).status_code == 200
+    wait_for(lambda: fetch(ward, "SELECT state FROM photo")[0]["state"] == "verified", 30, "the photo's check")
+    # as if the process that filed it had been killed before its check: filed, unchecked, for a while
+    query(ward, lambda store: store.execute(
+        "UPDATE photo SET state = 'filed', filed_at = '2026-01-01T00:00:00Z' WHERE id = :p", {"p": photo_id}))
+    wait_for(lambda: fetch(ward, "SELECT state FROM photo")[0]["state"] == "verified", 30,
+             "the leader to check what was left behind")
+    checks = fetch(ward, "SELECT object FROM audit_entry WHERE action = 'photo.verify'")
+    assert len(checks) == 2  # the first check, and the leader's
 
 
 def test_guessing_enrolment_codes_gets_one_budget_across_the_processes(ward: Ward) -> None:

@@ -85,11 +85,13 @@ class Decoder:
         self._pool = self._new_pool()
         self._tasks = [asyncio.create_task(self._run()) for _ in range(self.workers)]
 
-    async def sweep(self) -> int:
-        """Queue every photo filed but not yet checked (a restart, another process gone): done by the
-        leader (cluster.py). A photo another process is checking now may be checked twice: the first
-        to record its outcome wins, the other's is dropped."""
-        rows = await self.store.fetch_all("SELECT id FROM photo WHERE state = 'filed' ORDER BY filed_at")
+    async def sweep(self, filed_before: str | None = None) -> int:
+        """Queue every photo filed (before ``filed_before``, if given) but not yet checked (a restart,
+        another process gone): done by the leader (cluster.py). A photo another process is checking now
+        may be checked twice: the first to record its outcome wins, the other's is dropped."""
+        rows = await self.store.fetch_all(
+            "SELECT id FROM photo WHERE state = 'filed'" + (" AND filed_at < :t" if filed_before else "")
+            + " ORDER BY filed_at", {"t": filed_before} if filed_before else None)
         for row in rows:
             await self.enqueue(row["id"])
         return len(rows)
