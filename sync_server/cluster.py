@@ -207,7 +207,7 @@ class Leader:
         self.is_leader = False
 
     def on_elected(self, callback: Callback) -> None:
-        """Run ``callback`` each time this process becomes the leader (now, if it already is)."""
+        """Run ``callback`` each time this process becomes the leader (register before ``start``)."""
         self._elected.append(callback)
 
     def on_deposed(self, callback: Callback) -> None:
@@ -220,12 +220,6 @@ class Leader:
     async def start(self) -> None:
         await self._try()
         self._task = asyncio.get_running_loop().create_task(self._follow(), name="clinphoto-leader")
-
-    async def run_elected(self, callback: Callback) -> None:
-        """Register ``callback`` for elections, and run it now if this process leads already."""
-        self.on_elected(callback)
-        if self.is_leader:
-            await callback()
 
     async def _try(self) -> None:
         try:
