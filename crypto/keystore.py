@@ -107,7 +107,10 @@ class KeyStore:
         """Load the keys in ``directory``, creating it (0700) and a first generation if absent."""
         directory = Path(directory)
         if not directory.is_dir():
-            directory.mkdir(mode=0o700, parents=True)
+            try:
+                directory.mkdir(mode=0o700, parents=True)
+            except FileExistsError:
+                pass  # another process starting at the same time made it
             _fsync_dir(directory.parent)  # the folder's own name must survive a power cut too
         if (directory / KEYRING).exists():
             return cls._load(directory)
